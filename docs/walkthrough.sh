@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The README's five-minute tour, as a script. Runs against a live midori at $MIDORI_URL and
+# leaves in DIR what an auditor needs to check the bond's ledger offline:
+#   export.jsonl    the bond ledger, one canonical entry a line
+#   checkpoint.txt  its latest signed checkpoint (C2SP signed note)
+#   jwks.json       the service's public keys
+# Then it runs `midori verify` on them.
+#
+# Usage: MIDORI_OPERATOR_TOKEN=mdr_… docs/walkthrough.sh DIR
+#   MIDORI_URL   base URL of the service (default http://127.0.0.1:8080)
+#   MIDORI_BIN   the midori binary (default: midori on PATH)
+# Needs curl and jq.
+set -euo pipefail
+
+dir=${1:?usage: MIDORI_OPERATOR_TOKEN=... $0 DIR}
+url=${MIDORI_URL:-http://127.0.0.1:8080}
+midori=${MIDORI_BIN:-midori}
+operator=${MIDORI_OPERATOR_TOKEN:?set MIDORI_OPERATOR_TOKEN to an operator API key (midori admin create-party --role operator ...)}
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$dir"
+
+step() { printf '\n== %s\n' "$*"; }
+# curl that fails on HTTP errors but still prints the problem+json body.
+call() { curl -sS --fail-with-body "$@"; }
+
+step "1. The issuer makes its own Ed25519 key pair; the private key never leaves it"
+rm -f "$dir/issuer.jwk"
+issuer_jwk=$("$midori" keygen --out "$dir/issuer.jwk")
+echo "$issuer_jwk" | jq .
+
+step "2. The operator registers the issuer (LEI and country are validated) and gets its API key once"
+issuer=$(call -X POST "$url/v1/parties" \
+  -H "authorization: Bearer $operator" -H 'content-type: application/json' \
+  -d "$(jq -n --arg key "$issuer_jwk" '{role: "issuer", public_key: $key,
+        attributes: {name: "Osaka Prefecture", legal_name: "Osaka Prefectural Government",
+                     lei: "5493001KJTIIGC8Y1R12", country: "JP"}}')")
+issuer_token=$(echo "$issuer" | jq -r .api_key)
+echo "$issuer" | jq '{party: .party.id, role: .party.role, kid: .party.keys[0].kid}'
+
+step "3. The issuer signs the bond's terms (JCS + Ed25519, with kid and nonce) and registers it"
+jq '{type: "bond.register", bond: .}' "$here/examples/green-bond.json" \
+  | "$midori" sign --key "$dir/issuer.jwk" > "$dir/register.json"
+registered=$(call -X POST "$url/v1/bonds" \
+  -H "authorization: Bearer $issuer_token" -H 'content-type: application/json' \
+  --data-binary @"$dir/register.json")
+bond=$(echo "$registered" | jq -r .bond.id)
+echo "$registered" | jq '{bond: .bond.id, name: .bond.terms.name, entry_index, ledger: .bond.ledger}'
+
+step "4. Later, the issuer attaches its second-party opinion: the next signed ledger entry"
+jq -n '{type: "bond.add_document", document: {kind: "second_party_opinion",
+        uri: "https://example.org/osaka/green-bond-spo-2026.pdf",
+        sha256: "9f2c1a4b7e0d3c6f8a5b2e1d4c7f0a3b6e9d2c5f8b1a4e7d0c3f6a9b2e5d8c1f"}}' \
+  | "$midori" sign --key "$dir/issuer.jwk" \
+  | call -X POST "$url/v1/bonds/$bond/documents" \
+      -H "authorization: Bearer $issuer_token" -H 'content-type: application/json' --data-binary @- \
+  | jq '{entry_index, tree_size}'
+
+step "5. Anyone can find the bond and fetch its signed checkpoint and the service's keys"
+call "$url/v1/bonds?kind=green&category=renewable_energy" | jq '[.items[] | {id, name: .terms.name}]'
+call "$url/v1/bonds/$bond/ledger/checkpoint" > "$dir/checkpoint.txt"
+cat "$dir/checkpoint.txt"
+call "$url/.well-known/jwks.json" > "$dir/jwks.json"
+
+step "6. An inclusion proof for entry 0 in the current tree (RFC 9162)"
+call "$url/v1/bonds/$bond/ledger/proofs/inclusion?index=0" | jq .
+
+step "7. The issuer (or a regulator) exports the ledger; anyone verifies it offline"
+call "$url/v1/bonds/$bond/ledger/export" -H "authorization: Bearer $issuer_token" > "$dir/export.jsonl"
+wc -l < "$dir/export.jsonl"
+"$midori" verify --export "$dir/export.jsonl" --checkpoint "$dir/checkpoint.txt" --keys "$dir/jwks.json"
+echo "$bond" > "$dir/bond-id.txt"

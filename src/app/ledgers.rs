@@ -1,0 +1,136 @@
+//! Reading a bond's ledger: checkpoints, entries, proofs and the export.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::parties::{not_found, require_role};
+use super::{App, AppError, AppResult, Caller};
+use crate::domain::party::Role;
+use crate::ledger::canon::b64url;
+use crate::ledger::merkle;
+use crate::store::{BondRow, CheckpointRow, ENTRIES_PAGE_MAX};
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct InclusionProof {
+    pub index: String,
+    pub tree_size: String,
+    /// SHA-256(0x00 || leaf), base64url.
+    pub leaf_hash: String,
+    /// RFC 9162 §2.1.3 inclusion path, base64url hashes, leaf to root.
+    pub proof: Vec<String>,
+    /// Root of the tree of `tree_size`, base64url (the checkpoint for that size carries it too).
+    pub root: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConsistencyProof {
+    pub old_size: String,
+    pub new_size: String,
+    /// RFC 9162 §2.1.4 consistency proof, base64url hashes.
+    pub proof: Vec<String>,
+    pub old_root: String,
+    pub new_root: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct EntryPage {
+    /// Entries as they are hashed (each is the JSON of one leaf).
+    #[schema(value_type = Vec<Object>)]
+    pub entries: Vec<Value>,
+    pub start: String,
+    /// The ledger's size when read.
+    pub tree_size: String,
+}
+
+/// Who may read a bond ledger's entries: they can name investors and their holdings, so not
+/// the public (checkpoints and proofs are public; they reveal only hashes).
+fn may_read_entries(caller: &Caller, bond: &BondRow) -> AppResult<()> {
+    if caller.role == Role::Issuer && caller.party_id == bond.issuer_id {
+        return Ok(());
+    }
+    require_role(caller, &[Role::Regulator, Role::Operator], "a bond ledger's entries are readable by its issuer, operators and regulators")
+}
+
+impl App {
+    async fn bond_row(&self, bond_id: &str) -> AppResult<BondRow> {
+        self.store.bond(bond_id).await.map_err(|e| not_found(e, "bond"))
+    }
+
+    /// The latest signed checkpoint of a bond's ledger, or the one for `size`.
+    pub async fn checkpoint(&self, bond_id: &str, size: Option<u64>) -> AppResult<CheckpointRow> {
+        let bond = self.bond_row(bond_id).await?;
+        self.store
+            .checkpoint(&bond.ledger_id, size)
+            .await
+            .map_err(|e| not_found(e, "checkpoint for that tree size"))
+    }
+
+    pub async fn entries(&self, caller: &Caller, bond_id: &str, start: u64, end: Option<u64>) -> AppResult<EntryPage> {
+        let bond = self.bond_row(bond_id).await?;
+        may_read_entries(caller, &bond)?;
+        let size = self.store.ledger(&bond.ledger_id).await?.size;
+        let end = end.unwrap_or(size).min(size);
+        if start > end {
+            return Err(AppError::BadRequest(format!("start {start} is past end {end} (ledger size {size})")));
+        }
+        let rows = self.store.entries(&bond.ledger_id, start, end.min(start.saturating_add(ENTRIES_PAGE_MAX))).await?;
+        let entries = rows
+            .iter()
+            .map(|r| serde_json::from_slice(&r.leaf).map_err(|e| AppError::Internal(format!("stored leaf: {e}"))))
+            .collect::<AppResult<_>>()?;
+        Ok(EntryPage { entries, start: start.to_string(), tree_size: size.to_string() })
+    }
+
+    /// The whole ledger as JSON Lines, read in pages so that memory stays bounded per page.
+    pub async fn export_page(&self, caller: &Caller, bond_id: &str, start: u64) -> AppResult<(Vec<Vec<u8>>, u64)> {
+        let bond = self.bond_row(bond_id).await?;
+        may_read_entries(caller, &bond)?;
+        let size = self.store.ledger(&bond.ledger_id).await?.size;
+        let rows = self.store.entries(&bond.ledger_id, start, size).await?;
+        Ok((rows.into_iter().map(|r| r.leaf).collect(), size))
+    }
+
+    pub async fn inclusion_proof(&self, bond_id: &str, index: u64, size: Option<u64>) -> AppResult<InclusionProof> {
+        let bond = self.bond_row(bond_id).await?;
+        let size = match size {
+            Some(s) => s,
+            None => self.store.ledger(&bond.ledger_id).await?.size,
+        };
+        let ids = merkle::inclusion_proof_ids(index, size).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let checkpoint = self.store.checkpoint(&bond.ledger_id, Some(size)).await.map_err(|e| not_found(e, "checkpoint for that tree size"))?;
+        let mut wanted = ids.clone();
+        let leaf_id = merkle::NodeId { level: 0, index };
+        wanted.push(leaf_id);
+        let nodes = self.store.nodes(&bond.ledger_id, &wanted).await?;
+        let proof = merkle::inclusion_proof(index, size, &nodes)?;
+        let leaf_hash = nodes.get(&leaf_id).ok_or_else(|| AppError::Internal("leaf node missing".into()))?;
+        Ok(InclusionProof {
+            index: index.to_string(),
+            tree_size: size.to_string(),
+            leaf_hash: b64url(leaf_hash),
+            proof: proof.iter().map(|h| b64url(h)).collect(),
+            root: b64url(&checkpoint.root),
+        })
+    }
+
+    pub async fn consistency_proof(&self, bond_id: &str, old_size: u64, new_size: Option<u64>) -> AppResult<ConsistencyProof> {
+        let bond = self.bond_row(bond_id).await?;
+        let new_size = match new_size {
+            Some(s) => s,
+            None => self.store.ledger(&bond.ledger_id).await?.size,
+        };
+        let ids = merkle::consistency_proof_ids(old_size, new_size).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let old = self.store.checkpoint(&bond.ledger_id, Some(old_size)).await.map_err(|e| not_found(e, "checkpoint for the old size"))?;
+        let new = self.store.checkpoint(&bond.ledger_id, Some(new_size)).await.map_err(|e| not_found(e, "checkpoint for the new size"))?;
+        let nodes = self.store.nodes(&bond.ledger_id, &ids).await?;
+        let proof = merkle::consistency_proof(old_size, new_size, &nodes)?;
+        Ok(ConsistencyProof {
+            old_size: old_size.to_string(),
+            new_size: new_size.to_string(),
+            proof: proof.iter().map(|h| b64url(h)).collect(),
+            old_root: b64url(&old.root),
+            new_root: b64url(&new.root),
+        })
+    }
+}

@@ -1,0 +1,93 @@
+//! The application layer: turns authenticated, parsed requests into domain decisions and ledger
+//! appends. Knows the domain, the ledger and the store's interface; knows nothing of HTTP.
+
+mod bonds;
+mod error;
+mod ledgers;
+mod parties;
+pub mod keyfile;
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::ledger::entry::ServiceSigner;
+use crate::ledger::note;
+use crate::store::Store;
+
+pub use bonds::*;
+pub use error::{AppError, AppResult};
+pub use ledgers::*;
+pub use parties::*;
+
+/// The source of "now". Production reads the system clock; tests drive their own.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// RFC 3339 UTC with microseconds at most, the only time format that is signed or stored
+/// (PostgreSQL keeps microseconds; anything finer would not round-trip).
+pub fn format_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let t = t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t);
+    t.format(&Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+/// Everything a request handler needs, shared behind an `Arc`.
+pub struct App {
+    pub store: Store,
+    signer: ServiceSigner,
+    /// Deployment name: the signed-note key name and the prefix of every ledger's origin.
+    origin: String,
+    clock: Arc<dyn Clock>,
+}
+
+/// Who is calling: established from a bearer API key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub party_id: String,
+    pub role: crate::domain::party::Role,
+}
+
+impl App {
+    /// Wire the application and record the service key as the active one.
+    pub async fn new(store: Store, signer: ServiceSigner, origin: String, clock: Arc<dyn Clock>) -> AppResult<App> {
+        let app = App { store, signer, origin, clock };
+        let now = app.now();
+        app.store
+            .record_service_key(app.signer.kid(), app.signer.verifying_key().as_bytes(), &now)
+            .await?;
+        Ok(app)
+    }
+
+    pub fn now(&self) -> String {
+        format_time(self.clock.now())
+    }
+
+    pub fn today(&self) -> time::Date {
+        self.clock.now().date()
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn signer(&self) -> &ServiceSigner {
+        &self.signer
+    }
+
+    /// The C2SP verifier key for checkpoints: `<name>+<key id>+<base64 key>`.
+    pub fn note_verifier_key(&self) -> String {
+        note::verifier_key(&self.origin, &self.signer.verifying_key())
+    }
+}

@@ -1,0 +1,280 @@
+//! Parties, their signing keys and their API keys.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::{App, AppError, AppResult, Caller};
+use crate::domain::error::FieldError;
+use crate::domain::party::{PartyAttributes, Role};
+use crate::ledger::canon::{Jwk, b64url, jwk_thumbprint, parse_public_key};
+use crate::store::{NewApiKey, NewKey, NewParty, StoreError};
+
+/// Prefix of every bearer token, so that leaked tokens are easy to recognise and scan for.
+pub const API_KEY_PREFIX: &str = "mdr_";
+/// Random bytes in a bearer token (256 bits: a fast hash is then enough to store it).
+pub const API_KEY_BYTES: usize = 32;
+/// Parties per page at most.
+pub const PARTIES_PAGE_MAX: u32 = 200;
+
+/// A request to create a party.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateParty {
+    pub role: Role,
+    pub attributes: PartyAttributes,
+    /// The party's first Ed25519 public key: a JWK object as a string, or base64url of the
+    /// 32 raw bytes. Optional for roles that never sign (a regulator reading only).
+    #[serde(default)]
+    pub public_key: Option<String>,
+}
+
+/// A created party, with its bearer API key: shown once, stored only as a hash.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedParty {
+    pub party: PartyView,
+    pub api_key: String,
+    pub api_key_id: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PartyView {
+    pub id: String,
+    pub role: Role,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Value,
+    pub keys: Vec<KeyView>,
+    pub created_at: String,
+}
+
+/// A public key of a party or of the service.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct KeyView {
+    pub kid: String,
+    #[schema(value_type = Object)]
+    pub jwk: Jwk,
+    /// The key that signs new requests; retired keys still verify old signatures.
+    pub active: bool,
+    pub created_at: String,
+    pub retired_at: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddKey {
+    /// JWK object as a string, or base64url of the 32 raw bytes.
+    pub public_key: String,
+    /// Make this the active signing key (retiring the current one). Default true.
+    #[serde(default = "yes")]
+    pub activate: bool,
+}
+
+/// Roles whose actions are signed ledger operations, and so need a key from the start.
+fn signs(role: Role) -> bool {
+    matches!(role, Role::Issuer | Role::Investor | Role::Verifier)
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiKey {
+    pub api_key: String,
+    pub api_key_id: String,
+}
+
+fn new_api_key() -> AppResult<(String, NewApiKey)> {
+    let mut secret = [0u8; API_KEY_BYTES];
+    getrandom::fill(&mut secret).map_err(|e| AppError::Internal(format!("randomness: {e}")))?;
+    let token = format!("{API_KEY_PREFIX}{}", b64url(&secret));
+    let key = NewApiKey {
+        id: uuid::Uuid::now_v7().to_string(),
+        token_hash: hash_token(&token),
+    };
+    Ok((token, key))
+}
+
+fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn key_view(row: &crate::store::KeyRow) -> AppResult<KeyView> {
+    let bytes: [u8; 32] = row
+        .public_key
+        .as_slice()
+        .try_into()
+        .map_err(|_| AppError::Internal("stored key is not 32 bytes".into()))?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| AppError::Internal("stored key is not a valid point".into()))?;
+    Ok(KeyView {
+        kid: row.kid.clone(),
+        jwk: Jwk::from_key(&key),
+        active: row.active,
+        created_at: row.created_at.clone(),
+        retired_at: row.retired_at.clone(),
+    })
+}
+
+pub(super) fn parse_key_field(text: &str, pointer: &str) -> Result<ed25519_dalek::VerifyingKey, Vec<FieldError>> {
+    parse_public_key(text).map_err(|e| {
+        vec![FieldError {
+            pointer: pointer.into(),
+            code: "invalid_public_key".into(),
+            detail: format!("not an Ed25519 public key as a JWK or base64url: {e}"),
+        }]
+    })
+}
+
+impl App {
+    /// Create a party with its first API key (and signing key). Used by the admin CLI (no
+    /// caller) and by operators over the API.
+    pub async fn create_party(&self, caller: Option<&Caller>, request: CreateParty) -> AppResult<CreatedParty> {
+        if let Some(caller) = caller {
+            require_role(caller, &[Role::Operator], "only an operator creates parties")?;
+        }
+        let mut errors = match request.attributes.validate(request.role) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors,
+        };
+        let key = match request.public_key.as_deref().map(|k| parse_key_field(k, "/public_key")) {
+            None => None,
+            Some(Ok(key)) => Some(key),
+            Some(Err(mut e)) => {
+                errors.append(&mut e);
+                None
+            }
+        };
+        if key.is_none() && signs(request.role) && errors.is_empty() {
+            errors.push(FieldError {
+                pointer: "/public_key".into(),
+                code: "public_key_required".into(),
+                detail: format!("a party with role {} signs ledger operations and needs a public key", request.role.as_str()),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let now = self.now();
+        let (token, api_key) = new_api_key()?;
+        let api_key_id = api_key.id.clone();
+        let attributes = serde_json::to_value(&request.attributes).map_err(|e| AppError::Internal(e.to_string()))?;
+        let party = NewParty {
+            id: uuid::Uuid::now_v7().to_string(),
+            role: request.role.as_str().to_owned(),
+            name: request.attributes.name.trim().to_owned(),
+            attributes: attributes.to_string(),
+            key: key.map(|k| NewKey {
+                kid: jwk_thumbprint(&k),
+                public_key: k.as_bytes().to_vec(),
+            }),
+            api_key,
+            created_at: now,
+        };
+        self.store.insert_party(&party).await?;
+        let view = self.party_view(&party.id).await?;
+        Ok(CreatedParty { party: view, api_key: token, api_key_id })
+    }
+
+    /// Resolve a bearer token to its party.
+    pub async fn authenticate(&self, token: &str) -> AppResult<Caller> {
+        if !token.starts_with(API_KEY_PREFIX) {
+            return Err(AppError::Unauthenticated);
+        }
+        let row = self.store.caller_by_token_hash(&hash_token(token)).await?.ok_or(AppError::Unauthenticated)?;
+        let role = Role::parse(&row.role).map_err(|_| AppError::Internal(format!("stored role {:?}", row.role)))?;
+        Ok(Caller { party_id: row.party_id, role })
+    }
+
+    async fn party_view(&self, id: &str) -> AppResult<PartyView> {
+        let row = self.store.party(id).await.map_err(|e| not_found(e, "party"))?;
+        let keys = self.store.party_keys(id).await?;
+        Ok(PartyView {
+            id: row.id,
+            role: Role::parse(&row.role).map_err(|_| AppError::Internal(format!("stored role {:?}", row.role)))?,
+            name: row.name,
+            attributes: serde_json::from_str(&row.attributes).map_err(|e| AppError::Internal(e.to_string()))?,
+            keys: keys.iter().map(key_view).collect::<AppResult<_>>()?,
+            created_at: row.created_at,
+        })
+    }
+
+    /// A party's full record: to itself, the operator and the regulator.
+    pub async fn party(&self, caller: &Caller, id: &str) -> AppResult<PartyView> {
+        if caller.party_id != id {
+            require_role(caller, &[Role::Operator, Role::Regulator], "a party's record is visible to itself, operators and regulators")?;
+        }
+        self.party_view(id).await
+    }
+
+    pub async fn parties(&self, caller: &Caller, after: Option<&str>, limit: u32) -> AppResult<Vec<PartyView>> {
+        require_role(caller, &[Role::Operator, Role::Regulator], "only operators and regulators list parties")?;
+        let rows = self.store.parties(after, limit.clamp(1, PARTIES_PAGE_MAX)).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.party_view(&row.id).await?);
+        }
+        Ok(out)
+    }
+
+    /// A party's public keys, current and retired: public, so anyone can check old signatures.
+    pub async fn party_keys(&self, id: &str) -> AppResult<Vec<KeyView>> {
+        self.store.party(id).await.map_err(|e| not_found(e, "party"))?;
+        self.store.party_keys(id).await?.iter().map(key_view).collect()
+    }
+
+    /// Register a further public key for a party (rotation when `activate`).
+    pub async fn add_party_key(&self, caller: &Caller, party_id: &str, request: AddKey) -> AppResult<KeyView> {
+        if caller.party_id != party_id {
+            require_role(caller, &[Role::Operator], "a party registers its own keys, or an operator does")?;
+        }
+        self.store.party(party_id).await.map_err(|e| not_found(e, "party"))?;
+        let key = parse_key_field(&request.public_key, "/public_key").map_err(AppError::Validation)?;
+        let kid = jwk_thumbprint(&key);
+        self.store
+            .add_party_key(party_id, &kid, key.as_bytes(), request.activate, &self.now())
+            .await?;
+        key_view(&self.store.party_key(&kid).await?)
+    }
+
+    pub async fn create_api_key(&self, caller: Option<&Caller>, party_id: &str) -> AppResult<CreatedApiKey> {
+        if let Some(caller) = caller {
+            require_role(caller, &[Role::Operator], "only an operator issues API keys")?;
+        }
+        let (token, key) = new_api_key()?;
+        self.store
+            .insert_api_key(&key, party_id, &self.now())
+            .await
+            .map_err(|e| not_found(e, "party"))?;
+        Ok(CreatedApiKey { api_key: token, api_key_id: key.id })
+    }
+
+    pub async fn revoke_api_key(&self, caller: Option<&Caller>, key_id: &str) -> AppResult<()> {
+        if let Some(caller) = caller {
+            require_role(caller, &[Role::Operator], "only an operator revokes API keys")?;
+        }
+        self.store.revoke_api_key(key_id, &self.now()).await.map_err(|e| not_found(e, "API key"))
+    }
+
+    /// The service's keys, active and retired, as JWKs.
+    pub async fn service_keys(&self) -> AppResult<Vec<KeyView>> {
+        self.store.service_keys().await?.iter().map(key_view).collect()
+    }
+}
+
+/// Refuse unless the caller holds one of `roles`.
+pub fn require_role(caller: &Caller, roles: &[Role], why: &str) -> AppResult<()> {
+    if roles.contains(&caller.role) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!("{why}; this API key belongs to a {}", caller.role.as_str())))
+    }
+}
+
+pub(super) fn not_found(err: StoreError, what: &str) -> AppError {
+    match err {
+        StoreError::NotFound => AppError::NotFound(what.into()),
+        other => other.into(),
+    }
+}

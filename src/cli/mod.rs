@@ -1,0 +1,183 @@
+//! The command line: `serve` (the default), operator commands that work offline on the
+//! database, and client tools (`keygen`, `sign`, `verify`) that need no server at all.
+
+mod commands;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use commands::run;
+
+/// midori: green and SDG bonds as security tokens on signed, verifiable ledgers.
+#[derive(Debug, Parser)]
+#[command(name = "midori", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `serve`, also accepted without the subcommand.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default when no subcommand is given).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(StoreArgs),
+    /// Operator commands that work directly on the database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Write a new Ed25519 key pair: the private JWK to FILE (mode 0600), the public JWK to stdout.
+    Keygen {
+        /// Where to write the private key; refuses to overwrite.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Turn a JSON payload into the signed request the API expects: adds `kid` and `nonce`,
+    /// signs the RFC 8785 canonical bytes, prints `{"payload":…,"signature":…}`.
+    Sign {
+        /// Private key file written by `midori keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        /// Nonce to use; default: the current Unix time in microseconds (unique for one
+        /// signer signing one request at a time).
+        #[arg(long)]
+        nonce: Option<u64>,
+        /// Payload file; `-` or absent reads standard input.
+        input: Option<PathBuf>,
+    },
+    /// Check a ledger export offline: every signature, canonical form, index, and the Merkle
+    /// root against a signed checkpoint. Exits 1 naming the first bad entry.
+    Verify {
+        /// JSON Lines export (`GET /v1/bonds/{id}/ledger/export`).
+        #[arg(long)]
+        export: PathBuf,
+        /// Signed checkpoint (`GET /v1/bonds/{id}/ledger/checkpoint`).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The service's JWK Set (`GET /.well-known/jwks.json`).
+        #[arg(long)]
+        keys: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the OpenAPI document (as committed in openapi/openapi.json).
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a party and print its id and API key (shown once).
+    CreateParty(CreatePartyArgs),
+    /// Issue another API key for a party.
+    CreateApiKey {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        party: String,
+    },
+    /// Revoke an API key by its id.
+    RevokeApiKey {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        id: String,
+    },
+    /// Replace the service key: the old key file is kept beside the new one as
+    /// `<file>.retired-<time>`, its public key stays in the JWK Set so that everything it
+    /// signed still verifies. Restart the service afterwards.
+    RotateServiceKey {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreatePartyArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// operator, issuer, investor, verifier or regulator.
+    #[arg(long)]
+    pub role: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub legal_name: Option<String>,
+    /// ISO 17442 Legal Entity Identifier (check digits are validated).
+    #[arg(long)]
+    pub lei: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    #[arg(long)]
+    pub country: Option<String>,
+    /// qii, professional or general (investors).
+    #[arg(long)]
+    pub investor_category: Option<String>,
+    /// pending, verified or rejected.
+    #[arg(long)]
+    pub kyc_status: Option<String>,
+    /// YYYY-MM-DD.
+    #[arg(long)]
+    pub kyc_expires_on: Option<String>,
+    /// Ed25519 public key: a JWK (JSON) or base64url; `@FILE` reads it from a file.
+    #[arg(long)]
+    pub public_key: Option<String>,
+}
+
+/// Where the database and the service key are.
+#[derive(Clone, Debug, Args)]
+pub struct StoreArgs {
+    /// Directory for the embedded SQLite database and the service key.
+    #[arg(long, env = "MIDORI_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: SQLite at `<data-dir>/midori.db`.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The service's private key (private JWK); created on first start. Default `<data-dir>/service.jwk`.
+    #[arg(long, env = "MIDORI_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Deployment name carried by checkpoints (`<origin>/bonds/<id>`) and the signed-note key name.
+    #[arg(long, env = "MIDORI_ORIGIN", default_value = "midori.local")]
+    pub origin: String,
+    /// Database connections at most.
+    #[arg(long, env = "MIDORI_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+    /// Wait this long for a connection before answering 503.
+    #[arg(long, env = "MIDORI_DB_ACQUIRE_TIMEOUT_MS", default_value_t = crate::store::POOL_ACQUIRE_TIMEOUT_MS)]
+    pub db_acquire_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, env = "MIDORI_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Log format: text or json.
+    #[arg(long, env = "MIDORI_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "MIDORI_BODY_BYTES_MAX", default_value_t = crate::http::limits::REQUEST_BODY_BYTES_MAX)]
+    pub body_bytes_max: usize,
+    /// Requests taking longer are answered 503 with Retry-After.
+    #[arg(long, env = "MIDORI_REQUEST_TIMEOUT_MS", default_value_t = crate::http::limits::REQUEST_TIMEOUT_MS)]
+    pub request_timeout_ms: u64,
+    /// Requests served at once; more are answered 503 with Retry-After.
+    #[arg(long, env = "MIDORI_CONCURRENT_REQUESTS_MAX", default_value_t = crate::http::limits::CONCURRENT_REQUESTS_MAX)]
+    pub concurrent_requests_max: usize,
+}
+
+impl StoreArgs {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("midori.db").display()))
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| self.data_dir.join("service.jwk"))
+    }
+}

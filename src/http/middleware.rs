@@ -1,0 +1,60 @@
+//! Cross-cutting middleware: metrics, load shedding, timeouts, panics.
+
+use std::any::Any;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::limits::Limits;
+use super::problem::{ApiError, problem_response};
+
+/// Count requests and observe latency by route template (never the raw path, which would
+/// make one series per bond id) and status.
+pub async fn record_metrics(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("midori_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.clone())
+        .increment(1);
+    metrics::histogram!("midori_http_request_duration_seconds", "method" => method, "route" => route, "status" => status)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Refuse at once when too many requests are in flight, and bound each request's time.
+pub async fn shed_and_time_out(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = limits.in_flight.clone().try_acquire_owned() else {
+        metrics::counter!("midori_http_shed_total").increment(1);
+        return ApiError::App(crate::app::AppError::Busy).into_response();
+    };
+    match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
+/// A panic is a bug: log it, answer a generic 500 problem, keep serving.
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(non-string panic)");
+    tracing::error!(panic = %message, "handler panicked");
+    problem_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        "an internal error occurred; it has been logged with this request's id".into(),
+        vec![],
+    )
+}

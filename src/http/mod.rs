@@ -1,0 +1,141 @@
+//! The HTTP personality: axum handlers, extractors, middleware, OpenAPI. Handlers are thin:
+//! parse, call the application, shape the answer. Errors become problems in one place
+//! ([`problem`]).
+
+pub mod auth;
+pub mod limits;
+mod middleware;
+pub mod problem;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::app::App;
+
+pub use limits::Limits;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: Arc<App>,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub limits: Limits,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "midori",
+        description = "Green and SDG bonds as security tokens on signed, verifiable ledgers. \
+            Errors are RFC 9457 problems (`application/problem+json`). Ledger-changing requests \
+            are signed: Ed25519 over the RFC 8785 (JCS) bytes of `payload`, which carries `kid` and a \
+            `nonce` that the party never reuses (the replay guard).",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "system", description = "Health, readiness, metrics, keys"),
+        (name = "parties", description = "Parties, their keys and API keys"),
+        (name = "bonds", description = "The bond registry"),
+        (name = "ledger", description = "A bond's signed, verifiable ledger: checkpoints, entries, proofs, export"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("mdr_…").build()),
+        );
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::router())
+}
+
+/// The OpenAPI document, as committed under `openapi/` and served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().into_openapi()
+}
+
+/// Pretty JSON of the OpenAPI document, with a final newline (the committed file's form).
+pub fn openapi_json() -> String {
+    openapi().to_pretty_json().unwrap_or_default() + "\n"
+}
+
+/// The whole service as a router: API, docs, system endpoints and the middleware stack.
+pub fn router(state: AppState) -> Router {
+    let limits = state.limits.clone();
+    let (api, spec) = api_router().split_for_parts();
+    let request_id = HeaderName::from_static("x-request-id");
+    let api = api
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .fallback(routes::fallback)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .with_state(state.clone());
+    api.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+                })
+                // One line per request at INFO, inside the span, so it carries the request id.
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+            )
+            .layer(PropagateRequestIdLayer::new(request_id))
+            .layer(CatchPanicLayer::custom(middleware::panic_response))
+            .layer(axum::middleware::from_fn(middleware::record_metrics))
+            .layer(axum::middleware::from_fn_with_state(limits.clone(), middleware::shed_and_time_out))
+            .layer(axum::extract::DefaultBodyLimit::max(limits.body_bytes_max)),
+    )
+}
+
+/// Serve until SIGINT or SIGTERM; in-flight requests are finished before returning.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let router = router(state);
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

@@ -1,0 +1,172 @@
+//! RFC 9457 problem details: the one place where errors become HTTP responses.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppError;
+use crate::domain::error::FieldError;
+
+/// Every problem type's URI starts with this; the suffix is a stable slug (docs/errors.md).
+pub const PROBLEM_BASE: &str = "urn:midori:problem:";
+/// Seconds a client should wait before retrying after a 503.
+pub const RETRY_AFTER_S: u32 = 1;
+
+/// `application/problem+json` body.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// Stable URI naming the kind of problem, `urn:midori:problem:<slug>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong and what to do about it.
+    pub detail: String,
+    /// For validation problems: every offending field, by JSON pointer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// The HTTP layer's error: an application error, or a refusal made before the application was
+/// reached (malformed body, overload).
+#[derive(Debug)]
+pub enum ApiError {
+    App(AppError),
+    PayloadTooLarge(String),
+    UnsupportedMediaType(String),
+    NotFound,
+    MethodNotAllowed,
+    Timeout,
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        ApiError::App(err)
+    }
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str, String, Vec<FieldError>) {
+        use AppError as A;
+        match self {
+            ApiError::App(err) => match err {
+                A::Validation(errors) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation-failed",
+                    "The request has invalid fields",
+                    format!("{} field(s) are invalid; each is named in `errors` by JSON pointer", errors.len()),
+                    errors.clone(),
+                ),
+                A::BadRequest(d) => (StatusCode::BAD_REQUEST, "bad-request", "The request is malformed", d.clone(), vec![]),
+                A::Unauthenticated => (
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "Authentication required",
+                    "send `Authorization: Bearer <api key>`; the key may be unknown or revoked".into(),
+                    vec![],
+                ),
+                A::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed for this party", d.clone(), vec![]),
+                A::Signature(d) => (StatusCode::UNPROCESSABLE_ENTITY, "signature-invalid", "The request signature is not acceptable", d.clone(), vec![]),
+                A::NotFound(what) => (StatusCode::NOT_FOUND, "not-found", "Not found", format!("no such {what}"), vec![]),
+                A::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflicts with existing state", d.clone(), vec![]),
+                A::Replay(d) => (StatusCode::CONFLICT, "nonce-replayed", "Replayed or reordered request", d.clone(), vec![]),
+                A::Busy => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "Service busy",
+                    format!("the service is at capacity; retry after {RETRY_AFTER_S} s"),
+                    vec![],
+                ),
+                A::Internal(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "an internal error occurred; it has been logged with this request's id".into(),
+                    vec![],
+                ),
+            },
+            ApiError::PayloadTooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Request body too large", d.clone(), vec![]),
+            ApiError::UnsupportedMediaType(d) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type", d.clone(), vec![]),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", "no route matches this path; see /openapi.json".into(), vec![]),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this path does not take this method; see /openapi.json".into(), vec![]),
+            ApiError::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "Request timed out",
+                format!("the request did not finish in time; retry after {RETRY_AFTER_S} s"),
+                vec![],
+            ),
+        }
+    }
+}
+
+/// Build a problem response. Used by the error type and by middleware that refuses early.
+pub fn problem_response(status: StatusCode, slug: &str, title: &str, detail: String, errors: Vec<FieldError>) -> Response {
+    let body = Problem { kind: format!("{PROBLEM_BASE}{slug}"), title: title.into(), status: status.as_u16(), detail, errors };
+    let mut response = (status, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
+    }
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::App(AppError::Internal(message)) = &self {
+            // The full chain goes to the log (with the request id from the span); the client
+            // gets a generic body.
+            tracing::error!(error = %message, "internal error");
+        }
+        let (status, slug, title, detail, errors) = self.parts();
+        problem_response(status, slug, title, detail, errors)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                ApiError::UnsupportedMediaType("send the body as JSON with `Content-Type: application/json`".into())
+            }
+            JsonRejection::BytesRejection(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
+                "the body exceeds the limit of {} bytes",
+                super::limits::REQUEST_BODY_BYTES_MAX
+            )),
+            JsonRejection::JsonDataError(e) => ApiError::App(AppError::Validation(vec![FieldError {
+                pointer: String::new(),
+                code: "invalid_structure".into(),
+                detail: e.body_text(),
+            }])),
+            other => ApiError::App(AppError::BadRequest(other.body_text())),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::App(AppError::BadRequest(rejection.body_text()))
+    }
+}
+
+/// `axum::Json` whose rejections are problems.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Query` whose rejections are problems.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+pub type ApiResult<T> = Result<T, ApiError>;

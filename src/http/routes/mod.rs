@@ -1,0 +1,28 @@
+//! Route handlers, one file per resource. Each handler is registered through `routes!`, so
+//! the OpenAPI document cannot drift from the router.
+
+mod bonds;
+mod ledger;
+mod parties;
+mod system;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use super::AppState;
+use super::problem::ApiError;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(system::router())
+        .merge(parties::router())
+        .merge(bonds::router())
+        .merge(ledger::router())
+}
+
+pub async fn fallback() -> ApiError {
+    ApiError::NotFound
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

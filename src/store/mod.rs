@@ -1,0 +1,650 @@
+//! Storage: the only module with SQL in it. SQLite (embedded, the default) and PostgreSQL behind
+//! one narrow interface.
+//!
+//! Invariants kept here:
+//! - a ledger index is assigned in exactly one place, [`Store::append_in`], inside the
+//!   transaction that writes the entry, its Merkle nodes, the new head and the signed checkpoint;
+//!   the head row is locked first (`FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` plus one
+//!   in-process writer on SQLite), so concurrent appends never fork, skip or reuse an index;
+//! - a write returns only after its transaction committed (SQLite `synchronous=FULL` in WAL
+//!   mode; PostgreSQL's default `synchronous_commit=on`);
+//! - uniqueness lives in the schema: we insert and map the constraint violation.
+
+mod rows;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Sqlite, SqlitePool};
+use tokio::sync::Mutex;
+
+use crate::ledger::merkle::{self, Hash, NodeId};
+use crate::ledger::note::Checkpoint;
+
+pub use rows::*;
+
+/// How long a request may wait for a pooled connection before it is told to retry (503).
+pub const POOL_ACQUIRE_TIMEOUT_MS: u64 = 3_000;
+/// SQLite waits this long on a locked database (another process, e.g. the admin CLI).
+pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
+/// Upper bound on entries returned by one range read.
+pub const ENTRIES_PAGE_MAX: u64 = 1_000;
+
+/// Errors of the storage layer. The HTTP layer maps them once to problems.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness constraint refused the write (the constraint's name is kept for the message).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The party already used this signed nonce: a replayed request.
+    #[error("nonce {nonce} was already used by this party")]
+    NonceReused { nonce: u64 },
+    /// No connection could be had in time; the caller should retry later.
+    #[error("database busy")]
+    Busy,
+    /// A stored invariant did not hold (a bug or tampering); never shown to clients in detail.
+    #[error("storage invariant violated: {0}")]
+    Corrupt(String),
+    /// The sealing callback refused to produce an entry.
+    #[error("{0}")]
+    Rejected(String),
+    #[error(transparent)]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::PoolTimedOut => StoreError::Busy,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.constraint().unwrap_or(db.message()).to_owned())
+            }
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Pool sizes and timeouts, named and documented (README, "Configuration").
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_millis(POOL_ACQUIRE_TIMEOUT_MS),
+        }
+    }
+}
+
+/// What an append needs from its caller once the index and time are fixed: the entry's bytes
+/// (the caller builds and countersigns them) and a signature over the resulting checkpoint.
+pub trait Sealer: Send + Sync {
+    /// The time to stamp on the entry: RFC 3339 UTC, microseconds.
+    fn now(&self) -> String;
+    /// Build the leaf (JCS bytes of the whole entry) for `index` at `time`.
+    fn seal(&self, index: u64, time: &str) -> Result<Vec<u8>, String>;
+    /// Sign the checkpoint as a C2SP signed note.
+    fn sign_checkpoint(&self, checkpoint: &Checkpoint) -> String;
+}
+
+/// The result of an append: where the entry landed and the checkpoint that now covers it.
+#[derive(Clone, Debug)]
+pub struct Appended {
+    pub index: u64,
+    pub time: String,
+    pub leaf: Vec<u8>,
+    pub checkpoint: String,
+    pub size: u64,
+}
+
+/// Which ledger to append to, and the replay guard of the signing party.
+#[derive(Clone, Debug)]
+pub struct AppendTarget<'a> {
+    pub ledger_id: &'a str,
+    pub kind: &'a str,
+    pub nonce: Option<(&'a str, u64)>,
+}
+
+#[derive(Clone)]
+enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The database: one of the two backends, chosen by URL.
+pub struct Store {
+    db: Db,
+    /// SQLite allows one writer at a time; queueing writers here is cheaper and fairer than
+    /// letting them spin on `SQLITE_BUSY`.
+    writer: Mutex<()>,
+}
+
+enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+/// Run the same statement on whichever pool backs the store. The SQL is written once with
+/// `$N` placeholders, which both drivers accept.
+macro_rules! on_pool {
+    ($store:expr, $c:ident => $body:expr) => {
+        match &$store.db {
+            Db::Sqlite($c) => $body,
+            Db::Postgres($c) => $body,
+        }
+    };
+}
+
+/// Same as [`on_pool!`] inside a transaction.
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+impl Store {
+    /// Connect to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file if missing,
+    /// and apply the migrations.
+    pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Store> {
+        let db = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let connect = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            sqlx::migrate!("migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Database(e.into()))?;
+            Db::Postgres(pool)
+        } else {
+            // Durability: WAL with synchronous=FULL fsyncs the WAL on every commit, so an
+            // acknowledged write survives power loss (https://sqlite.org/pragma.html#pragma_synchronous).
+            let connect = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            sqlx::migrate!("migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Database(e.into()))?;
+            Db::Sqlite(pool)
+        };
+        Ok(Store {
+            db,
+            writer: Mutex::new(()),
+        })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Readiness: one round trip to the database.
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+
+    async fn begin(&self) -> StoreResult<Tx> {
+        Ok(match &self.db {
+            // IMMEDIATE takes the write lock up front, so a transaction that reads the head
+            // and then writes cannot be overtaken by another process between the two.
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    async fn commit(tx: Tx) -> StoreResult<()> {
+        match tx {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Serialise writers on SQLite; PostgreSQL relies on row locks instead.
+    async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.db {
+            Db::Sqlite(_) => Some(self.writer.lock().await),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    // ---------------------------------------------------------------- parties and keys
+
+    /// Create a party with its first API key and, optionally, its first (active) signing key.
+    pub async fn insert_party(&self, party: &NewParty) -> StoreResult<()> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, c => sqlx::query(
+            "INSERT INTO parties (id, role, name, attributes, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&party.id).bind(&party.role).bind(&party.name).bind(&party.attributes).bind(&party.created_at)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        if let Some(key) = &party.key {
+            on_tx!(&mut tx, c => sqlx::query(
+                "INSERT INTO party_keys (kid, party_id, public_key, active, created_at) VALUES ($1, $2, $3, TRUE, $4)")
+                .bind(&key.kid).bind(&party.id).bind(&key.public_key).bind(&party.created_at)
+                .execute(c).await.map(|r| r.rows_affected()))?;
+        }
+        Self::insert_api_key_in(&mut tx, &party.api_key, &party.id, &party.created_at).await?;
+        Self::commit(tx).await
+    }
+
+    async fn insert_api_key_in(
+        tx: &mut Tx,
+        key: &NewApiKey,
+        party_id: &str,
+        now: &str,
+    ) -> StoreResult<()> {
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO api_keys (id, token_hash, party_id, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&key.id).bind(&key.token_hash).bind(party_id).bind(now)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        party_id: &str,
+        now: &str,
+    ) -> StoreResult<()> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.begin().await?;
+        let exists: Option<(String,)> = on_tx!(&mut tx, c => sqlx::query_as("SELECT id FROM parties WHERE id = $1")
+            .bind(party_id).fetch_optional(c).await)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        Self::insert_api_key_in(&mut tx, key, party_id, now).await?;
+        Self::commit(tx).await
+    }
+
+    /// Revoke an API key; revoking twice is harmless. Returns NotFound for an unknown id.
+    pub async fn revoke_api_key(&self, key_id: &str, now: &str) -> StoreResult<()> {
+        let _guard = self.write_guard().await;
+        let done = on_pool!(self, p => sqlx::query(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+            .bind(key_id).bind(now).execute(p).await.map(|r| r.rows_affected()))?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// The party an unrevoked API key belongs to.
+    pub async fn caller_by_token_hash(&self, token_hash: &[u8]) -> StoreResult<Option<CallerRow>> {
+        let caller = on_pool!(self, p => sqlx::query(
+            "SELECT p.id, p.role, a.id AS key_id FROM api_keys a JOIN parties p ON p.id = a.party_id \
+             WHERE a.token_hash = $1 AND a.revoked_at IS NULL")
+            .bind(token_hash).fetch_optional(p).await.map_err(StoreError::from)
+            .and_then(|row| row.map(|r| CallerRow::from_row(&r)).transpose()))?;
+        Ok(caller)
+    }
+
+    pub async fn party(&self, id: &str) -> StoreResult<PartyRow> {
+        let row = on_pool!(self, p => sqlx::query(
+            "SELECT id, role, name, attributes, created_at FROM parties WHERE id = $1")
+            .bind(id).fetch_one(p).await.map_err(StoreError::from).and_then(|r| PartyRow::from_row(&r)))?;
+        Ok(row)
+    }
+
+    pub async fn parties(&self, after: Option<&str>, limit: u32) -> StoreResult<Vec<PartyRow>> {
+        let rows = on_pool!(self, p => sqlx::query(
+            "SELECT id, role, name, attributes, created_at FROM parties \
+             WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after.unwrap_or("")).bind(i64::from(limit)).fetch_all(p).await.map_err(StoreError::from)
+            .and_then(|rows| rows.iter().map(PartyRow::from_row).collect::<StoreResult<Vec<_>>>()))?;
+        Ok(rows)
+    }
+
+    /// Register a public key for a party. With `activate`, the previous active key is retired
+    /// in the same transaction (it stays readable, so its old signatures still verify).
+    pub async fn add_party_key(
+        &self,
+        party_id: &str,
+        kid: &str,
+        public_key: &[u8],
+        activate: bool,
+        now: &str,
+    ) -> StoreResult<()> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.begin().await?;
+        if activate {
+            on_tx!(&mut tx, c => sqlx::query(
+                "UPDATE party_keys SET active = FALSE, retired_at = $2 WHERE party_id = $1 AND active")
+                .bind(party_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        }
+        on_tx!(&mut tx, c => sqlx::query(
+            "INSERT INTO party_keys (kid, party_id, public_key, active, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(kid).bind(party_id).bind(public_key).bind(activate).bind(now)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        Self::commit(tx).await
+    }
+
+    pub async fn party_keys(&self, party_id: &str) -> StoreResult<Vec<KeyRow>> {
+        let rows = on_pool!(self, p => sqlx::query(
+            "SELECT kid, party_id, public_key, active, created_at, retired_at FROM party_keys \
+             WHERE party_id = $1 ORDER BY created_at, kid")
+            .bind(party_id).fetch_all(p).await.map_err(StoreError::from)
+            .and_then(|rows| rows.iter().map(KeyRow::from_row).collect::<StoreResult<Vec<_>>>()))?;
+        Ok(rows)
+    }
+
+    pub async fn party_key(&self, kid: &str) -> StoreResult<KeyRow> {
+        let row = on_pool!(self, p => sqlx::query(
+            "SELECT kid, party_id, public_key, active, created_at, retired_at FROM party_keys WHERE kid = $1")
+            .bind(kid).fetch_one(p).await.map_err(StoreError::from).and_then(|r| KeyRow::from_row(&r)))?;
+        Ok(row)
+    }
+
+    /// Record the service's public key. A new kid becomes the active one and retires the
+    /// previous; a known kid is left as it is (restarting with the same key file).
+    pub async fn record_service_key(&self, kid: &str, public_key: &[u8], now: &str) -> StoreResult<()> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.begin().await?;
+        let known: Option<(String,)> = on_tx!(&mut tx, c => sqlx::query_as(
+            "SELECT kid FROM service_keys WHERE kid = $1").bind(kid).fetch_optional(c).await)?;
+        if known.is_none() {
+            on_tx!(&mut tx, c => sqlx::query(
+                "UPDATE service_keys SET active = FALSE, retired_at = $1 WHERE active")
+                .bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+            on_tx!(&mut tx, c => sqlx::query(
+                "INSERT INTO service_keys (kid, public_key, active, created_at) VALUES ($1, $2, TRUE, $3)")
+                .bind(kid).bind(public_key).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        } else {
+            // Restarting with an older key file after a rotation would sign with a retired
+            // key; make the loaded key the active one again, explicitly.
+            on_tx!(&mut tx, c => sqlx::query(
+                "UPDATE service_keys SET active = FALSE, retired_at = $2 WHERE active AND kid <> $1")
+                .bind(kid).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+            on_tx!(&mut tx, c => sqlx::query(
+                "UPDATE service_keys SET active = TRUE, retired_at = NULL WHERE kid = $1")
+                .bind(kid).execute(c).await.map(|r| r.rows_affected()))?;
+        }
+        Self::commit(tx).await
+    }
+
+    pub async fn service_keys(&self) -> StoreResult<Vec<KeyRow>> {
+        let rows = on_pool!(self, p => sqlx::query(
+            "SELECT kid, '' AS party_id, public_key, active, created_at, retired_at FROM service_keys \
+             ORDER BY created_at, kid").fetch_all(p).await.map_err(StoreError::from)
+            .and_then(|rows| rows.iter().map(KeyRow::from_row).collect::<StoreResult<Vec<_>>>()))?;
+        Ok(rows)
+    }
+
+    // ---------------------------------------------------------------- ledgers
+
+    /// Create a bond: its row, its ledger and entry 0 (the signed registration), atomically.
+    pub async fn register_bond(
+        &self,
+        bond: &NewBond,
+        origin: &str,
+        nonce: (&str, u64),
+        sealer: &dyn Sealer,
+    ) -> StoreResult<Appended> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.begin().await?;
+        let now = sealer.now();
+        on_tx!(&mut tx, c => sqlx::query(
+            "INSERT INTO ledgers (id, origin, size, root, created_at) VALUES ($1, $2, 0, $3, $4)")
+            .bind(&bond.ledger_id).bind(origin).bind(merkle::empty_root().to_vec()).bind(&now)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        on_tx!(&mut tx, c => sqlx::query(
+            "INSERT INTO bonds (id, issuer_id, ledger_id, kind, name, isin, currency, categories, sdg_goals, spec, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+            .bind(&bond.id).bind(&bond.issuer_id).bind(&bond.ledger_id).bind(&bond.kind).bind(&bond.name)
+            .bind(&bond.isin).bind(&bond.currency).bind(&bond.categories).bind(&bond.sdg_goals)
+            .bind(&bond.spec).bind(&now)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        let target = AppendTarget {
+            ledger_id: &bond.ledger_id,
+            kind: "bond.registered",
+            nonce: Some(nonce),
+        };
+        let appended = Self::append_in(&mut tx, &target, sealer).await?;
+        Self::commit(tx).await?;
+        Ok(appended)
+    }
+
+    /// Append one entry to an existing ledger.
+    pub async fn append(&self, target: &AppendTarget<'_>, sealer: &dyn Sealer) -> StoreResult<Appended> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.begin().await?;
+        let appended = Self::append_in(&mut tx, target, sealer).await?;
+        Self::commit(tx).await?;
+        Ok(appended)
+    }
+
+    /// The one place where a ledger index is assigned. Runs inside the caller's transaction,
+    /// after the head row is locked; writes the entry, the completed Merkle nodes, the new
+    /// head and a checkpoint signed over it.
+    async fn append_in(tx: &mut Tx, target: &AppendTarget<'_>, sealer: &dyn Sealer) -> StoreResult<Appended> {
+        if let Some((party_id, nonce)) = target.nonce {
+            let nonce_i64 = i64::try_from(nonce).map_err(|_| StoreError::NonceReused { nonce })?;
+            let inserted = on_tx!(&mut *tx, c => sqlx::query(
+                "INSERT INTO party_nonces (party_id, nonce) VALUES ($1, $2)")
+                .bind(party_id).bind(nonce_i64).execute(c).await.map(|r| r.rows_affected()));
+            match inserted.map_err(StoreError::from) {
+                Ok(_) => {}
+                Err(StoreError::Conflict(_)) => return Err(StoreError::NonceReused { nonce }),
+                Err(e) => return Err(e),
+            }
+        }
+        let lock_sql = match tx {
+            Tx::Sqlite(_) => "SELECT id, origin, size, root, created_at FROM ledgers WHERE id = $1",
+            Tx::Postgres(_) => "SELECT id, origin, size, root, created_at FROM ledgers WHERE id = $1 FOR UPDATE",
+        };
+        let head = on_tx!(&mut *tx, c => sqlx::query(lock_sql).bind(target.ledger_id).fetch_one(c).await
+            .map_err(StoreError::from).and_then(|r| LedgerRow::from_row(&r)))?;
+        let (origin, size, old_root) = (head.origin, head.size, head.root);
+
+        let frontier_ids = merkle::frontier_ids(size);
+        let nodes = Self::nodes_in(tx, target.ledger_id, &frontier_ids).await?;
+        let frontier: Vec<Hash> = frontier_ids
+            .iter()
+            .map(|id| nodes.get(id).copied().ok_or_else(|| StoreError::Corrupt(format!("missing node {id:?}"))))
+            .collect::<Result<_, _>>()?;
+        // The stored head must agree with the stored nodes; otherwise we would sign a
+        // checkpoint inconsistent with an earlier one.
+        if merkle::root_from_frontier(&frontier) != old_root {
+            return Err(StoreError::Corrupt(format!("ledger {} head disagrees with its tree", target.ledger_id)));
+        }
+
+        let time = sealer.now();
+        let leaf = sealer.seal(size, &time).map_err(StoreError::Rejected)?;
+        let leaf_hash = merkle::leaf_hash(&leaf);
+        let appended = merkle::append(size, &frontier, leaf_hash)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let new_size = size + 1;
+        let new_root = merkle::root_from_frontier(&appended.frontier);
+        let size_i64 = i64::try_from(size).map_err(|_| StoreError::Corrupt("ledger full".into()))?;
+
+        on_tx!(&mut *tx, c => sqlx::query(
+            "INSERT INTO entries (ledger_id, idx, kind, leaf, leaf_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(target.ledger_id).bind(size_i64).bind(target.kind).bind(&leaf).bind(leaf_hash.to_vec()).bind(&time)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        for (id, hash) in &appended.nodes {
+            on_tx!(&mut *tx, c => sqlx::query(
+                "INSERT INTO tree_nodes (ledger_id, level, idx, hash) VALUES ($1, $2, $3, $4)")
+                .bind(target.ledger_id).bind(i16::from(id.level)).bind(id.index as i64).bind(hash.to_vec())
+                .execute(c).await.map(|r| r.rows_affected()))?;
+        }
+        // The UPDATE is conditioned on the size we read: belt and braces against any path
+        // that did not take the lock.
+        let moved = on_tx!(&mut *tx, c => sqlx::query(
+            "UPDATE ledgers SET size = $2, root = $3 WHERE id = $1 AND size = $4")
+            .bind(target.ledger_id).bind(size_i64 + 1).bind(new_root.to_vec()).bind(size_i64)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        if moved != 1 {
+            return Err(StoreError::Corrupt("ledger head moved during append".into()));
+        }
+        let checkpoint = Checkpoint { origin, size: new_size, root: new_root };
+        let note = sealer.sign_checkpoint(&checkpoint);
+        on_tx!(&mut *tx, c => sqlx::query(
+            "INSERT INTO checkpoints (ledger_id, size, root, note, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(target.ledger_id).bind(size_i64 + 1).bind(new_root.to_vec()).bind(&note).bind(&time)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(Appended { index: size, time, leaf, checkpoint: note, size: new_size })
+    }
+
+    async fn nodes_in(tx: &mut Tx, ledger_id: &str, ids: &[NodeId]) -> StoreResult<HashMap<NodeId, Hash>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for id in ids {
+            let row: Option<(Vec<u8>,)> = on_tx!(&mut *tx, c => sqlx::query_as(
+                "SELECT hash FROM tree_nodes WHERE ledger_id = $1 AND level = $2 AND idx = $3")
+                .bind(ledger_id).bind(i16::from(id.level)).bind(id.index as i64)
+                .fetch_optional(c).await)?;
+            if let Some((hash,)) = row {
+                out.insert(*id, to_hash(hash)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Hashes of the given perfect subtrees (for proofs): one round trip.
+    pub async fn nodes(&self, ledger_id: &str, ids: &[NodeId]) -> StoreResult<HashMap<NodeId, Hash>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // Built from integers only; the ledger id is bound.
+        let mut sql = String::from("SELECT level, idx, hash FROM tree_nodes WHERE ledger_id = $1 AND (");
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(" OR ");
+            }
+            sql.push_str(&format!("(level = {} AND idx = {})", id.level, id.index));
+        }
+        sql.push(')');
+        let rows: Vec<(i16, i64, Vec<u8>)> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.clone())).bind(ledger_id).fetch_all(p).await)?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for (level, index, hash) in rows {
+            let id = NodeId {
+                level: u8::try_from(level).map_err(|_| StoreError::Corrupt("node level".into()))?,
+                index: u64::try_from(index).map_err(|_| StoreError::Corrupt("node index".into()))?,
+            };
+            out.insert(id, to_hash(hash)?);
+        }
+        Ok(out)
+    }
+
+    pub async fn ledger(&self, ledger_id: &str) -> StoreResult<LedgerRow> {
+        let row = on_pool!(self, p => sqlx::query(
+            "SELECT id, origin, size, root, created_at FROM ledgers WHERE id = $1")
+            .bind(ledger_id).fetch_one(p).await.map_err(StoreError::from).and_then(|r| LedgerRow::from_row(&r)))?;
+        Ok(row)
+    }
+
+    /// Entries `[start, end)` in leaf order, at most [`ENTRIES_PAGE_MAX`].
+    pub async fn entries(&self, ledger_id: &str, start: u64, end: u64) -> StoreResult<Vec<EntryRow>> {
+        let end = end.min(start.saturating_add(ENTRIES_PAGE_MAX));
+        let rows = on_pool!(self, p => sqlx::query(
+            "SELECT idx, kind, leaf, leaf_hash, created_at FROM entries \
+             WHERE ledger_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx")
+            .bind(ledger_id).bind(start as i64).bind(end as i64).fetch_all(p).await.map_err(StoreError::from)
+            .and_then(|rows| rows.iter().map(EntryRow::from_row).collect::<StoreResult<Vec<_>>>()))?;
+        Ok(rows)
+    }
+
+    /// The latest checkpoint (largest size), or a specific one.
+    pub async fn checkpoint(&self, ledger_id: &str, size: Option<u64>) -> StoreResult<CheckpointRow> {
+        let row = match size {
+            Some(size) => on_pool!(self, p => sqlx::query(
+                "SELECT size, root, note FROM checkpoints WHERE ledger_id = $1 AND size = $2")
+                .bind(ledger_id).bind(size as i64).fetch_one(p).await.map_err(StoreError::from).and_then(|r| CheckpointRow::from_row(&r)))?,
+            None => on_pool!(self, p => sqlx::query(
+                "SELECT size, root, note FROM checkpoints WHERE ledger_id = $1 ORDER BY size DESC LIMIT 1")
+                .bind(ledger_id).fetch_one(p).await.map_err(StoreError::from).and_then(|r| CheckpointRow::from_row(&r)))?,
+        };
+        Ok(row)
+    }
+
+    // ---------------------------------------------------------------- bonds
+
+    pub async fn bond(&self, id: &str) -> StoreResult<BondRow> {
+        let row = on_pool!(self, p => sqlx::query(
+            "SELECT b.id, b.issuer_id, b.ledger_id, b.kind, b.name, b.isin, b.currency, b.spec, b.created_at, l.size \
+             FROM bonds b JOIN ledgers l ON l.id = b.ledger_id WHERE b.id = $1")
+            .bind(id).fetch_one(p).await.map_err(StoreError::from).and_then(|r| BondRow::from_row(&r)))?;
+        Ok(row)
+    }
+
+    /// Bonds in id order (ids are UUIDv7, so that is registration order), filtered.
+    pub async fn bonds(&self, filter: &BondFilter, after: Option<&str>, limit: u32) -> StoreResult<Vec<BondRow>> {
+        let mut sql = String::from(
+            "SELECT b.id, b.issuer_id, b.ledger_id, b.kind, b.name, b.isin, b.currency, b.spec, b.created_at, l.size \
+             FROM bonds b JOIN ledgers l ON l.id = b.ledger_id WHERE b.id > $1",
+        );
+        let mut binds: Vec<String> = vec![after.unwrap_or("").to_owned()];
+        // Only placeholders are appended to the SQL; every value is bound.
+        let mut add = |clause: &str, value: String| {
+            binds.push(value);
+            sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
+        };
+        if let Some(kind) = &filter.kind {
+            add(" AND b.kind = ?", kind.clone());
+        }
+        if let Some(issuer) = &filter.issuer_id {
+            add(" AND b.issuer_id = ?", issuer.clone());
+        }
+        if let Some(category) = &filter.category {
+            add(" AND b.categories LIKE ?", format!("%,{category},%"));
+        }
+        if let Some(goal) = filter.sdg_goal {
+            add(" AND b.sdg_goals LIKE ?", format!("%,{goal},%"));
+        }
+        binds.push(i64::from(limit).to_string());
+        let limit_pos = binds.len();
+        sql.push_str(&format!(" ORDER BY b.id LIMIT ${limit_pos}"));
+        let rows = on_pool!(self, p => {
+            let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+            for (i, b) in binds.iter().enumerate() {
+                q = if i + 1 == limit_pos { q.bind(i64::from(limit)) } else { q.bind(b.clone()) };
+            }
+            q.fetch_all(p).await.map_err(StoreError::from)
+                .and_then(|rows| rows.iter().map(BondRow::from_row).collect::<StoreResult<Vec<_>>>())
+        })?;
+        Ok(rows)
+    }
+}
+
+fn to_hash(bytes: Vec<u8>) -> StoreResult<Hash> {
+    Hash::try_from(bytes.as_slice()).map_err(|_| StoreError::Corrupt("stored hash is not 32 bytes".into()))
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real router against real SQLite and real PostgreSQL.
+//! One binary (fast to link); one module per area.
+
+mod support;
+
+mod bonds;
+mod docs;
+mod ledger;
+mod openapi;
+mod parties;

@@ -1,0 +1,260 @@
+//! Test harness: the real router, in process, on a fresh database (SQLite file or a new
+//! PostgreSQL database), with helpers that read like the API.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use ed25519_dalek::SigningKey;
+use http_body_util::BodyExt;
+use midori::app::{App, Clock, CreateParty};
+use midori::domain::party::{PartyAttributes, Role};
+use midori::http::{AppState, Limits};
+use midori::ledger::canon::{Jwk, b64url, jwk_thumbprint, sign_jcs};
+use midori::ledger::entry::ServiceSigner;
+use midori::store::{Store, StoreOptions};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tower::ServiceExt;
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// PostgreSQL server used by the tests; each test gets its own database on it. The tests
+/// fail (never skip) when it cannot be reached.
+pub fn postgres_admin_url() -> String {
+    std::env::var("MIDORI_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A clock the test moves by hand.
+pub struct TestClock(pub std::sync::Mutex<OffsetDateTime>);
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub app: Arc<App>,
+    pub backend: Backend,
+    pub clock: Arc<TestClock>,
+    _dir: Option<TempDir>,
+}
+
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A party as a test sees it: its id, bearer token, role and signing key.
+#[derive(Clone)]
+pub struct Party {
+    pub id: String,
+    pub token: String,
+    pub role: Role,
+    pub key: SigningKey,
+    nonce: Arc<AtomicU64>,
+}
+
+impl Party {
+    pub fn kid(&self) -> String {
+        jwk_thumbprint(&self.key.verifying_key())
+    }
+
+    /// Sign `payload` (adding kid and the next nonce) with this party's key.
+    pub fn sign(&self, mut payload: Value) -> Value {
+        let nonce = self.nonce.fetch_add(1, Ordering::SeqCst) + 1;
+        self.sign_with(&mut payload, &self.key.clone(), nonce)
+    }
+
+    pub fn sign_with(&self, payload: &mut Value, key: &SigningKey, nonce: u64) -> Value {
+        let object = payload.as_object_mut().expect("payload is an object");
+        object.insert("kid".into(), Value::String(jwk_thumbprint(&key.verifying_key())));
+        object.insert("nonce".into(), Value::String(nonce.to_string()));
+        let signature = sign_jcs(payload, key).unwrap();
+        json!({ "payload": payload, "signature": signature })
+    }
+
+    pub fn next_nonce(&self) -> u64 {
+        self.nonce.fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON ({}): {}", self.status, self.text()))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn content_type(&self) -> String {
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+    }
+    /// Assert a problem+json answer with this status and problem slug; return the body.
+    #[track_caller]
+    pub fn problem(&self, status: u16, slug: &str) -> Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text());
+        assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.text());
+        let body = self.json();
+        assert_eq!(body["type"], format!("urn:midori:problem:{slug}"), "body: {body}");
+        assert_eq!(body["status"], status);
+        assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        body
+    }
+}
+
+static SEED: AtomicU64 = AtomicU64::new(1);
+
+pub fn fresh_key() -> SigningKey {
+    // Deterministic per process but distinct per call; tests do not need secrecy.
+    let n = SEED.fetch_add(1, Ordering::SeqCst);
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&n.to_le_bytes());
+    seed[8..16].copy_from_slice(&std::process::id().to_le_bytes().repeat(2));
+    let t = OffsetDateTime::now_utc().unix_timestamp_nanos() as u64;
+    seed[16..24].copy_from_slice(&t.to_le_bytes());
+    SigningKey::from_bytes(&seed)
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> TestApp {
+        Self::start_with(backend, Limits::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, limits: Limits) -> TestApp {
+        let (url, dir) = match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("midori-test-{}", uuid::Uuid::now_v7()));
+                std::fs::create_dir_all(&dir).unwrap();
+                (format!("sqlite://{}", dir.join("midori.db").display()), Some(TempDir(dir)))
+            }
+            Backend::Postgres => (fresh_postgres_database().await, None),
+        };
+        let store = Store::connect(&url, &StoreOptions::default()).await.expect("database reachable");
+        let clock = Arc::new(TestClock(std::sync::Mutex::new(time::macros::datetime!(2026-04-01 09:00:00 UTC))));
+        let app = Arc::new(
+            App::new(store, ServiceSigner::new(fresh_key()), "midori.test".into(), clock.clone())
+                .await
+                .unwrap(),
+        );
+        let state = AppState { app: app.clone(), metrics: None, limits };
+        TestApp { router: midori::http::router(state), app, backend, clock, _dir: dir }
+    }
+
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(v) => {
+                builder = builder.header("content-type", "application/json");
+                Body::from(serde_json::to_vec(&v).unwrap())
+            }
+            None => Body::empty(),
+        };
+        self.raw(builder.body(body).unwrap()).await
+    }
+
+    pub async fn raw(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Method::POST, path, token, Some(body)).await
+    }
+
+    /// Create a party directly (as the admin CLI does), with a fresh signing key.
+    pub async fn party(&self, role: Role, name: &str) -> Party {
+        let key = fresh_key();
+        let attributes: PartyAttributes = serde_json::from_value(default_attributes(role, name)).unwrap();
+        let created = self
+            .app
+            .create_party(None, CreateParty { role, attributes, public_key: Some(b64url(key.verifying_key().as_bytes())) })
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+        Party { id: created.party.id, token: created.api_key, role, key, nonce: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// Register `spec` as `issuer`; panics unless it is accepted. Returns the bond id.
+    pub async fn register(&self, issuer: &Party, spec: Value) -> String {
+        let reply = self.post("/v1/bonds", Some(&issuer.token), issuer.sign(json!({"type": "bond.register", "bond": spec}))).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+        reply.json()["bond"]["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn jwks(&self) -> Vec<Jwk> {
+        serde_json::from_value(self.get("/.well-known/jwks.json", None).await.json()["keys"].clone()).unwrap()
+    }
+}
+
+/// Attributes that pass validation for each role.
+pub fn default_attributes(role: Role, name: &str) -> Value {
+    match role {
+        Role::Investor => json!({"name": name, "country": "JP", "investor_category": "qii", "kyc_status": "verified", "kyc_expires_on": "2030-12-31"}),
+        Role::Issuer => json!({"name": name, "legal_name": format!("{name} K.K."), "lei": "5493001KJTIIGC8Y1R12", "country": "JP"}),
+        _ => json!({"name": name, "country": "JP"}),
+    }
+}
+
+pub fn green_spec() -> Value {
+    serde_json::to_value(midori::domain::bond::examples::green()).unwrap()
+}
+
+async fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    let admin = postgres_admin_url();
+    let name = format!("midori_test_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin} for the tests: {e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    format!("{base}/{name}")
+}
+
+/// Run a scenario once on SQLite and once on PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let t = $crate::support::TestApp::start($crate::support::Backend::Sqlite).await;
+                ($body)(t).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let t = $crate::support::TestApp::start($crate::support::Backend::Postgres).await;
+                ($body)(t).await;
+            }
+        }
+    };
+}
