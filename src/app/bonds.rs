@@ -89,34 +89,67 @@ impl Sealer for EntrySealer<'_> {
             .map_err(|e| e.to_string())
     }
     fn sign_checkpoint(&self, checkpoint: &Checkpoint) -> String {
-        note::sign_checkpoint(checkpoint, self.app.origin(), self.app.signer().signing_key())
+        note::sign_checkpoint(
+            checkpoint,
+            self.app.origin(),
+            self.app.signer().signing_key(),
+        )
     }
 }
 
 fn invalid(pointer: &str, code: &str, detail: impl Into<String>) -> AppError {
-    AppError::Validation(vec![FieldError { pointer: pointer.into(), code: code.into(), detail: detail.into() }])
+    AppError::Validation(vec![FieldError {
+        pointer: pointer.into(),
+        code: code.into(),
+        detail: detail.into(),
+    }])
 }
 
 impl App {
     /// Check a signed request: it names one of the caller's keys, that key is active, the nonce
     /// is a canonical decimal, the operation type is the expected one, and the Ed25519
     /// signature over the payload's JCS bytes verifies (strictly).
-    pub async fn verify_signed(&self, caller: &Caller, request: SignedRequest, operation: &str) -> AppResult<Verified> {
+    pub async fn verify_signed(
+        &self,
+        caller: &Caller,
+        request: SignedRequest,
+        operation: &str,
+    ) -> AppResult<Verified> {
         let Some(payload) = request.payload.as_object() else {
-            return Err(invalid("/payload", "payload_not_object", "the payload must be a JSON object"));
+            return Err(invalid(
+                "/payload",
+                "payload_not_object",
+                "the payload must be a JSON object",
+            ));
         };
-        let kind = payload.get("type").and_then(Value::as_str).unwrap_or_default();
-        if kind != operation {
-            return Err(invalid("/payload/type", "wrong_operation", format!("this endpoint takes a signed {operation:?} payload")));
-        }
-        let kid = payload
-            .get("kid")
+        let kind = payload
+            .get("type")
             .and_then(Value::as_str)
-            .ok_or_else(|| invalid("/payload/kid", "kid_missing", "the payload must name the signing key's kid"))?;
+            .unwrap_or_default();
+        if kind != operation {
+            return Err(invalid(
+                "/payload/type",
+                "wrong_operation",
+                format!("this endpoint takes a signed {operation:?} payload"),
+            ));
+        }
+        let kid = payload.get("kid").and_then(Value::as_str).ok_or_else(|| {
+            invalid(
+                "/payload/kid",
+                "kid_missing",
+                "the payload must name the signing key's kid",
+            )
+        })?;
         let nonce = payload
             .get("nonce")
             .and_then(Value::as_str)
-            .ok_or_else(|| invalid("/payload/nonce", "nonce_missing", "the payload must carry a nonce as a decimal string"))?;
+            .ok_or_else(|| {
+                invalid(
+                    "/payload/nonce",
+                    "nonce_missing",
+                    "the payload must carry a nonce as a decimal string",
+                )
+            })?;
         let nonce = parse_index(nonce)
             .ok()
             .filter(|n| *n > 0 && *n <= i64::MAX as u64)
@@ -126,11 +159,15 @@ impl App {
             .party_key(kid)
             .await
             .map_err(|e| match not_found(e, "key") {
-                AppError::NotFound(_) => AppError::Signature(format!("no registered key has kid {kid:?}")),
+                AppError::NotFound(_) => {
+                    AppError::Signature(format!("no registered key has kid {kid:?}"))
+                }
                 other => other,
             })?;
         if key_row.party_id != caller.party_id {
-            return Err(AppError::Signature("the signing key belongs to another party than this API key".into()));
+            return Err(AppError::Signature(
+                "the signing key belongs to another party than this API key".into(),
+            ));
         }
         if !key_row.active {
             return Err(AppError::Signature(format!(
@@ -138,12 +175,25 @@ impl App {
                 key_row.retired_at.as_deref().unwrap_or("?")
             )));
         }
-        let bytes: [u8; 32] = key_row.public_key.as_slice().try_into().map_err(|_| AppError::Internal("stored key length".into()))?;
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| AppError::Internal("stored key point".into()))?;
-        verify_jcs(&request.payload, &request.signature, &key)
-            .map_err(|_| AppError::Signature("the signature does not verify over the RFC 8785 canonical bytes of the payload".into()))?;
+        let bytes: [u8; 32] = key_row
+            .public_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| AppError::Internal("stored key length".into()))?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+            .map_err(|_| AppError::Internal("stored key point".into()))?;
+        verify_jcs(&request.payload, &request.signature, &key).map_err(|_| {
+            AppError::Signature(
+                "the signature does not verify over the RFC 8785 canonical bytes of the payload"
+                    .into(),
+            )
+        })?;
         Ok(Verified {
-            actor: Actor { party: caller.party_id.clone(), role: caller.role.as_str().to_owned(), jwk: Jwk::from_key(&key) },
+            actor: Actor {
+                party: caller.party_id.clone(),
+                role: caller.role.as_str().to_owned(),
+                jwk: Jwk::from_key(&key),
+            },
             request,
             nonce,
         })
@@ -151,7 +201,11 @@ impl App {
 
     /// Register a bond: validate the signed terms, then create its ledger with the signed
     /// registration as entry 0.
-    pub async fn register_bond(&self, caller: &Caller, request: SignedRequest) -> AppResult<Registered> {
+    pub async fn register_bond(
+        &self,
+        caller: &Caller,
+        request: SignedRequest,
+    ) -> AppResult<Registered> {
         require_role(caller, &[Role::Issuer], "only issuers register bonds")?;
         let verified = self.verify_signed(caller, request, "bond.register").await?;
         let payload: RegisterBondPayload = serde_json::from_value(verified.request.payload.clone())
@@ -160,7 +214,10 @@ impl App {
             AppError::Validation(
                 errors
                     .into_iter()
-                    .map(|e| FieldError { pointer: format!("/payload/bond{}", e.pointer), ..e })
+                    .map(|e| FieldError {
+                        pointer: format!("/payload/bond{}", e.pointer),
+                        ..e
+                    })
                     .collect(),
             )
         })?;
@@ -177,7 +234,13 @@ impl App {
             name: spec.name.clone(),
             isin: spec.isin.clone(),
             currency: spec.currency.clone(),
-            categories: list(spec.framework.categories.iter().map(enum_str).collect::<AppResult<_>>()?),
+            categories: list(
+                spec.framework
+                    .categories
+                    .iter()
+                    .map(enum_str)
+                    .collect::<AppResult<_>>()?,
+            ),
             sdg_goals: list(terms.sdg_goals().iter().map(|g| g.to_string()).collect()),
             spec: serde_json::to_string(&spec).map_err(|e| AppError::Internal(e.to_string()))?,
         };
@@ -193,7 +256,12 @@ impl App {
         };
         let appended = self
             .store
-            .register_bond(&bond, &sealer.origin.clone(), (&caller.party_id, verified.nonce), &sealer)
+            .register_bond(
+                &bond,
+                &sealer.origin.clone(),
+                (&caller.party_id, verified.nonce),
+                &sealer,
+            )
             .await?;
         metrics::counter!("midori_ledger_appends_total", "kind" => "bond.registered").increment(1);
         Ok(Registered {
@@ -204,14 +272,22 @@ impl App {
     }
 
     pub async fn bond(&self, id: &str) -> AppResult<BondView> {
-        let row = self.store.bond(id).await.map_err(|e| not_found(e, "bond"))?;
+        let row = self
+            .store
+            .bond(id)
+            .await
+            .map_err(|e| not_found(e, "bond"))?;
         self.bond_view(row)
     }
 
     fn bond_view(&self, row: BondRow) -> AppResult<BondView> {
         Ok(BondView {
-            ledger: LedgerRef { origin: format!("{}/{}", self.origin(), row.ledger_id), size: row.ledger_size.to_string() },
-            terms: serde_json::from_str(&row.spec).map_err(|e| AppError::Internal(format!("stored spec: {e}")))?,
+            ledger: LedgerRef {
+                origin: format!("{}/{}", self.origin(), row.ledger_id),
+                size: row.ledger_size.to_string(),
+            },
+            terms: serde_json::from_str(&row.spec)
+                .map_err(|e| AppError::Internal(format!("stored spec: {e}")))?,
             id: row.id,
             issuer_id: row.issuer_id,
             registered_at: row.created_at,
@@ -219,7 +295,12 @@ impl App {
     }
 
     /// Public list of bonds, filtered, in registration order, by cursor.
-    pub async fn bonds(&self, filter: &BondFilter, after: Option<&str>, limit: Option<u32>) -> AppResult<BondPage> {
+    pub async fn bonds(
+        &self,
+        filter: &BondFilter,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> AppResult<BondPage> {
         let limit = limit.unwrap_or(BONDS_PAGE_DEFAULT).clamp(1, BONDS_PAGE_MAX);
         let mut rows = self.store.bonds(filter, after, limit + 1).await?;
         let next = if rows.len() > limit as usize {
@@ -228,7 +309,10 @@ impl App {
         } else {
             None
         };
-        let items = rows.into_iter().map(|r| self.bond_view(r)).collect::<AppResult<_>>()?;
+        let items = rows
+            .into_iter()
+            .map(|r| self.bond_view(r))
+            .collect::<AppResult<_>>()?;
         Ok(BondPage { items, next })
     }
 }
@@ -237,7 +321,9 @@ impl App {
 pub(crate) fn enum_str<T: Serialize>(value: &T) -> AppResult<String> {
     match serde_json::to_value(value) {
         Ok(Value::String(s)) => Ok(s),
-        _ => Err(AppError::Internal("enum did not serialize to a string".into())),
+        _ => Err(AppError::Internal(
+            "enum did not serialize to a string".into(),
+        )),
     }
 }
 
@@ -264,20 +350,40 @@ pub struct AppendReceipt {
 
 impl App {
     /// Attach a document to a bond (its issuer only), as a signed entry on the bond's ledger.
-    pub async fn add_document(&self, caller: &Caller, bond_id: &str, request: SignedRequest) -> AppResult<AppendReceipt> {
-        require_role(caller, &[Role::Issuer], "only a bond's issuer adds documents")?;
-        let bond = self.store.bond(bond_id).await.map_err(|e| not_found(e, "bond"))?;
+    pub async fn add_document(
+        &self,
+        caller: &Caller,
+        bond_id: &str,
+        request: SignedRequest,
+    ) -> AppResult<AppendReceipt> {
+        require_role(
+            caller,
+            &[Role::Issuer],
+            "only a bond's issuer adds documents",
+        )?;
+        let bond = self
+            .store
+            .bond(bond_id)
+            .await
+            .map_err(|e| not_found(e, "bond"))?;
         if bond.issuer_id != caller.party_id {
-            return Err(AppError::Forbidden("this bond belongs to another issuer".into()));
+            return Err(AppError::Forbidden(
+                "this bond belongs to another issuer".into(),
+            ));
         }
-        let verified = self.verify_signed(caller, request, "bond.add_document").await?;
+        let verified = self
+            .verify_signed(caller, request, "bond.add_document")
+            .await?;
         let payload: AddDocumentPayload = serde_json::from_value(verified.request.payload.clone())
             .map_err(|e| invalid("/payload", "payload_invalid", e.to_string()))?;
         payload.document.validate().map_err(|errors| {
             AppError::Validation(
                 errors
                     .into_iter()
-                    .map(|e| FieldError { pointer: format!("/payload/document{}", e.pointer), ..e })
+                    .map(|e| FieldError {
+                        pointer: format!("/payload/document{}", e.pointer),
+                        ..e
+                    })
                     .collect(),
             )
         })?;
@@ -297,7 +403,8 @@ impl App {
             nonce: Some((&caller.party_id, verified.nonce)),
         };
         let appended = self.store.append(&target, &sealer).await?;
-        metrics::counter!("midori_ledger_appends_total", "kind" => "bond.document_added").increment(1);
+        metrics::counter!("midori_ledger_appends_total", "kind" => "bond.document_added")
+            .increment(1);
         Ok(AppendReceipt {
             entry_index: appended.index.to_string(),
             tree_size: appended.size.to_string(),

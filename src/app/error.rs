@@ -48,8 +48,12 @@ impl From<StoreError> for AppError {
                 "nonce {nonce} was already used by this party: a replayed request is never applied twice; sign a new request with a fresh nonce"
             )),
             StoreError::Busy => AppError::Busy,
-            StoreError::Rejected(reason) => AppError::Internal(format!("sealing refused: {reason}")),
-            StoreError::Corrupt(reason) => AppError::Internal(format!("storage invariant: {reason}")),
+            StoreError::Rejected(reason) => {
+                AppError::Internal(format!("sealing refused: {reason}"))
+            }
+            StoreError::Corrupt(reason) => {
+                AppError::Internal(format!("storage invariant: {reason}"))
+            }
             StoreError::Database(err) => AppError::Internal(format!("database: {err}")),
         }
     }

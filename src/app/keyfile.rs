@@ -12,7 +12,10 @@ use crate::ledger::canon::{b64url, b64url_decode, jwk_thumbprint};
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0}: not an Ed25519 private JWK (kty OKP, crv Ed25519, 32-byte d)")]
     Format(String),
     #[error("{0}: the public part x does not match the private key d")]
@@ -52,7 +55,8 @@ pub fn to_private_jwk(key: &SigningKey) -> String {
 pub fn parse_private(text: &str, what: &str) -> Result<SigningKey, KeyFileError> {
     let text = text.trim();
     let (d, x) = if text.starts_with('{') {
-        let jwk: PrivateJwk = serde_json::from_str(text).map_err(|_| KeyFileError::Format(what.into()))?;
+        let jwk: PrivateJwk =
+            serde_json::from_str(text).map_err(|_| KeyFileError::Format(what.into()))?;
         if jwk.kty != "OKP" || jwk.crv != "Ed25519" {
             return Err(KeyFileError::Format(what.into()));
         }
@@ -74,13 +78,19 @@ pub fn parse_private(text: &str, what: &str) -> Result<SigningKey, KeyFileError>
 }
 
 pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
     parse_private(&text, &path.display().to_string())
 }
 
 /// Write `key` to a new file readable by its owner only. Refuses to overwrite.
 pub fn write_new(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
-    let io = |source| KeyFileError::Io { path: path.display().to_string(), source };
+    let io = |source| KeyFileError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
@@ -103,7 +113,10 @@ pub fn load_or_create(path: &Path) -> Result<(SigningKey, bool), KeyFileError> {
     match read(path) {
         Ok(key) => Ok((key, false)),
         Err(KeyFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            let key = generate().map_err(|e| KeyFileError::Io { path: path.display().to_string(), source: std::io::Error::other(e.to_string()) })?;
+            let key = generate().map_err(|e| KeyFileError::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
             write_new(path, &key)?;
             Ok((key, true))
         }
@@ -127,9 +140,15 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
-        assert!(write_new(&path, &key).is_err(), "an existing key file is never overwritten");
+        assert!(
+            write_new(&path, &key).is_err(),
+            "an existing key file is never overwritten"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -137,8 +156,17 @@ mod tests {
     fn a_jwk_whose_public_part_does_not_match_is_refused() {
         let a = SigningKey::from_bytes(&[1; 32]);
         let b = SigningKey::from_bytes(&[2; 32]);
-        let text = to_private_jwk(&a).replace(&b64url(a.verifying_key().as_bytes()), &b64url(b.verifying_key().as_bytes()));
-        assert!(matches!(parse_private(&text, "t"), Err(KeyFileError::Mismatch(_))));
-        assert_eq!(parse_private(&b64url(&[1; 32]), "t").unwrap().to_bytes(), a.to_bytes());
+        let text = to_private_jwk(&a).replace(
+            &b64url(a.verifying_key().as_bytes()),
+            &b64url(b.verifying_key().as_bytes()),
+        );
+        assert!(matches!(
+            parse_private(&text, "t"),
+            Err(KeyFileError::Mismatch(_))
+        ));
+        assert_eq!(
+            parse_private(&b64url(&[1; 32]), "t").unwrap().to_bytes(),
+            a.to_bytes()
+        );
     }
 }

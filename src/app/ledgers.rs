@@ -49,12 +49,19 @@ fn may_read_entries(caller: &Caller, bond: &BondRow) -> AppResult<()> {
     if caller.role == Role::Issuer && caller.party_id == bond.issuer_id {
         return Ok(());
     }
-    require_role(caller, &[Role::Regulator, Role::Operator], "a bond ledger's entries are readable by its issuer, operators and regulators")
+    require_role(
+        caller,
+        &[Role::Regulator, Role::Operator],
+        "a bond ledger's entries are readable by its issuer, operators and regulators",
+    )
 }
 
 impl App {
     async fn bond_row(&self, bond_id: &str) -> AppResult<BondRow> {
-        self.store.bond(bond_id).await.map_err(|e| not_found(e, "bond"))
+        self.store
+            .bond(bond_id)
+            .await
+            .map_err(|e| not_found(e, "bond"))
     }
 
     /// The latest signed checkpoint of a bond's ledger, or the one for `size`.
@@ -66,24 +73,51 @@ impl App {
             .map_err(|e| not_found(e, "checkpoint for that tree size"))
     }
 
-    pub async fn entries(&self, caller: &Caller, bond_id: &str, start: u64, end: Option<u64>) -> AppResult<EntryPage> {
+    pub async fn entries(
+        &self,
+        caller: &Caller,
+        bond_id: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> AppResult<EntryPage> {
         let bond = self.bond_row(bond_id).await?;
         may_read_entries(caller, &bond)?;
         let size = self.store.ledger(&bond.ledger_id).await?.size;
         let end = end.unwrap_or(size).min(size);
         if start > end {
-            return Err(AppError::BadRequest(format!("start {start} is past end {end} (ledger size {size})")));
+            return Err(AppError::BadRequest(format!(
+                "start {start} is past end {end} (ledger size {size})"
+            )));
         }
-        let rows = self.store.entries(&bond.ledger_id, start, end.min(start.saturating_add(ENTRIES_PAGE_MAX))).await?;
+        let rows = self
+            .store
+            .entries(
+                &bond.ledger_id,
+                start,
+                end.min(start.saturating_add(ENTRIES_PAGE_MAX)),
+            )
+            .await?;
         let entries = rows
             .iter()
-            .map(|r| serde_json::from_slice(&r.leaf).map_err(|e| AppError::Internal(format!("stored leaf: {e}"))))
+            .map(|r| {
+                serde_json::from_slice(&r.leaf)
+                    .map_err(|e| AppError::Internal(format!("stored leaf: {e}")))
+            })
             .collect::<AppResult<_>>()?;
-        Ok(EntryPage { entries, start: start.to_string(), tree_size: size.to_string() })
+        Ok(EntryPage {
+            entries,
+            start: start.to_string(),
+            tree_size: size.to_string(),
+        })
     }
 
     /// The whole ledger as JSON Lines, read in pages so that memory stays bounded per page.
-    pub async fn export_page(&self, caller: &Caller, bond_id: &str, start: u64) -> AppResult<(Vec<Vec<u8>>, u64)> {
+    pub async fn export_page(
+        &self,
+        caller: &Caller,
+        bond_id: &str,
+        start: u64,
+    ) -> AppResult<(Vec<Vec<u8>>, u64)> {
         let bond = self.bond_row(bond_id).await?;
         may_read_entries(caller, &bond)?;
         let size = self.store.ledger(&bond.ledger_id).await?.size;
@@ -91,20 +125,32 @@ impl App {
         Ok((rows.into_iter().map(|r| r.leaf).collect(), size))
     }
 
-    pub async fn inclusion_proof(&self, bond_id: &str, index: u64, size: Option<u64>) -> AppResult<InclusionProof> {
+    pub async fn inclusion_proof(
+        &self,
+        bond_id: &str,
+        index: u64,
+        size: Option<u64>,
+    ) -> AppResult<InclusionProof> {
         let bond = self.bond_row(bond_id).await?;
         let size = match size {
             Some(s) => s,
             None => self.store.ledger(&bond.ledger_id).await?.size,
         };
-        let ids = merkle::inclusion_proof_ids(index, size).map_err(|e| AppError::BadRequest(e.to_string()))?;
-        let checkpoint = self.store.checkpoint(&bond.ledger_id, Some(size)).await.map_err(|e| not_found(e, "checkpoint for that tree size"))?;
+        let ids = merkle::inclusion_proof_ids(index, size)
+            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let checkpoint = self
+            .store
+            .checkpoint(&bond.ledger_id, Some(size))
+            .await
+            .map_err(|e| not_found(e, "checkpoint for that tree size"))?;
         let mut wanted = ids.clone();
         let leaf_id = merkle::NodeId { level: 0, index };
         wanted.push(leaf_id);
         let nodes = self.store.nodes(&bond.ledger_id, &wanted).await?;
         let proof = merkle::inclusion_proof(index, size, &nodes)?;
-        let leaf_hash = nodes.get(&leaf_id).ok_or_else(|| AppError::Internal("leaf node missing".into()))?;
+        let leaf_hash = nodes
+            .get(&leaf_id)
+            .ok_or_else(|| AppError::Internal("leaf node missing".into()))?;
         Ok(InclusionProof {
             index: index.to_string(),
             tree_size: size.to_string(),
@@ -114,15 +160,29 @@ impl App {
         })
     }
 
-    pub async fn consistency_proof(&self, bond_id: &str, old_size: u64, new_size: Option<u64>) -> AppResult<ConsistencyProof> {
+    pub async fn consistency_proof(
+        &self,
+        bond_id: &str,
+        old_size: u64,
+        new_size: Option<u64>,
+    ) -> AppResult<ConsistencyProof> {
         let bond = self.bond_row(bond_id).await?;
         let new_size = match new_size {
             Some(s) => s,
             None => self.store.ledger(&bond.ledger_id).await?.size,
         };
-        let ids = merkle::consistency_proof_ids(old_size, new_size).map_err(|e| AppError::BadRequest(e.to_string()))?;
-        let old = self.store.checkpoint(&bond.ledger_id, Some(old_size)).await.map_err(|e| not_found(e, "checkpoint for the old size"))?;
-        let new = self.store.checkpoint(&bond.ledger_id, Some(new_size)).await.map_err(|e| not_found(e, "checkpoint for the new size"))?;
+        let ids = merkle::consistency_proof_ids(old_size, new_size)
+            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let old = self
+            .store
+            .checkpoint(&bond.ledger_id, Some(old_size))
+            .await
+            .map_err(|e| not_found(e, "checkpoint for the old size"))?;
+        let new = self
+            .store
+            .checkpoint(&bond.ledger_id, Some(new_size))
+            .await
+            .map_err(|e| not_found(e, "checkpoint for the new size"))?;
         let nodes = self.store.nodes(&bond.ledger_id, &ids).await?;
         let proof = merkle::consistency_proof(old_size, new_size, &nodes)?;
         Ok(ConsistencyProof {

@@ -3,9 +3,9 @@
 
 mod bonds;
 mod error;
+pub mod keyfile;
 mod ledgers;
 mod parties;
-pub mod keyfile;
 
 use std::sync::Arc;
 
@@ -39,8 +39,11 @@ impl Clock for SystemClock {
 /// (PostgreSQL keeps microseconds; anything finer would not round-trip).
 pub fn format_time(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    let t = t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t);
-    t.format(&Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+    let t = t
+        .replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t);
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
 /// Everything a request handler needs, shared behind an `Arc`.
@@ -61,11 +64,25 @@ pub struct Caller {
 
 impl App {
     /// Wire the application and record the service key as the active one.
-    pub async fn new(store: Store, signer: ServiceSigner, origin: String, clock: Arc<dyn Clock>) -> AppResult<App> {
-        let app = App { store, signer, origin, clock };
+    pub async fn new(
+        store: Store,
+        signer: ServiceSigner,
+        origin: String,
+        clock: Arc<dyn Clock>,
+    ) -> AppResult<App> {
+        let app = App {
+            store,
+            signer,
+            origin,
+            clock,
+        };
         let now = app.now();
         app.store
-            .record_service_key(app.signer.kid(), app.signer.verifying_key().as_bytes(), &now)
+            .record_service_key(
+                app.signer.kid(),
+                app.signer.verifying_key().as_bytes(),
+                &now,
+            )
             .await?;
         Ok(app)
     }

@@ -117,7 +117,10 @@ fn key_view(row: &crate::store::KeyRow) -> AppResult<KeyView> {
     })
 }
 
-pub(super) fn parse_key_field(text: &str, pointer: &str) -> Result<ed25519_dalek::VerifyingKey, Vec<FieldError>> {
+pub(super) fn parse_key_field(
+    text: &str,
+    pointer: &str,
+) -> Result<ed25519_dalek::VerifyingKey, Vec<FieldError>> {
     parse_public_key(text).map_err(|e| {
         vec![FieldError {
             pointer: pointer.into(),
@@ -130,15 +133,36 @@ pub(super) fn parse_key_field(text: &str, pointer: &str) -> Result<ed25519_dalek
 impl App {
     /// Create a party with its first API key (and signing key). Used by the admin CLI (no
     /// caller) and by operators over the API.
-    pub async fn create_party(&self, caller: Option<&Caller>, request: CreateParty) -> AppResult<CreatedParty> {
+    pub async fn create_party(
+        &self,
+        caller: Option<&Caller>,
+        request: CreateParty,
+    ) -> AppResult<CreatedParty> {
         if let Some(caller) = caller {
-            require_role(caller, &[Role::Operator], "only an operator creates parties")?;
+            require_role(
+                caller,
+                &[Role::Operator],
+                "only an operator creates parties",
+            )?;
         }
-        let mut errors = match request.attributes.validate(request.role) {
-            Ok(_) => Vec::new(),
-            Err(errors) => errors,
+        let (valid, mut errors) = match request.attributes.validate(request.role) {
+            Ok(valid) => (Some(valid), Vec::new()),
+            Err(errors) => (
+                None,
+                errors
+                    .into_iter()
+                    .map(|e| FieldError {
+                        pointer: format!("/attributes{}", e.pointer),
+                        ..e
+                    })
+                    .collect(),
+            ),
         };
-        let key = match request.public_key.as_deref().map(|k| parse_key_field(k, "/public_key")) {
+        let key = match request
+            .public_key
+            .as_deref()
+            .map(|k| parse_key_field(k, "/public_key"))
+        {
             None => None,
             Some(Ok(key)) => Some(key),
             Some(Err(mut e)) => {
@@ -150,20 +174,25 @@ impl App {
             errors.push(FieldError {
                 pointer: "/public_key".into(),
                 code: "public_key_required".into(),
-                detail: format!("a party with role {} signs ledger operations and needs a public key", request.role.as_str()),
+                detail: format!(
+                    "a party with role {} signs ledger operations and needs a public key",
+                    request.role.as_str()
+                ),
             });
         }
-        if !errors.is_empty() {
+        let Some(valid) = valid.filter(|_| errors.is_empty()) else {
             return Err(AppError::Validation(errors));
-        }
+        };
         let now = self.now();
         let (token, api_key) = new_api_key()?;
         let api_key_id = api_key.id.clone();
-        let attributes = serde_json::to_value(&request.attributes).map_err(|e| AppError::Internal(e.to_string()))?;
+        // Store the normalized attributes, not the raw input.
+        let attributes = serde_json::to_value(valid.to_attributes())
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         let party = NewParty {
             id: uuid::Uuid::now_v7().to_string(),
             role: request.role.as_str().to_owned(),
-            name: request.attributes.name.trim().to_owned(),
+            name: valid.name().as_str().to_owned(),
             attributes: attributes.to_string(),
             key: key.map(|k| NewKey {
                 kid: jwk_thumbprint(&k),
@@ -174,7 +203,11 @@ impl App {
         };
         self.store.insert_party(&party).await?;
         let view = self.party_view(&party.id).await?;
-        Ok(CreatedParty { party: view, api_key: token, api_key_id })
+        Ok(CreatedParty {
+            party: view,
+            api_key: token,
+            api_key_id,
+        })
     }
 
     /// Resolve a bearer token to its party.
@@ -182,19 +215,33 @@ impl App {
         if !token.starts_with(API_KEY_PREFIX) {
             return Err(AppError::Unauthenticated);
         }
-        let row = self.store.caller_by_token_hash(&hash_token(token)).await?.ok_or(AppError::Unauthenticated)?;
-        let role = Role::parse(&row.role).map_err(|_| AppError::Internal(format!("stored role {:?}", row.role)))?;
-        Ok(Caller { party_id: row.party_id, role })
+        let row = self
+            .store
+            .caller_by_token_hash(&hash_token(token))
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let role = Role::parse(&row.role)
+            .map_err(|_| AppError::Internal(format!("stored role {:?}", row.role)))?;
+        Ok(Caller {
+            party_id: row.party_id,
+            role,
+        })
     }
 
     async fn party_view(&self, id: &str) -> AppResult<PartyView> {
-        let row = self.store.party(id).await.map_err(|e| not_found(e, "party"))?;
+        let row = self
+            .store
+            .party(id)
+            .await
+            .map_err(|e| not_found(e, "party"))?;
         let keys = self.store.party_keys(id).await?;
         Ok(PartyView {
             id: row.id,
-            role: Role::parse(&row.role).map_err(|_| AppError::Internal(format!("stored role {:?}", row.role)))?,
+            role: Role::parse(&row.role)
+                .map_err(|_| AppError::Internal(format!("stored role {:?}", row.role)))?,
             name: row.name,
-            attributes: serde_json::from_str(&row.attributes).map_err(|e| AppError::Internal(e.to_string()))?,
+            attributes: serde_json::from_str(&row.attributes)
+                .map_err(|e| AppError::Internal(e.to_string()))?,
             keys: keys.iter().map(key_view).collect::<AppResult<_>>()?,
             created_at: row.created_at,
         })
@@ -203,14 +250,30 @@ impl App {
     /// A party's full record: to itself, the operator and the regulator.
     pub async fn party(&self, caller: &Caller, id: &str) -> AppResult<PartyView> {
         if caller.party_id != id {
-            require_role(caller, &[Role::Operator, Role::Regulator], "a party's record is visible to itself, operators and regulators")?;
+            require_role(
+                caller,
+                &[Role::Operator, Role::Regulator],
+                "a party's record is visible to itself, operators and regulators",
+            )?;
         }
         self.party_view(id).await
     }
 
-    pub async fn parties(&self, caller: &Caller, after: Option<&str>, limit: u32) -> AppResult<Vec<PartyView>> {
-        require_role(caller, &[Role::Operator, Role::Regulator], "only operators and regulators list parties")?;
-        let rows = self.store.parties(after, limit.clamp(1, PARTIES_PAGE_MAX)).await?;
+    pub async fn parties(
+        &self,
+        caller: &Caller,
+        after: Option<&str>,
+        limit: u32,
+    ) -> AppResult<Vec<PartyView>> {
+        require_role(
+            caller,
+            &[Role::Operator, Role::Regulator],
+            "only operators and regulators list parties",
+        )?;
+        let rows = self
+            .store
+            .parties(after, limit.clamp(1, PARTIES_PAGE_MAX))
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             out.push(self.party_view(&row.id).await?);
@@ -220,46 +283,96 @@ impl App {
 
     /// A party's public keys, current and retired: public, so anyone can check old signatures.
     pub async fn party_keys(&self, id: &str) -> AppResult<Vec<KeyView>> {
-        self.store.party(id).await.map_err(|e| not_found(e, "party"))?;
-        self.store.party_keys(id).await?.iter().map(key_view).collect()
+        self.store
+            .party(id)
+            .await
+            .map_err(|e| not_found(e, "party"))?;
+        self.store
+            .party_keys(id)
+            .await?
+            .iter()
+            .map(key_view)
+            .collect()
     }
 
     /// Register a further public key for a party (rotation when `activate`).
-    pub async fn add_party_key(&self, caller: &Caller, party_id: &str, request: AddKey) -> AppResult<KeyView> {
+    pub async fn add_party_key(
+        &self,
+        caller: &Caller,
+        party_id: &str,
+        request: AddKey,
+    ) -> AppResult<KeyView> {
         if caller.party_id != party_id {
-            require_role(caller, &[Role::Operator], "a party registers its own keys, or an operator does")?;
+            require_role(
+                caller,
+                &[Role::Operator],
+                "a party registers its own keys, or an operator does",
+            )?;
         }
-        self.store.party(party_id).await.map_err(|e| not_found(e, "party"))?;
-        let key = parse_key_field(&request.public_key, "/public_key").map_err(AppError::Validation)?;
+        self.store
+            .party(party_id)
+            .await
+            .map_err(|e| not_found(e, "party"))?;
+        let key =
+            parse_key_field(&request.public_key, "/public_key").map_err(AppError::Validation)?;
         let kid = jwk_thumbprint(&key);
         self.store
-            .add_party_key(party_id, &kid, key.as_bytes(), request.activate, &self.now())
+            .add_party_key(
+                party_id,
+                &kid,
+                key.as_bytes(),
+                request.activate,
+                &self.now(),
+            )
             .await?;
         key_view(&self.store.party_key(&kid).await?)
     }
 
-    pub async fn create_api_key(&self, caller: Option<&Caller>, party_id: &str) -> AppResult<CreatedApiKey> {
+    pub async fn create_api_key(
+        &self,
+        caller: Option<&Caller>,
+        party_id: &str,
+    ) -> AppResult<CreatedApiKey> {
         if let Some(caller) = caller {
-            require_role(caller, &[Role::Operator], "only an operator issues API keys")?;
+            require_role(
+                caller,
+                &[Role::Operator],
+                "only an operator issues API keys",
+            )?;
         }
         let (token, key) = new_api_key()?;
         self.store
             .insert_api_key(&key, party_id, &self.now())
             .await
             .map_err(|e| not_found(e, "party"))?;
-        Ok(CreatedApiKey { api_key: token, api_key_id: key.id })
+        Ok(CreatedApiKey {
+            api_key: token,
+            api_key_id: key.id,
+        })
     }
 
     pub async fn revoke_api_key(&self, caller: Option<&Caller>, key_id: &str) -> AppResult<()> {
         if let Some(caller) = caller {
-            require_role(caller, &[Role::Operator], "only an operator revokes API keys")?;
+            require_role(
+                caller,
+                &[Role::Operator],
+                "only an operator revokes API keys",
+            )?;
         }
-        self.store.revoke_api_key(key_id, &self.now()).await.map_err(|e| not_found(e, "API key"))
+        self.store
+            .revoke_api_key(key_id, &self.now())
+            .await
+            .map_err(|e| not_found(e, "API key"))
     }
 
     /// The service's keys, active and retired, as JWKs.
     pub async fn service_keys(&self) -> AppResult<Vec<KeyView>> {
-        self.store.service_keys().await?.iter().map(key_view).collect()
+        self.store
+            .service_keys()
+            .await?
+            .iter()
+            .map(key_view)
+            .collect()
     }
 }
 
@@ -268,7 +381,10 @@ pub fn require_role(caller: &Caller, roles: &[Role], why: &str) -> AppResult<()>
     if roles.contains(&caller.role) {
         Ok(())
     } else {
-        Err(AppError::Forbidden(format!("{why}; this API key belongs to a {}", caller.role.as_str())))
+        Err(AppError::Forbidden(format!(
+            "{why}; this API key belongs to a {}",
+            caller.role.as_str()
+        )))
     }
 }
 

@@ -32,7 +32,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Keygen { out }) => {
             let key = keyfile::generate().context("reading randomness")?;
             keyfile::write_new(&out, &key)?;
-            println!("{}", serde_json::to_string(&Jwk::from_key(&key.verifying_key()))?);
+            println!(
+                "{}",
+                serde_json::to_string(&Jwk::from_key(&key.verifying_key()))?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Sign { key, nonce, input }) => {
@@ -40,21 +43,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let text = match input.as_deref() {
                 None => read_stdin()?,
                 Some(p) if p == Path::new("-") => read_stdin()?,
-                Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+                Some(p) => std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?,
             };
-            let mut payload: Value = serde_json::from_str(&text).context("the payload is not JSON")?;
-            let Some(object) = payload.as_object_mut() else { bail!("the payload must be a JSON object") };
+            let mut payload: Value =
+                serde_json::from_str(&text).context("the payload is not JSON")?;
+            let Some(object) = payload.as_object_mut() else {
+                bail!("the payload must be a JSON object")
+            };
             let nonce = match nonce {
                 Some(n) => n,
-                None => u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000)?,
+                None => {
+                    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000)?
+                }
             };
-            object.insert("kid".into(), Value::String(jwk_thumbprint(&key.verifying_key())));
+            object.insert(
+                "kid".into(),
+                Value::String(jwk_thumbprint(&key.verifying_key())),
+            );
             object.insert("nonce".into(), Value::String(nonce.to_string()));
             let signature = sign_jcs(&payload, &key)?;
-            println!("{}", serde_json::json!({ "payload": payload, "signature": signature }));
+            println!(
+                "{}",
+                serde_json::json!({ "payload": payload, "signature": signature })
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Verify { export, checkpoint, keys, json }) => verify(&export, &checkpoint, &keys, json),
+        Some(Command::Verify {
+            export,
+            checkpoint,
+            keys,
+            json,
+        }) => verify(&export, &checkpoint, &keys, json),
         Some(Command::Openapi) => {
             print!("{}", crate::http::openapi_json());
             Ok(ExitCode::SUCCESS)
@@ -70,9 +90,12 @@ fn read_stdin() -> anyhow::Result<String> {
 
 fn verify(export: &Path, checkpoint: &Path, keys: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let export = std::fs::read(export).with_context(|| format!("reading {}", export.display()))?;
-    let checkpoint = std::fs::read_to_string(checkpoint).with_context(|| format!("reading {}", checkpoint.display()))?;
-    let keys: Value = serde_json::from_slice(&std::fs::read(keys).with_context(|| format!("reading {}", keys.display()))?)
-        .context("the key set is not JSON")?;
+    let checkpoint = std::fs::read_to_string(checkpoint)
+        .with_context(|| format!("reading {}", checkpoint.display()))?;
+    let keys: Value = serde_json::from_slice(
+        &std::fs::read(keys).with_context(|| format!("reading {}", keys.display()))?,
+    )
+    .context("the key set is not JSON")?;
     let keys: Vec<Jwk> = serde_json::from_value(keys.get("keys").cloned().unwrap_or(Value::Null))
         .context("the key set has no `keys` array of Ed25519 JWKs")?;
     let lines = export.split(|b| *b == b'\n').filter(|l| !l.is_empty());
@@ -86,7 +109,10 @@ fn verify(export: &Path, checkpoint: &Path, keys: &Path, json: bool) -> anyhow::
                     report.entries, report.origin, report.root, report.checkpoint_size
                 );
                 if report.beyond_checkpoint > 0 {
-                    println!("note: {} entries lie beyond the checkpoint and are not covered by it", report.beyond_checkpoint);
+                    println!(
+                        "note: {} entries lie beyond the checkpoint and are not covered by it",
+                        report.beyond_checkpoint
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -104,13 +130,16 @@ fn verify(export: &Path, checkpoint: &Path, keys: &Path, json: bool) -> anyhow::
 async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
     let url = args.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("creating {}", args.data_dir.display()))?;
     }
     let options = StoreOptions {
         max_connections: args.db_max_connections,
         acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
     };
-    Store::connect(&url, &options).await.with_context(|| format!("opening the database at {}", redact(&url)))
+    Store::connect(&url, &options)
+        .await
+        .with_context(|| format!("opening the database at {}", redact(&url)))
 }
 
 /// Hide a password in a database URL before it is printed.
@@ -119,7 +148,12 @@ fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
             match userinfo.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
                 None => url.to_owned(),
             }
         }
@@ -141,27 +175,49 @@ async fn open_app(args: &StoreArgs) -> anyhow::Result<App> {
             key
         }
     };
-    Ok(App::new(store, ServiceSigner::new(key), args.origin.clone(), Arc::new(SystemClock)).await?)
+    Ok(App::new(
+        store,
+        ServiceSigner::new(key),
+        args.origin.clone(),
+        Arc::new(SystemClock),
+    )
+    .await?)
 }
 
 fn init_tracing(format: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("MIDORI_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        EnvFilter::try_from_env("MIDORI_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_tracing(&args.log_format);
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+        .set_buckets(&[
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ])
         .context("histogram buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
     let app = Arc::new(open_app(&args.store).await?);
-    let limits = Limits::new(args.body_bytes_max, Duration::from_millis(args.request_timeout_ms), args.concurrent_requests_max);
-    let listener = tokio::net::TcpListener::bind(&args.bind).await.with_context(|| format!("binding {}", args.bind))?;
+    let limits = Limits::new(
+        args.body_bytes_max,
+        Duration::from_millis(args.request_timeout_ms),
+        args.concurrent_requests_max,
+    );
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .with_context(|| format!("binding {}", args.bind))?;
     tracing::info!(
         addr = %listener.local_addr()?,
         backend = app.store.backend(),
@@ -169,7 +225,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         kid = app.signer().kid(),
         "midori listening"
     );
-    let state = AppState { app: app.clone(), metrics: Some(metrics), limits };
+    let state = AppState {
+        app: app.clone(),
+        metrics: Some(metrics),
+        limits,
+    };
     crate::http::serve(listener, state).await?;
     app.store.close().await;
     tracing::info!("stopped");
@@ -195,21 +255,31 @@ async fn admin(command: AdminCommand) -> anyhow::Result<ExitCode> {
         AdminCommand::RotateServiceKey { store } => {
             let path = store.key_file();
             if path.exists() {
-                let retired = path.with_extension(format!("jwk.retired-{}", format_time(time::OffsetDateTime::now_utc()).replace(':', "")));
-                std::fs::rename(&path, &retired).with_context(|| format!("moving {} aside", path.display()))?;
+                let retired = path.with_extension(format!(
+                    "jwk.retired-{}",
+                    format_time(time::OffsetDateTime::now_utc()).replace(':', "")
+                ));
+                std::fs::rename(&path, &retired)
+                    .with_context(|| format!("moving {} aside", path.display()))?;
                 println!("previous key kept at {}", retired.display());
             }
             let app = open_app(&store).await?;
-            println!("new service key {} is active; restart the service to use it", app.signer().kid());
+            println!(
+                "new service key {} is active; restart the service to use it",
+                app.signer().kid()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
 async fn create_party(args: CreatePartyArgs) -> anyhow::Result<ExitCode> {
-    let role = Role::parse(&args.role).map_err(|_| anyhow::anyhow!("unknown role {:?}", args.role))?;
+    let role =
+        Role::parse(&args.role).map_err(|_| anyhow::anyhow!("unknown role {:?}", args.role))?;
     let public_key = match args.public_key {
-        Some(k) if k.starts_with('@') => Some(std::fs::read_to_string(&k[1..]).with_context(|| format!("reading {}", &k[1..]))?),
+        Some(k) if k.starts_with('@') => {
+            Some(std::fs::read_to_string(&k[1..]).with_context(|| format!("reading {}", &k[1..]))?)
+        }
         other => other,
     };
     let attributes: PartyAttributes = serde_json::from_value(serde_json::json!({
@@ -223,7 +293,17 @@ async fn create_party(args: CreatePartyArgs) -> anyhow::Result<ExitCode> {
     }))
     .context("party attributes")?;
     let app = open_app(&args.store).await?;
-    match app.create_party(None, CreateParty { role, attributes, public_key }).await {
+    match app
+        .create_party(
+            None,
+            CreateParty {
+                role,
+                attributes,
+                public_key,
+            },
+        )
+        .await
+    {
         Ok(created) => {
             println!("{}", serde_json::to_string_pretty(&created)?);
             Ok(ExitCode::SUCCESS)

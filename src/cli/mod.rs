@@ -178,6 +178,8 @@ impl StoreArgs {
     }
 
     pub fn key_file(&self) -> PathBuf {
-        self.key_file.clone().unwrap_or_else(|| self.data_dir.join("service.jwk"))
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("service.jwk"))
     }
 }

@@ -2620,6 +2620,17 @@ mod tests {
     }
 
     #[test]
+    fn the_openapi_schema_of_a_spec_shows_the_green_example_and_string_amounts() {
+        let schema = serde_json::to_string(&<BondSpec as utoipa::PartialSchema>::schema()).unwrap();
+        assert!(
+            schema.contains("Osaka Prefecture Green Bond 2025"),
+            "{schema}"
+        );
+        let sdg = serde_json::to_value(<SdgTarget as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(sdg["type"], "string");
+    }
+
+    #[test]
     fn coupon_frequencies_give_payments_per_year() {
         let payments: Vec<_> = CouponFrequency::ALL
             .iter()

@@ -22,13 +22,25 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn new(body_bytes_max: usize, request_timeout: Duration, concurrent_requests_max: usize) -> Self {
-        Limits { body_bytes_max, request_timeout, in_flight: Arc::new(Semaphore::new(concurrent_requests_max)) }
+    pub fn new(
+        body_bytes_max: usize,
+        request_timeout: Duration,
+        concurrent_requests_max: usize,
+    ) -> Self {
+        Limits {
+            body_bytes_max,
+            request_timeout,
+            in_flight: Arc::new(Semaphore::new(concurrent_requests_max)),
+        }
     }
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits::new(REQUEST_BODY_BYTES_MAX, Duration::from_millis(REQUEST_TIMEOUT_MS), CONCURRENT_REQUESTS_MAX)
+        Limits::new(
+            REQUEST_BODY_BYTES_MAX,
+            Duration::from_millis(REQUEST_TIMEOUT_MS),
+            CONCURRENT_REQUESTS_MAX,
+        )
     }
 }

@@ -49,7 +49,15 @@ impl From<AppError> for ApiError {
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, &'static str, &'static str, String, Vec<FieldError>) {
+    fn parts(
+        &self,
+    ) -> (
+        StatusCode,
+        &'static str,
+        &'static str,
+        String,
+        Vec<FieldError>,
+    ) {
         use AppError as A;
         match self {
             ApiError::App(err) => match err {
@@ -57,22 +65,62 @@ impl ApiError {
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "validation-failed",
                     "The request has invalid fields",
-                    format!("{} field(s) are invalid; each is named in `errors` by JSON pointer", errors.len()),
+                    format!(
+                        "{} field(s) are invalid; each is named in `errors` by JSON pointer",
+                        errors.len()
+                    ),
                     errors.clone(),
                 ),
-                A::BadRequest(d) => (StatusCode::BAD_REQUEST, "bad-request", "The request is malformed", d.clone(), vec![]),
+                A::BadRequest(d) => (
+                    StatusCode::BAD_REQUEST,
+                    "bad-request",
+                    "The request is malformed",
+                    d.clone(),
+                    vec![],
+                ),
                 A::Unauthenticated => (
                     StatusCode::UNAUTHORIZED,
                     "unauthenticated",
                     "Authentication required",
-                    "send `Authorization: Bearer <api key>`; the key may be unknown or revoked".into(),
+                    "send `Authorization: Bearer <api key>`; the key may be unknown or revoked"
+                        .into(),
                     vec![],
                 ),
-                A::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed for this party", d.clone(), vec![]),
-                A::Signature(d) => (StatusCode::UNPROCESSABLE_ENTITY, "signature-invalid", "The request signature is not acceptable", d.clone(), vec![]),
-                A::NotFound(what) => (StatusCode::NOT_FOUND, "not-found", "Not found", format!("no such {what}"), vec![]),
-                A::Conflict(d) => (StatusCode::CONFLICT, "conflict", "Conflicts with existing state", d.clone(), vec![]),
-                A::Replay(d) => (StatusCode::CONFLICT, "nonce-replayed", "Replayed or reordered request", d.clone(), vec![]),
+                A::Forbidden(d) => (
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "Not allowed for this party",
+                    d.clone(),
+                    vec![],
+                ),
+                A::Signature(d) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "signature-invalid",
+                    "The request signature is not acceptable",
+                    d.clone(),
+                    vec![],
+                ),
+                A::NotFound(what) => (
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "Not found",
+                    format!("no such {what}"),
+                    vec![],
+                ),
+                A::Conflict(d) => (
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    "Conflicts with existing state",
+                    d.clone(),
+                    vec![],
+                ),
+                A::Replay(d) => (
+                    StatusCode::CONFLICT,
+                    "nonce-replayed",
+                    "Replayed or reordered request",
+                    d.clone(),
+                    vec![],
+                ),
                 A::Busy => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "overloaded",
@@ -88,10 +136,34 @@ impl ApiError {
                     vec![],
                 ),
             },
-            ApiError::PayloadTooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Request body too large", d.clone(), vec![]),
-            ApiError::UnsupportedMediaType(d) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type", d.clone(), vec![]),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found", "no route matches this path; see /openapi.json".into(), vec![]),
-            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this path does not take this method; see /openapi.json".into(), vec![]),
+            ApiError::PayloadTooLarge(d) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+                d.clone(),
+                vec![],
+            ),
+            ApiError::UnsupportedMediaType(d) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                d.clone(),
+                vec![],
+            ),
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                "no route matches this path; see /openapi.json".into(),
+                vec![],
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this path does not take this method; see /openapi.json".into(),
+                vec![],
+            ),
             ApiError::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",
@@ -104,11 +176,26 @@ impl ApiError {
 }
 
 /// Build a problem response. Used by the error type and by middleware that refuses early.
-pub fn problem_response(status: StatusCode, slug: &str, title: &str, detail: String, errors: Vec<FieldError>) -> Response {
-    let body = Problem { kind: format!("{PROBLEM_BASE}{slug}"), title: title.into(), status: status.as_u16(), detail, errors };
+pub fn problem_response(
+    status: StatusCode,
+    slug: &str,
+    title: &str,
+    detail: String,
+    errors: Vec<FieldError>,
+) -> Response {
+    let body = Problem {
+        kind: format!("{PROBLEM_BASE}{slug}"),
+        title: title.into(),
+        status: status.as_u16(),
+        detail,
+        errors,
+    };
     let mut response = (status, axum::Json(body)).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     if status == StatusCode::SERVICE_UNAVAILABLE {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
     }
@@ -130,18 +217,22 @@ impl IntoResponse for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::MissingJsonContentType(_) => {
-                ApiError::UnsupportedMediaType("send the body as JSON with `Content-Type: application/json`".into())
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+                "send the body as JSON with `Content-Type: application/json`".into(),
+            ),
+            JsonRejection::BytesRejection(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge(format!(
+                    "the body exceeds the limit of {} bytes",
+                    super::limits::REQUEST_BODY_BYTES_MAX
+                ))
             }
-            JsonRejection::BytesRejection(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
-                "the body exceeds the limit of {} bytes",
-                super::limits::REQUEST_BODY_BYTES_MAX
-            )),
-            JsonRejection::JsonDataError(e) => ApiError::App(AppError::Validation(vec![FieldError {
-                pointer: String::new(),
-                code: "invalid_structure".into(),
-                detail: e.body_text(),
-            }])),
+            JsonRejection::JsonDataError(e) => {
+                ApiError::App(AppError::Validation(vec![FieldError {
+                    pointer: String::new(),
+                    code: "invalid_structure".into(),
+                    detail: e.body_text(),
+                }]))
+            }
             other => ApiError::App(AppError::BadRequest(other.body_text())),
         }
     }

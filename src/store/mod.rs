@@ -377,7 +377,12 @@ impl Store {
 
     /// Record the service's public key. A new kid becomes the active one and retires the
     /// previous; a known kid is left as it is (restarting with the same key file).
-    pub async fn record_service_key(&self, kid: &str, public_key: &[u8], now: &str) -> StoreResult<()> {
+    pub async fn record_service_key(
+        &self,
+        kid: &str,
+        public_key: &[u8],
+        now: &str,
+    ) -> StoreResult<()> {
         let _guard = self.write_guard().await;
         let mut tx = self.begin().await?;
         let known: Option<(String,)> = on_tx!(&mut tx, c => sqlx::query_as(
@@ -445,7 +450,11 @@ impl Store {
     }
 
     /// Append one entry to an existing ledger.
-    pub async fn append(&self, target: &AppendTarget<'_>, sealer: &dyn Sealer) -> StoreResult<Appended> {
+    pub async fn append(
+        &self,
+        target: &AppendTarget<'_>,
+        sealer: &dyn Sealer,
+    ) -> StoreResult<Appended> {
         let _guard = self.write_guard().await;
         let mut tx = self.begin().await?;
         let appended = Self::append_in(&mut tx, target, sealer).await?;
@@ -456,7 +465,11 @@ impl Store {
     /// The one place where a ledger index is assigned. Runs inside the caller's transaction,
     /// after the head row is locked; writes the entry, the completed Merkle nodes, the new
     /// head and a checkpoint signed over it.
-    async fn append_in(tx: &mut Tx, target: &AppendTarget<'_>, sealer: &dyn Sealer) -> StoreResult<Appended> {
+    async fn append_in(
+        tx: &mut Tx,
+        target: &AppendTarget<'_>,
+        sealer: &dyn Sealer,
+    ) -> StoreResult<Appended> {
         if let Some((party_id, nonce)) = target.nonce {
             let nonce_i64 = i64::try_from(nonce).map_err(|_| StoreError::NonceReused { nonce })?;
             let inserted = on_tx!(&mut *tx, c => sqlx::query(
@@ -470,7 +483,9 @@ impl Store {
         }
         let lock_sql = match tx {
             Tx::Sqlite(_) => "SELECT id, origin, size, root, created_at FROM ledgers WHERE id = $1",
-            Tx::Postgres(_) => "SELECT id, origin, size, root, created_at FROM ledgers WHERE id = $1 FOR UPDATE",
+            Tx::Postgres(_) => {
+                "SELECT id, origin, size, root, created_at FROM ledgers WHERE id = $1 FOR UPDATE"
+            }
         };
         let head = on_tx!(&mut *tx, c => sqlx::query(lock_sql).bind(target.ledger_id).fetch_one(c).await
             .map_err(StoreError::from).and_then(|r| LedgerRow::from_row(&r)))?;
@@ -480,12 +495,20 @@ impl Store {
         let nodes = Self::nodes_in(tx, target.ledger_id, &frontier_ids).await?;
         let frontier: Vec<Hash> = frontier_ids
             .iter()
-            .map(|id| nodes.get(id).copied().ok_or_else(|| StoreError::Corrupt(format!("missing node {id:?}"))))
+            .map(|id| {
+                nodes
+                    .get(id)
+                    .copied()
+                    .ok_or_else(|| StoreError::Corrupt(format!("missing node {id:?}")))
+            })
             .collect::<Result<_, _>>()?;
         // The stored head must agree with the stored nodes; otherwise we would sign a
         // checkpoint inconsistent with an earlier one.
         if merkle::root_from_frontier(&frontier) != old_root {
-            return Err(StoreError::Corrupt(format!("ledger {} head disagrees with its tree", target.ledger_id)));
+            return Err(StoreError::Corrupt(format!(
+                "ledger {} head disagrees with its tree",
+                target.ledger_id
+            )));
         }
 
         let time = sealer.now();
@@ -495,7 +518,8 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let new_size = size + 1;
         let new_root = merkle::root_from_frontier(&appended.frontier);
-        let size_i64 = i64::try_from(size).map_err(|_| StoreError::Corrupt("ledger full".into()))?;
+        let size_i64 =
+            i64::try_from(size).map_err(|_| StoreError::Corrupt("ledger full".into()))?;
 
         on_tx!(&mut *tx, c => sqlx::query(
             "INSERT INTO entries (ledger_id, idx, kind, leaf, leaf_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -514,18 +538,34 @@ impl Store {
             .bind(target.ledger_id).bind(size_i64 + 1).bind(new_root.to_vec()).bind(size_i64)
             .execute(c).await.map(|r| r.rows_affected()))?;
         if moved != 1 {
-            return Err(StoreError::Corrupt("ledger head moved during append".into()));
+            return Err(StoreError::Corrupt(
+                "ledger head moved during append".into(),
+            ));
         }
-        let checkpoint = Checkpoint { origin, size: new_size, root: new_root };
+        let checkpoint = Checkpoint {
+            origin,
+            size: new_size,
+            root: new_root,
+        };
         let note = sealer.sign_checkpoint(&checkpoint);
         on_tx!(&mut *tx, c => sqlx::query(
             "INSERT INTO checkpoints (ledger_id, size, root, note, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(target.ledger_id).bind(size_i64 + 1).bind(new_root.to_vec()).bind(&note).bind(&time)
             .execute(c).await.map(|r| r.rows_affected()))?;
-        Ok(Appended { index: size, time, leaf, checkpoint: note, size: new_size })
+        Ok(Appended {
+            index: size,
+            time,
+            leaf,
+            checkpoint: note,
+            size: new_size,
+        })
     }
 
-    async fn nodes_in(tx: &mut Tx, ledger_id: &str, ids: &[NodeId]) -> StoreResult<HashMap<NodeId, Hash>> {
+    async fn nodes_in(
+        tx: &mut Tx,
+        ledger_id: &str,
+        ids: &[NodeId],
+    ) -> StoreResult<HashMap<NodeId, Hash>> {
         let mut out = HashMap::with_capacity(ids.len());
         for id in ids {
             let row: Option<(Vec<u8>,)> = on_tx!(&mut *tx, c => sqlx::query_as(
@@ -540,12 +580,17 @@ impl Store {
     }
 
     /// Hashes of the given perfect subtrees (for proofs): one round trip.
-    pub async fn nodes(&self, ledger_id: &str, ids: &[NodeId]) -> StoreResult<HashMap<NodeId, Hash>> {
+    pub async fn nodes(
+        &self,
+        ledger_id: &str,
+        ids: &[NodeId],
+    ) -> StoreResult<HashMap<NodeId, Hash>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
         // Built from integers only; the ledger id is bound.
-        let mut sql = String::from("SELECT level, idx, hash FROM tree_nodes WHERE ledger_id = $1 AND (");
+        let mut sql =
+            String::from("SELECT level, idx, hash FROM tree_nodes WHERE ledger_id = $1 AND (");
         for (i, id) in ids.iter().enumerate() {
             if i > 0 {
                 sql.push_str(" OR ");
@@ -558,7 +603,8 @@ impl Store {
         for (level, index, hash) in rows {
             let id = NodeId {
                 level: u8::try_from(level).map_err(|_| StoreError::Corrupt("node level".into()))?,
-                index: u64::try_from(index).map_err(|_| StoreError::Corrupt("node index".into()))?,
+                index: u64::try_from(index)
+                    .map_err(|_| StoreError::Corrupt("node index".into()))?,
             };
             out.insert(id, to_hash(hash)?);
         }
@@ -573,7 +619,12 @@ impl Store {
     }
 
     /// Entries `[start, end)` in leaf order, at most [`ENTRIES_PAGE_MAX`].
-    pub async fn entries(&self, ledger_id: &str, start: u64, end: u64) -> StoreResult<Vec<EntryRow>> {
+    pub async fn entries(
+        &self,
+        ledger_id: &str,
+        start: u64,
+        end: u64,
+    ) -> StoreResult<Vec<EntryRow>> {
         let end = end.min(start.saturating_add(ENTRIES_PAGE_MAX));
         let rows = on_pool!(self, p => sqlx::query(
             "SELECT idx, kind, leaf, leaf_hash, created_at FROM entries \
@@ -584,7 +635,11 @@ impl Store {
     }
 
     /// The latest checkpoint (largest size), or a specific one.
-    pub async fn checkpoint(&self, ledger_id: &str, size: Option<u64>) -> StoreResult<CheckpointRow> {
+    pub async fn checkpoint(
+        &self,
+        ledger_id: &str,
+        size: Option<u64>,
+    ) -> StoreResult<CheckpointRow> {
         let row = match size {
             Some(size) => on_pool!(self, p => sqlx::query(
                 "SELECT size, root, note FROM checkpoints WHERE ledger_id = $1 AND size = $2")
@@ -607,7 +662,12 @@ impl Store {
     }
 
     /// Bonds in id order (ids are UUIDv7, so that is registration order), filtered.
-    pub async fn bonds(&self, filter: &BondFilter, after: Option<&str>, limit: u32) -> StoreResult<Vec<BondRow>> {
+    pub async fn bonds(
+        &self,
+        filter: &BondFilter,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<BondRow>> {
         let mut sql = String::from(
             "SELECT b.id, b.issuer_id, b.ledger_id, b.kind, b.name, b.isin, b.currency, b.spec, b.created_at, l.size \
              FROM bonds b JOIN ledgers l ON l.id = b.ledger_id WHERE b.id > $1",
@@ -646,5 +706,6 @@ impl Store {
 }
 
 fn to_hash(bytes: Vec<u8>) -> StoreResult<Hash> {
-    Hash::try_from(bytes.as_slice()).map_err(|_| StoreError::Corrupt("stored hash is not 32 bytes".into()))
+    Hash::try_from(bytes.as_slice())
+        .map_err(|_| StoreError::Corrupt("stored hash is not 32 bytes".into()))
 }

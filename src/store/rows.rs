@@ -132,7 +132,11 @@ impl CallerRow {
         for<'r> &'r str: sqlx::ColumnIndex<R>,
         for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     {
-        Ok(CallerRow { party_id: row.try_get("id")?, role: row.try_get("role")?, api_key_id: row.try_get("key_id")? })
+        Ok(CallerRow {
+            party_id: row.try_get("id")?,
+            role: row.try_get("role")?,
+            api_key_id: row.try_get("key_id")?,
+        })
     }
 }
 

@@ -16,7 +16,9 @@ use crate::ledger::entry::SignedRequest;
 use crate::store::BondFilter;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(register_bond, list_bonds)).routes(routes!(get_bond))
+    OpenApiRouter::new()
+        .routes(routes!(register_bond, list_bonds))
+        .routes(routes!(get_bond))
         .routes(routes!(add_document))
 }
 
@@ -45,19 +47,32 @@ pub struct BondQuery {
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")))]
-async fn register_bond(State(state): State<AppState>, Auth(caller): Auth, Json(request): Json<SignedRequest>) -> ApiResult<(StatusCode, Json<Registered>)> {
-    Ok((StatusCode::CREATED, Json(state.app.register_bond(&caller, request).await?)))
+async fn register_bond(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Json(request): Json<SignedRequest>,
+) -> ApiResult<(StatusCode, Json<Registered>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.app.register_bond(&caller, request).await?),
+    ))
 }
 
 /// List bonds (public), filtered, in registration order.
 #[utoipa::path(get, path = "/v1/bonds", tag = "bonds", params(BondQuery),
     responses((status = 200, body = BondPage),
               (status = 400, body = Problem, content_type = "application/problem+json")))]
-async fn list_bonds(State(state): State<AppState>, Query(query): Query<BondQuery>) -> ApiResult<Json<BondPage>> {
+async fn list_bonds(
+    State(state): State<AppState>,
+    Query(query): Query<BondQuery>,
+) -> ApiResult<Json<BondPage>> {
     if let Some(goal) = query.sdg_goal
         && !(1..=17).contains(&goal)
     {
-        return Err(crate::app::AppError::BadRequest(format!("sdg_goal must be between 1 and 17, got {goal}")).into());
+        return Err(crate::app::AppError::BadRequest(format!(
+            "sdg_goal must be between 1 and 17, got {goal}"
+        ))
+        .into());
     }
     let filter = BondFilter {
         kind: query.kind.as_ref().map(enum_str).transpose()?,
@@ -65,14 +80,22 @@ async fn list_bonds(State(state): State<AppState>, Query(query): Query<BondQuery
         category: query.category.as_ref().map(enum_str).transpose()?,
         sdg_goal: query.sdg_goal,
     };
-    Ok(Json(state.app.bonds(&filter, query.after.as_deref(), query.limit).await?))
+    Ok(Json(
+        state
+            .app
+            .bonds(&filter, query.after.as_deref(), query.limit)
+            .await?,
+    ))
 }
 
 /// One bond: its terms as signed and its ledger's origin and size (public).
 #[utoipa::path(get, path = "/v1/bonds/{id}", tag = "bonds",
     responses((status = 200, body = BondView),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_bond(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<BondView>> {
+async fn get_bond(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<BondView>> {
     Ok(Json(state.app.bond(&id).await?))
 }
 
@@ -84,6 +107,14 @@ async fn get_bond(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
               (status = 404, body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")))]
-async fn add_document(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, Json(request): Json<SignedRequest>) -> ApiResult<(StatusCode, Json<AppendReceipt>)> {
-    Ok((StatusCode::CREATED, Json(state.app.add_document(&caller, &id, request).await?)))
+async fn add_document(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(request): Json<SignedRequest>,
+) -> ApiResult<(StatusCode, Json<AppendReceipt>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.app.add_document(&caller, &id, request).await?),
+    ))
 }

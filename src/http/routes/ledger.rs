@@ -59,9 +59,17 @@ pub struct ConsistencyQuery {
 #[utoipa::path(get, path = "/v1/bonds/{id}/ledger/checkpoint", tag = "ledger", params(SizeQuery),
     responses((status = 200, content_type = "text/plain", body = String),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn checkpoint(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<SizeQuery>) -> ApiResult<Response> {
+async fn checkpoint(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<SizeQuery>,
+) -> ApiResult<Response> {
     let row = state.app.checkpoint(&id, q.size).await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], row.note).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        row.note,
+    )
+        .into_response())
 }
 
 /// Entries by index range (the bond's issuer, operators, regulators).
@@ -69,8 +77,18 @@ async fn checkpoint(State(state): State<AppState>, Path(id): Path<String>, Query
     responses((status = 200, body = EntryPage),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn entries(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, Query(q): Query<RangeQuery>) -> ApiResult<Json<EntryPage>> {
-    Ok(Json(state.app.entries(&caller, &id, q.start.unwrap_or(0), q.end).await?))
+async fn entries(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Query(q): Query<RangeQuery>,
+) -> ApiResult<Json<EntryPage>> {
+    Ok(Json(
+        state
+            .app
+            .entries(&caller, &id, q.start.unwrap_or(0), q.end)
+            .await?,
+    ))
 }
 
 /// RFC 9162 §2.1.3 inclusion proof of entry `index` in the tree of `size` (public).
@@ -78,7 +96,11 @@ async fn entries(State(state): State<AppState>, Auth(caller): Auth, Path(id): Pa
     responses((status = 200, body = InclusionProof),
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn inclusion(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<InclusionQuery>) -> ApiResult<Json<InclusionProof>> {
+async fn inclusion(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<InclusionQuery>,
+) -> ApiResult<Json<InclusionProof>> {
     Ok(Json(state.app.inclusion_proof(&id, q.index, q.size).await?))
 }
 
@@ -87,8 +109,17 @@ async fn inclusion(State(state): State<AppState>, Path(id): Path<String>, Query(
     responses((status = 200, body = ConsistencyProof),
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn consistency(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<ConsistencyQuery>) -> ApiResult<Json<ConsistencyProof>> {
-    Ok(Json(state.app.consistency_proof(&id, q.old_size, q.new_size).await?))
+async fn consistency(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ConsistencyQuery>,
+) -> ApiResult<Json<ConsistencyProof>> {
+    Ok(Json(
+        state
+            .app
+            .consistency_proof(&id, q.old_size, q.new_size)
+            .await?,
+    ))
 }
 
 /// The whole ledger as JSON Lines, one canonical entry (leaf bytes) a line, in leaf order;
@@ -97,7 +128,11 @@ async fn consistency(State(state): State<AppState>, Path(id): Path<String>, Quer
     responses((status = 200, content_type = "application/jsonl", body = String),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn export(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Response> {
+async fn export(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     // The first page is read before answering, so that access and existence errors are
     // proper problems; later pages stream. The size read first bounds the export, so a
     // concurrent append cannot tear it.
@@ -129,5 +164,9 @@ async fn export(State(state): State<AppState>, Auth(caller): Auth, Path(id): Pat
             Some((Ok::<_, std::io::Error>(chunk), following))
         }
     });
-    Ok(([(header::CONTENT_TYPE, "application/jsonl")], Body::from_stream(stream)).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/jsonl")],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }

@@ -36,17 +36,33 @@ pub struct Page {
               (status = 401, body = Problem, content_type = "application/problem+json"),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")))]
-async fn create_party(State(state): State<AppState>, Auth(caller): Auth, Json(request): Json<CreateParty>) -> ApiResult<(StatusCode, Json<CreatedParty>)> {
-    Ok((StatusCode::CREATED, Json(state.app.create_party(Some(&caller), request).await?)))
+async fn create_party(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Json(request): Json<CreateParty>,
+) -> ApiResult<(StatusCode, Json<CreatedParty>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.app.create_party(Some(&caller), request).await?),
+    ))
 }
 
 /// List parties (operators and regulators).
 #[utoipa::path(get, path = "/v1/parties", tag = "parties", security(("bearer" = [])), params(Page),
     responses((status = 200, body = Vec<PartyView>),
               (status = 403, body = Problem, content_type = "application/problem+json")))]
-async fn list_parties(State(state): State<AppState>, Auth(caller): Auth, Query(page): Query<Page>) -> ApiResult<Json<Vec<PartyView>>> {
+async fn list_parties(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Vec<PartyView>>> {
     let limit = page.limit.unwrap_or(crate::app::PARTIES_PAGE_MAX);
-    Ok(Json(state.app.parties(&caller, page.after.as_deref(), limit).await?))
+    Ok(Json(
+        state
+            .app
+            .parties(&caller, page.after.as_deref(), limit)
+            .await?,
+    ))
 }
 
 /// One party's record (itself, operators, regulators).
@@ -54,7 +70,11 @@ async fn list_parties(State(state): State<AppState>, Auth(caller): Auth, Query(p
     responses((status = 200, body = PartyView),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_party(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<PartyView>> {
+async fn get_party(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PartyView>> {
     Ok(Json(state.app.party(&caller, &id).await?))
 }
 
@@ -62,7 +82,10 @@ async fn get_party(State(state): State<AppState>, Auth(caller): Auth, Path(id): 
 #[utoipa::path(get, path = "/v1/parties/{id}/keys", tag = "parties",
     responses((status = 200, body = Vec<KeyView>),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn party_keys(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Vec<KeyView>>> {
+async fn party_keys(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<KeyView>>> {
     Ok(Json(state.app.party_keys(&id).await?))
 }
 
@@ -73,8 +96,16 @@ async fn party_keys(State(state): State<AppState>, Path(id): Path<String>) -> Ap
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")))]
-async fn add_party_key(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, Json(request): Json<AddKey>) -> ApiResult<(StatusCode, Json<KeyView>)> {
-    Ok((StatusCode::CREATED, Json(state.app.add_party_key(&caller, &id, request).await?)))
+async fn add_party_key(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(request): Json<AddKey>,
+) -> ApiResult<(StatusCode, Json<KeyView>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.app.add_party_key(&caller, &id, request).await?),
+    ))
 }
 
 /// Issue another API key for a party (operators only); shown once.
@@ -82,8 +113,15 @@ async fn add_party_key(State(state): State<AppState>, Auth(caller): Auth, Path(i
     responses((status = 201, body = CreatedApiKey),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn create_api_key(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    Ok((StatusCode::CREATED, Json(state.app.create_api_key(Some(&caller), &id).await?)))
+async fn create_api_key(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.app.create_api_key(Some(&caller), &id).await?),
+    ))
 }
 
 /// Revoke an API key (operators only). Idempotent.
@@ -91,7 +129,11 @@ async fn create_api_key(State(state): State<AppState>, Auth(caller): Auth, Path(
     responses((status = 204),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn revoke_api_key(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke_api_key(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     state.app.revoke_api_key(Some(&caller), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

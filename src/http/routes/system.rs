@@ -30,7 +30,9 @@ pub struct Status {
 /// Alive: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Status)))]
 async fn healthz() -> Json<Status> {
-    Json(Status { status: "ok".into() })
+    Json(Status {
+        status: "ok".into(),
+    })
 }
 
 /// Ready: the database answers.
@@ -38,14 +40,25 @@ async fn healthz() -> Json<Status> {
     (status = 200, body = Status),
     (status = 503, body = Problem, content_type = "application/problem+json")))]
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Status>> {
-    state.app.store.ping().await.map_err(|_| ApiError::App(AppError::Busy))?;
-    Ok(Json(Status { status: "ready".into() }))
+    state
+        .app
+        .store
+        .ping()
+        .await
+        .map_err(|_| ApiError::App(AppError::Busy))?;
+    Ok(Json(Status {
+        status: "ready".into(),
+    }))
 }
 
 /// Prometheus text exposition: requests and latency by route and status, ledger appends.
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
+    let body = state
+        .metrics
+        .as_ref()
+        .map(|h| h.render())
+        .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
@@ -59,12 +72,23 @@ pub struct JwkSet {
 /// countersignatures, checkpoints and labels.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "system", responses((status = 200, body = JwkSet)))]
 async fn jwks(State(state): State<AppState>) -> ApiResult<Json<JwkSet>> {
-    let keys = state.app.service_keys().await?.into_iter().map(|k| k.jwk).collect();
+    let keys = state
+        .app
+        .service_keys()
+        .await?
+        .into_iter()
+        .map(|k| k.jwk)
+        .collect();
     Ok(Json(JwkSet { keys }))
 }
 
 /// The C2SP signed-note verifier key of the active service key: `<name>+<key id>+<key>`.
 #[utoipa::path(get, path = "/.well-known/checkpoint-key", tag = "system", responses((status = 200, content_type = "text/plain", body = String)))]
 async fn checkpoint_key(State(state): State<AppState>) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], state.app.note_verifier_key() + "\n").into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        state.app.note_verifier_key() + "\n",
+    )
+        .into_response()
 }
