@@ -12,3 +12,4 @@ pub mod money;
 pub mod party;
 pub mod text;
 pub mod wire;
+pub mod book;
