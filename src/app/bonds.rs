@@ -4,15 +4,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::engine::{Action, Append};
 use super::parties::{not_found, require_role};
 use super::{App, AppError, AppResult, Caller};
 use crate::domain::bond::{BondSpec, DocumentSpec};
+use crate::domain::book::BookTerms;
 use crate::domain::error::FieldError;
 use crate::domain::party::Role;
 use crate::ledger::canon::{Jwk, verify_jcs};
-use crate::ledger::entry::{Actor, Draft, SignedRequest, parse_index};
-use crate::ledger::note::{self, Checkpoint};
-use crate::store::{BondFilter, BondRow, NewBond, Sealer};
+use crate::ledger::entry::{Actor, SignedRequest, parse_index};
+use crate::store::{BondFilter, BondRow, NewBond};
 
 /// Bonds per page at most, and by default.
 pub const BONDS_PAGE_MAX: u32 = 200;
@@ -71,32 +72,6 @@ pub struct BondPage {
     pub next: Option<String>,
 }
 
-/// Builds an entry once the store has fixed its index and time.
-pub(super) struct EntrySealer<'a> {
-    pub app: &'a App,
-    pub origin: String,
-    pub draft: Draft,
-}
-
-impl Sealer for EntrySealer<'_> {
-    fn now(&self) -> String {
-        self.app.now()
-    }
-    fn seal(&self, index: u64, time: &str) -> Result<Vec<u8>, String> {
-        self.draft
-            .seal(&self.origin, index, time, self.app.signer())
-            .map(|(_, leaf)| leaf)
-            .map_err(|e| e.to_string())
-    }
-    fn sign_checkpoint(&self, checkpoint: &Checkpoint) -> String {
-        note::sign_checkpoint(
-            checkpoint,
-            self.app.origin(),
-            self.app.signer().signing_key(),
-        )
-    }
-}
-
 fn invalid(pointer: &str, code: &str, detail: impl Into<String>) -> AppError {
     AppError::Validation(vec![FieldError {
         pointer: pointer.into(),
@@ -140,6 +115,16 @@ impl App {
                 "the payload must name the signing key's kid",
             )
         })?;
+        // A kid is an RFC 7638 thumbprint: 43 base64url characters. Anything else names no key.
+        if kid.len() != 43
+            || !kid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(AppError::Signature(format!(
+                "no registered key has kid {kid:?}"
+            )));
+        }
         let nonce = payload
             .get("nonce")
             .and_then(Value::as_str)
@@ -244,30 +229,26 @@ impl App {
             sdg_goals: list(terms.sdg_goals().iter().map(|g| g.to_string()).collect()),
             spec: serde_json::to_string(&spec).map_err(|e| AppError::Internal(e.to_string()))?,
         };
-        let sealer = EntrySealer {
-            app: self,
-            origin,
-            draft: Draft {
+        let append = Append {
+            actor: verified.actor,
+            request: verified.request,
+            nonce: verified.nonce,
+            operation_id: None,
+            action: Action::Plain {
                 kind: "bond.registered".into(),
-                actor: Some(verified.actor),
-                request: Some(verified.request),
                 data: json!({ "bond_id": id, "issuer_id": caller.party_id }),
+                parties: vec![],
             },
         };
-        let appended = self
-            .store
-            .register_bond(
-                &bond,
-                &sealer.origin.clone(),
-                (&caller.party_id, verified.nonce),
-                &sealer,
-            )
+        let book = BookTerms::from_bond(&caller.party_id, &terms);
+        let accepted = self
+            .engine()
+            .create(ledger_id, origin, Some((bond, book)), append)
             .await?;
-        metrics::counter!("midori_ledger_appends_total", "kind" => "bond.registered").increment(1);
         Ok(Registered {
             bond: self.bond(&id).await?,
-            entry_index: appended.index.to_string(),
-            checkpoint: appended.checkpoint,
+            entry_index: accepted.receipt.entry_index,
+            checkpoint: accepted.receipt.checkpoint,
         })
     }
 
@@ -302,6 +283,15 @@ impl App {
         limit: Option<u32>,
     ) -> AppResult<BondPage> {
         let limit = limit.unwrap_or(BONDS_PAGE_DEFAULT).clamp(1, BONDS_PAGE_MAX);
+        for (value, what) in [(after, "after"), (filter.issuer_id.as_deref(), "issuer")] {
+            if let Some(v) = value
+                && uuid::Uuid::try_parse(v).is_err()
+            {
+                return Err(AppError::BadRequest(format!(
+                    "`{what}` must be an id (a UUID), got {v:?}"
+                )));
+            }
+        }
         let mut rows = self.store.bonds(filter, after, limit + 1).await?;
         let next = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
@@ -387,28 +377,22 @@ impl App {
                     .collect(),
             )
         })?;
-        let sealer = EntrySealer {
-            app: self,
-            origin: format!("{}/{}", self.origin(), bond.ledger_id),
-            draft: Draft {
+        let append = Append {
+            actor: verified.actor,
+            request: verified.request,
+            nonce: verified.nonce,
+            operation_id: None,
+            action: Action::Plain {
                 kind: "bond.document_added".into(),
-                actor: Some(verified.actor),
-                request: Some(verified.request),
                 data: json!({ "bond_id": bond.id }),
+                parties: vec![],
             },
         };
-        let target = crate::store::AppendTarget {
-            ledger_id: &bond.ledger_id,
-            kind: "bond.document_added",
-            nonce: Some((&caller.party_id, verified.nonce)),
-        };
-        let appended = self.store.append(&target, &sealer).await?;
-        metrics::counter!("midori_ledger_appends_total", "kind" => "bond.document_added")
-            .increment(1);
+        let accepted = self.engine().append(bond.ledger_id, append).await?;
         Ok(AppendReceipt {
-            entry_index: appended.index.to_string(),
-            tree_size: appended.size.to_string(),
-            checkpoint: appended.checkpoint,
+            entry_index: accepted.receipt.entry_index,
+            tree_size: accepted.receipt.tree_size,
+            checkpoint: accepted.receipt.checkpoint,
         })
     }
 }

@@ -9,6 +9,9 @@ pub enum AppError {
     /// The request is well-formed JSON but its content breaks rules; every field is named.
     #[error("the request has {} invalid field(s)", .0.len())]
     Validation(Vec<FieldError>),
+    /// The operation breaks the rules of the ledger it targets; every broken rule is listed.
+    #[error("the operation breaks {} rule(s)", .0.len())]
+    Rules(Vec<crate::domain::book::Violation>),
     /// The request cannot be understood (bad JSON, bad query parameter).
     #[error("{0}")]
     BadRequest(String),
@@ -44,13 +47,10 @@ impl From<StoreError> for AppError {
         match err {
             StoreError::NotFound => AppError::NotFound("resource".into()),
             StoreError::Conflict(constraint) => AppError::Conflict(conflict_message(&constraint)),
-            StoreError::NonceReused { nonce } => AppError::Replay(format!(
-                "nonce {nonce} was already used by this party: a replayed request is never applied twice; sign a new request with a fresh nonce"
-            )),
             StoreError::Busy => AppError::Busy,
-            StoreError::Rejected(reason) => {
-                AppError::Internal(format!("sealing refused: {reason}"))
-            }
+            StoreError::InvalidInput(reason) => AppError::BadRequest(format!(
+                "a value in the request is not acceptable: {reason}"
+            )),
             StoreError::Corrupt(reason) => {
                 AppError::Internal(format!("storage invariant: {reason}"))
             }

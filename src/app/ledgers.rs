@@ -57,7 +57,8 @@ fn may_read_entries(caller: &Caller, bond: &BondRow) -> AppResult<()> {
 }
 
 impl App {
-    async fn bond_row(&self, bond_id: &str) -> AppResult<BondRow> {
+    pub(super) async fn bond_row(&self, bond_id: &str) -> AppResult<BondRow> {
+        super::parties::check_id(bond_id, "bond")?;
         self.store
             .bond(bond_id)
             .await
@@ -125,6 +126,20 @@ impl App {
         Ok((rows.into_iter().map(|r| r.leaf).collect(), size))
     }
 
+    /// A tree size to prove against: the latest by default; never past the ledger's end.
+    async fn proof_size(&self, ledger_id: &str, size: Option<u64>) -> AppResult<u64> {
+        let current = self.store.ledger(ledger_id).await?.size;
+        match size {
+            None => Ok(current),
+            Some(s) if s <= current => Ok(s),
+            Some(s) => Err(AppError::NotFound(format!(
+                "tree of size {s} (the ledger has {current} entries)"
+            ))),
+        }
+    }
+
+    /// Proofs for any tree size up to the current one: roots are computed from the stored
+    /// perfect subtrees (checkpoints are signed per batch, not per entry).
     pub async fn inclusion_proof(
         &self,
         bond_id: &str,
@@ -132,22 +147,15 @@ impl App {
         size: Option<u64>,
     ) -> AppResult<InclusionProof> {
         let bond = self.bond_row(bond_id).await?;
-        let size = match size {
-            Some(s) => s,
-            None => self.store.ledger(&bond.ledger_id).await?.size,
-        };
-        let ids = merkle::inclusion_proof_ids(index, size)
+        let size = self.proof_size(&bond.ledger_id, size).await?;
+        let mut wanted = merkle::inclusion_proof_ids(index, size)
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
-        let checkpoint = self
-            .store
-            .checkpoint(&bond.ledger_id, Some(size))
-            .await
-            .map_err(|e| not_found(e, "checkpoint for that tree size"))?;
-        let mut wanted = ids.clone();
         let leaf_id = merkle::NodeId { level: 0, index };
         wanted.push(leaf_id);
+        wanted.extend(merkle::frontier_ids(size));
         let nodes = self.store.nodes(&bond.ledger_id, &wanted).await?;
         let proof = merkle::inclusion_proof(index, size, &nodes)?;
+        let root = merkle::root_at(size, &nodes)?;
         let leaf_hash = nodes
             .get(&leaf_id)
             .ok_or_else(|| AppError::Internal("leaf node missing".into()))?;
@@ -156,7 +164,7 @@ impl App {
             tree_size: size.to_string(),
             leaf_hash: b64url(leaf_hash),
             proof: proof.iter().map(|h| b64url(h)).collect(),
-            root: b64url(&checkpoint.root),
+            root: b64url(&root),
         })
     }
 
@@ -167,30 +175,19 @@ impl App {
         new_size: Option<u64>,
     ) -> AppResult<ConsistencyProof> {
         let bond = self.bond_row(bond_id).await?;
-        let new_size = match new_size {
-            Some(s) => s,
-            None => self.store.ledger(&bond.ledger_id).await?.size,
-        };
-        let ids = merkle::consistency_proof_ids(old_size, new_size)
+        let new_size = self.proof_size(&bond.ledger_id, new_size).await?;
+        let mut wanted = merkle::consistency_proof_ids(old_size, new_size)
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
-        let old = self
-            .store
-            .checkpoint(&bond.ledger_id, Some(old_size))
-            .await
-            .map_err(|e| not_found(e, "checkpoint for the old size"))?;
-        let new = self
-            .store
-            .checkpoint(&bond.ledger_id, Some(new_size))
-            .await
-            .map_err(|e| not_found(e, "checkpoint for the new size"))?;
-        let nodes = self.store.nodes(&bond.ledger_id, &ids).await?;
+        wanted.extend(merkle::frontier_ids(old_size));
+        wanted.extend(merkle::frontier_ids(new_size));
+        let nodes = self.store.nodes(&bond.ledger_id, &wanted).await?;
         let proof = merkle::consistency_proof(old_size, new_size, &nodes)?;
         Ok(ConsistencyProof {
             old_size: old_size.to_string(),
             new_size: new_size.to_string(),
             proof: proof.iter().map(|h| b64url(h)).collect(),
-            old_root: b64url(&old.root),
-            new_root: b64url(&new.root),
+            old_root: b64url(&merkle::root_at(old_size, &nodes)?),
+            new_root: b64url(&merkle::root_at(new_size, &nodes)?),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! appends. Knows the domain, the ledger and the store's interface; knows nothing of HTTP.
 
 mod bonds;
+pub mod engine;
 mod error;
 pub mod keyfile;
 mod ledgers;
@@ -48,7 +49,8 @@ pub fn format_time(t: OffsetDateTime) -> String {
 
 /// Everything a request handler needs, shared behind an `Arc`.
 pub struct App {
-    pub store: Store,
+    pub store: Arc<Store>,
+    engine: engine::Engine,
     signer: ServiceSigner,
     /// Deployment name: the signed-note key name and the prefix of every ledger's origin.
     origin: String,
@@ -70,8 +72,12 @@ impl App {
         origin: String,
         clock: Arc<dyn Clock>,
     ) -> AppResult<App> {
+        let store = Arc::new(store);
+        let engine =
+            engine::Engine::start(store.clone(), signer.clone(), origin.clone(), clock.clone());
         let app = App {
             store,
+            engine,
             signer,
             origin,
             clock,
@@ -97,6 +103,10 @@ impl App {
 
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    pub fn engine(&self) -> &engine::Engine {
+        &self.engine
     }
 
     pub fn signer(&self) -> &ServiceSigner {

@@ -229,6 +229,7 @@ impl App {
     }
 
     async fn party_view(&self, id: &str) -> AppResult<PartyView> {
+        check_id(id, "party")?;
         let row = self
             .store
             .party(id)
@@ -283,6 +284,7 @@ impl App {
 
     /// A party's public keys, current and retired: public, so anyone can check old signatures.
     pub async fn party_keys(&self, id: &str) -> AppResult<Vec<KeyView>> {
+        check_id(id, "party")?;
         self.store
             .party(id)
             .await
@@ -309,6 +311,7 @@ impl App {
                 "a party registers its own keys, or an operator does",
             )?;
         }
+        check_id(party_id, "party")?;
         self.store
             .party(party_id)
             .await
@@ -340,6 +343,7 @@ impl App {
                 "only an operator issues API keys",
             )?;
         }
+        check_id(party_id, "party")?;
         let (token, key) = new_api_key()?;
         self.store
             .insert_api_key(&key, party_id, &self.now())
@@ -352,6 +356,7 @@ impl App {
     }
 
     pub async fn revoke_api_key(&self, caller: Option<&Caller>, key_id: &str) -> AppResult<()> {
+        check_id(key_id, "API key")?;
         if let Some(caller) = caller {
             require_role(
                 caller,
@@ -385,6 +390,16 @@ pub fn require_role(caller: &Caller, roles: &[Role], why: &str) -> AppResult<()>
             "{why}; this API key belongs to a {}",
             caller.role.as_str()
         )))
+    }
+}
+
+/// Ids are UUIDs; anything else names nothing (and never reaches the database, where e.g. a
+/// NUL byte would be refused by PostgreSQL).
+pub(super) fn check_id(id: &str, what: &str) -> AppResult<()> {
+    if uuid::Uuid::try_parse(id).is_ok() {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(what.into()))
     }
 }
 

@@ -393,7 +393,12 @@ impl Book {
                     if *q == 0 {
                         out.push(v("quantity_zero", "freeze at least one token, or omit the quantity to freeze the whole position"));
                     }
-                    if position.frozen.saturating_add(*q).saturating_add(position.held) > position.balance {
+                    if position
+                        .frozen
+                        .saturating_add(*q)
+                        .saturating_add(position.held)
+                        > position.balance
+                    {
                         out.push(v(
                             "exceeds_balance",
                             format!(

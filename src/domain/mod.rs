@@ -4,12 +4,14 @@
 //! unchecked goes further. Functions that need "today" take it as a `time::Date` argument.
 
 pub mod bond;
+pub mod book;
+pub mod coupon;
 pub mod error;
 #[doc(hidden)]
 pub mod examples;
 pub mod ids;
 pub mod money;
 pub mod party;
+pub mod record;
 pub mod text;
 pub mod wire;
-pub mod book;

@@ -33,9 +33,12 @@ pub async fn record_metrics(request: Request, next: Next) -> Response {
 /// Refuse at once when too many requests are in flight, and bound each request's time.
 pub async fn shed_and_time_out(
     State(limits): State<Limits>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    request
+        .extensions_mut()
+        .insert(super::problem::BodyLimit(limits.body_bytes_max));
     let Ok(_permit) = limits.in_flight.clone().try_acquire_owned() else {
         metrics::counter!("midori_http_shed_total").increment(1);
         return ApiError::App(crate::app::AppError::Busy).into_response();

@@ -1,13 +1,14 @@
 //! RFC 9457 problem details: the one place where errors become HTTP responses.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppError;
+use crate::domain::book::Violation;
 use crate::domain::error::FieldError;
 
 /// Every problem type's URI starts with this; the suffix is a stable slug (docs/errors.md).
@@ -28,6 +29,9 @@ pub struct Problem {
     /// For validation problems: every offending field, by JSON pointer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For rule violations: every broken rule, by stable code, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<Violation>,
 }
 
 /// The HTTP layer's error: an application error, or a refusal made before the application was
@@ -70,6 +74,16 @@ impl ApiError {
                         errors.len()
                     ),
                     errors.clone(),
+                ),
+                A::Rules(violations) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "rule-violation",
+                    "The operation breaks the ledger's rules",
+                    format!(
+                        "{} rule(s) refuse this operation; each is listed in `violations` with a stable code",
+                        violations.len()
+                    ),
+                    vec![],
                 ),
                 A::BadRequest(d) => (
                     StatusCode::BAD_REQUEST,
@@ -183,12 +197,24 @@ pub fn problem_response(
     detail: String,
     errors: Vec<FieldError>,
 ) -> Response {
+    problem_with_violations(status, slug, title, detail, errors, vec![])
+}
+
+fn problem_with_violations(
+    status: StatusCode,
+    slug: &str,
+    title: &str,
+    detail: String,
+    errors: Vec<FieldError>,
+    violations: Vec<Violation>,
+) -> Response {
     let body = Problem {
         kind: format!("{PROBLEM_BASE}{slug}"),
         title: title.into(),
         status: status.as_u16(),
         detail,
         errors,
+        violations,
     };
     let mut response = (status, axum::Json(body)).into_response();
     let headers = response.headers_mut();
@@ -210,21 +236,27 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %message, "internal error");
         }
         let (status, slug, title, detail, errors) = self.parts();
-        problem_response(status, slug, title, detail, errors)
+        let violations = match self {
+            ApiError::App(AppError::Rules(violations)) => violations,
+            _ => vec![],
+        };
+        problem_with_violations(status, slug, title, detail, errors, violations)
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
+impl ApiError {
+    fn from_json_rejection(rejection: JsonRejection, body_limit: Option<usize>) -> Self {
         match rejection {
             JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
                 "send the body as JSON with `Content-Type: application/json`".into(),
             ),
             JsonRejection::BytesRejection(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::PayloadTooLarge(format!(
-                    "the body exceeds the limit of {} bytes",
-                    super::limits::REQUEST_BODY_BYTES_MAX
-                ))
+                ApiError::PayloadTooLarge(match body_limit {
+                    Some(limit) => {
+                        format!("the body exceeds this service's limit of {limit} bytes")
+                    }
+                    None => "the body exceeds this service's size limit".into(),
+                })
             }
             JsonRejection::JsonDataError(e) => {
                 ApiError::App(AppError::Validation(vec![FieldError {
@@ -238,6 +270,11 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+/// The configured body limit, put into each request's extensions by the middleware so that
+/// a 413 names the limit in force.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::App(AppError::BadRequest(rejection.body_text()))
@@ -245,13 +282,38 @@ impl From<QueryRejection> for ApiError {
 }
 
 /// `axum::Json` whose rejections are problems.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
 pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = request.extensions().get::<BodyLimit>().map(|l| l.0);
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => Err(ApiError::from_json_rejection(rejection, limit)),
+        }
+    }
+}
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Path` whose rejections are problems.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::App(AppError::BadRequest(rejection.body_text()))
     }
 }
 

@@ -2,10 +2,10 @@
 //! one narrow interface.
 //!
 //! Invariants kept here:
-//! - a ledger index is assigned in exactly one place, [`Store::append_in`], inside the
-//!   transaction that writes the entry, its Merkle nodes, the new head and the signed checkpoint;
-//!   the head row is locked first (`FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` plus one
-//!   in-process writer on SQLite), so concurrent appends never fork, skip or reuse an index;
+//! - ledger entries are written only through a [`Batch`]: one transaction that locks each
+//!   ledger's head (`FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` plus one in-process writer on
+//!   SQLite), writes entries, Merkle nodes, the new head (only if it has not moved) and a signed
+//!   checkpoint; the engine (`app::engine`) is the one place that assigns indices;
 //! - a write returns only after its transaction committed (SQLite `synchronous=FULL` in WAL
 //!   mode; PostgreSQL's default `synchronous_commit=on`);
 //! - uniqueness lives in the schema: we insert and map the constraint violation.
@@ -21,8 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Sqlite, SqlitePool};
 use tokio::sync::Mutex;
 
-use crate::ledger::merkle::{self, Hash, NodeId};
-use crate::ledger::note::Checkpoint;
+use crate::ledger::merkle::{Hash, NodeId};
 
 pub use rows::*;
 
@@ -41,18 +40,16 @@ pub enum StoreError {
     /// A uniqueness constraint refused the write (the constraint's name is kept for the message).
     #[error("conflict: {0}")]
     Conflict(String),
-    /// The party already used this signed nonce: a replayed request.
-    #[error("nonce {nonce} was already used by this party")]
-    NonceReused { nonce: u64 },
     /// No connection could be had in time; the caller should retry later.
     #[error("database busy")]
     Busy,
     /// A stored invariant did not hold (a bug or tampering); never shown to clients in detail.
     #[error("storage invariant violated: {0}")]
     Corrupt(String),
-    /// The sealing callback refused to produce an entry.
-    #[error("{0}")]
-    Rejected(String),
+    /// The database refused a value as data (e.g. PostgreSQL rejects NUL in text, SQLSTATE
+    /// class 22); the input was not acceptable.
+    #[error("value not acceptable to the database: {0}")]
+    InvalidInput(String),
     #[error(transparent)]
     Database(sqlx::Error),
 }
@@ -62,6 +59,9 @@ impl From<sqlx::Error> for StoreError {
         match &err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::PoolTimedOut => StoreError::Busy,
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")) => {
+                StoreError::InvalidInput(db.message().to_owned())
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.constraint().unwrap_or(db.message()).to_owned())
             }
@@ -86,35 +86,6 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_millis(POOL_ACQUIRE_TIMEOUT_MS),
         }
     }
-}
-
-/// What an append needs from its caller once the index and time are fixed: the entry's bytes
-/// (the caller builds and countersigns them) and a signature over the resulting checkpoint.
-pub trait Sealer: Send + Sync {
-    /// The time to stamp on the entry: RFC 3339 UTC, microseconds.
-    fn now(&self) -> String;
-    /// Build the leaf (JCS bytes of the whole entry) for `index` at `time`.
-    fn seal(&self, index: u64, time: &str) -> Result<Vec<u8>, String>;
-    /// Sign the checkpoint as a C2SP signed note.
-    fn sign_checkpoint(&self, checkpoint: &Checkpoint) -> String;
-}
-
-/// The result of an append: where the entry landed and the checkpoint that now covers it.
-#[derive(Clone, Debug)]
-pub struct Appended {
-    pub index: u64,
-    pub time: String,
-    pub leaf: Vec<u8>,
-    pub checkpoint: String,
-    pub size: u64,
-}
-
-/// Which ledger to append to, and the replay guard of the signing party.
-#[derive(Clone, Debug)]
-pub struct AppendTarget<'a> {
-    pub ledger_id: &'a str,
-    pub kind: &'a str,
-    pub nonce: Option<(&'a str, u64)>,
 }
 
 #[derive(Clone)]
@@ -162,6 +133,9 @@ macro_rules! on_tx {
         }
     };
 }
+
+mod batch;
+pub use batch::*;
 
 impl Store {
     /// Connect to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file if missing,
@@ -416,150 +390,6 @@ impl Store {
     }
 
     // ---------------------------------------------------------------- ledgers
-
-    /// Create a bond: its row, its ledger and entry 0 (the signed registration), atomically.
-    pub async fn register_bond(
-        &self,
-        bond: &NewBond,
-        origin: &str,
-        nonce: (&str, u64),
-        sealer: &dyn Sealer,
-    ) -> StoreResult<Appended> {
-        let _guard = self.write_guard().await;
-        let mut tx = self.begin().await?;
-        let now = sealer.now();
-        on_tx!(&mut tx, c => sqlx::query(
-            "INSERT INTO ledgers (id, origin, size, root, created_at) VALUES ($1, $2, 0, $3, $4)")
-            .bind(&bond.ledger_id).bind(origin).bind(merkle::empty_root().to_vec()).bind(&now)
-            .execute(c).await.map(|r| r.rows_affected()))?;
-        on_tx!(&mut tx, c => sqlx::query(
-            "INSERT INTO bonds (id, issuer_id, ledger_id, kind, name, isin, currency, categories, sdg_goals, spec, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-            .bind(&bond.id).bind(&bond.issuer_id).bind(&bond.ledger_id).bind(&bond.kind).bind(&bond.name)
-            .bind(&bond.isin).bind(&bond.currency).bind(&bond.categories).bind(&bond.sdg_goals)
-            .bind(&bond.spec).bind(&now)
-            .execute(c).await.map(|r| r.rows_affected()))?;
-        let target = AppendTarget {
-            ledger_id: &bond.ledger_id,
-            kind: "bond.registered",
-            nonce: Some(nonce),
-        };
-        let appended = Self::append_in(&mut tx, &target, sealer).await?;
-        Self::commit(tx).await?;
-        Ok(appended)
-    }
-
-    /// Append one entry to an existing ledger.
-    pub async fn append(
-        &self,
-        target: &AppendTarget<'_>,
-        sealer: &dyn Sealer,
-    ) -> StoreResult<Appended> {
-        let _guard = self.write_guard().await;
-        let mut tx = self.begin().await?;
-        let appended = Self::append_in(&mut tx, target, sealer).await?;
-        Self::commit(tx).await?;
-        Ok(appended)
-    }
-
-    /// The one place where a ledger index is assigned. Runs inside the caller's transaction,
-    /// after the head row is locked; writes the entry, the completed Merkle nodes, the new
-    /// head and a checkpoint signed over it.
-    async fn append_in(
-        tx: &mut Tx,
-        target: &AppendTarget<'_>,
-        sealer: &dyn Sealer,
-    ) -> StoreResult<Appended> {
-        if let Some((party_id, nonce)) = target.nonce {
-            let nonce_i64 = i64::try_from(nonce).map_err(|_| StoreError::NonceReused { nonce })?;
-            let inserted = on_tx!(&mut *tx, c => sqlx::query(
-                "INSERT INTO party_nonces (party_id, nonce) VALUES ($1, $2)")
-                .bind(party_id).bind(nonce_i64).execute(c).await.map(|r| r.rows_affected()));
-            match inserted.map_err(StoreError::from) {
-                Ok(_) => {}
-                Err(StoreError::Conflict(_)) => return Err(StoreError::NonceReused { nonce }),
-                Err(e) => return Err(e),
-            }
-        }
-        let lock_sql = match tx {
-            Tx::Sqlite(_) => "SELECT id, origin, size, root, created_at FROM ledgers WHERE id = $1",
-            Tx::Postgres(_) => {
-                "SELECT id, origin, size, root, created_at FROM ledgers WHERE id = $1 FOR UPDATE"
-            }
-        };
-        let head = on_tx!(&mut *tx, c => sqlx::query(lock_sql).bind(target.ledger_id).fetch_one(c).await
-            .map_err(StoreError::from).and_then(|r| LedgerRow::from_row(&r)))?;
-        let (origin, size, old_root) = (head.origin, head.size, head.root);
-
-        let frontier_ids = merkle::frontier_ids(size);
-        let nodes = Self::nodes_in(tx, target.ledger_id, &frontier_ids).await?;
-        let frontier: Vec<Hash> = frontier_ids
-            .iter()
-            .map(|id| {
-                nodes
-                    .get(id)
-                    .copied()
-                    .ok_or_else(|| StoreError::Corrupt(format!("missing node {id:?}")))
-            })
-            .collect::<Result<_, _>>()?;
-        // The stored head must agree with the stored nodes; otherwise we would sign a
-        // checkpoint inconsistent with an earlier one.
-        if merkle::root_from_frontier(&frontier) != old_root {
-            return Err(StoreError::Corrupt(format!(
-                "ledger {} head disagrees with its tree",
-                target.ledger_id
-            )));
-        }
-
-        let time = sealer.now();
-        let leaf = sealer.seal(size, &time).map_err(StoreError::Rejected)?;
-        let leaf_hash = merkle::leaf_hash(&leaf);
-        let appended = merkle::append(size, &frontier, leaf_hash)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let new_size = size + 1;
-        let new_root = merkle::root_from_frontier(&appended.frontier);
-        let size_i64 =
-            i64::try_from(size).map_err(|_| StoreError::Corrupt("ledger full".into()))?;
-
-        on_tx!(&mut *tx, c => sqlx::query(
-            "INSERT INTO entries (ledger_id, idx, kind, leaf, leaf_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(target.ledger_id).bind(size_i64).bind(target.kind).bind(&leaf).bind(leaf_hash.to_vec()).bind(&time)
-            .execute(c).await.map(|r| r.rows_affected()))?;
-        for (id, hash) in &appended.nodes {
-            on_tx!(&mut *tx, c => sqlx::query(
-                "INSERT INTO tree_nodes (ledger_id, level, idx, hash) VALUES ($1, $2, $3, $4)")
-                .bind(target.ledger_id).bind(i16::from(id.level)).bind(id.index as i64).bind(hash.to_vec())
-                .execute(c).await.map(|r| r.rows_affected()))?;
-        }
-        // The UPDATE is conditioned on the size we read: belt and braces against any path
-        // that did not take the lock.
-        let moved = on_tx!(&mut *tx, c => sqlx::query(
-            "UPDATE ledgers SET size = $2, root = $3 WHERE id = $1 AND size = $4")
-            .bind(target.ledger_id).bind(size_i64 + 1).bind(new_root.to_vec()).bind(size_i64)
-            .execute(c).await.map(|r| r.rows_affected()))?;
-        if moved != 1 {
-            return Err(StoreError::Corrupt(
-                "ledger head moved during append".into(),
-            ));
-        }
-        let checkpoint = Checkpoint {
-            origin,
-            size: new_size,
-            root: new_root,
-        };
-        let note = sealer.sign_checkpoint(&checkpoint);
-        on_tx!(&mut *tx, c => sqlx::query(
-            "INSERT INTO checkpoints (ledger_id, size, root, note, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(target.ledger_id).bind(size_i64 + 1).bind(new_root.to_vec()).bind(&note).bind(&time)
-            .execute(c).await.map(|r| r.rows_affected()))?;
-        Ok(Appended {
-            index: size,
-            time,
-            leaf,
-            checkpoint: note,
-            size: new_size,
-        })
-    }
 
     async fn nodes_in(
         tx: &mut Tx,

@@ -3,8 +3,10 @@
 
 mod support;
 
+mod access;
 mod bonds;
 mod docs;
 mod ledger;
 mod openapi;
 mod parties;
+mod problems;

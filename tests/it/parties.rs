@@ -8,10 +8,12 @@ use serde_json::json;
 use crate::on_both;
 use crate::support::*;
 
-on_both!(an_operator_creates_a_party_whose_api_key_then_works, |t: TestApp| async move {
-    let operator = t.party(Role::Operator, "Exchange operations").await;
-    let key = fresh_key();
-    let reply = t
+on_both!(
+    an_operator_creates_a_party_whose_api_key_then_works,
+    |t: TestApp| async move {
+        let operator = t.party(Role::Operator, "Exchange operations").await;
+        let key = fresh_key();
+        let reply = t
         .post(
             "/v1/parties",
             Some(&operator.token),
@@ -19,20 +21,23 @@ on_both!(an_operator_creates_a_party_whose_api_key_then_works, |t: TestApp| asyn
                    "public_key": b64url(key.verifying_key().as_bytes())}),
         )
         .await;
-    assert_eq!(reply.status, 201, "{}", reply.text());
-    let created = reply.json();
-    let token = created["api_key"].as_str().unwrap();
-    assert!(token.starts_with("mdr_"));
-    let id = created["party"]["id"].as_str().unwrap();
-    assert_eq!(created["party"]["attributes"]["investor_category"], "qii");
-    let me = t.get(&format!("/v1/parties/{id}"), Some(token)).await;
-    assert_eq!(me.status, 200, "{}", me.text());
-    assert_eq!(me.json()["keys"][0]["active"], true);
-});
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        let created = reply.json();
+        let token = created["api_key"].as_str().unwrap();
+        assert!(token.starts_with("mdr_"));
+        let id = created["party"]["id"].as_str().unwrap();
+        assert_eq!(created["party"]["attributes"]["investor_category"], "qii");
+        let me = t.get(&format!("/v1/parties/{id}"), Some(token)).await;
+        assert_eq!(me.status, 200, "{}", me.text());
+        assert_eq!(me.json()["keys"][0]["active"], true);
+    }
+);
 
-on_both!(party_attributes_are_validated_field_by_field, |t: TestApp| async move {
-    let operator = t.party(Role::Operator, "Exchange operations").await;
-    let reply = t
+on_both!(
+    party_attributes_are_validated_field_by_field,
+    |t: TestApp| async move {
+        let operator = t.party(Role::Operator, "Exchange operations").await;
+        let reply = t
         .post(
             "/v1/parties",
             Some(&operator.token),
@@ -40,63 +45,136 @@ on_both!(party_attributes_are_validated_field_by_field, |t: TestApp| async move 
                    "public_key": "not-a-key"}),
         )
         .await;
-    let problem = reply.problem(422, "validation-failed");
-    let pointers: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
-    for p in ["/public_key"] {
-        assert!(pointers.contains(&p), "{p} missing in {pointers:?}");
+        let problem = reply.problem(422, "validation-failed");
+        let pointers: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["pointer"].as_str().unwrap())
+            .collect();
+        assert!(
+            pointers.contains(&"/public_key"),
+            "/public_key missing in {pointers:?}"
+        );
+        assert!(pointers.iter().any(|p| p.ends_with("lei")), "{pointers:?}");
+        assert!(
+            pointers.iter().any(|p| p.ends_with("country")),
+            "{pointers:?}"
+        );
     }
-    assert!(pointers.iter().any(|p| p.ends_with("lei")), "{pointers:?}");
-    assert!(pointers.iter().any(|p| p.ends_with("country")), "{pointers:?}");
-});
+);
 
-on_both!(a_revoked_api_key_no_longer_authenticates, |t: TestApp| async move {
-    let operator = t.party(Role::Operator, "Exchange operations").await;
-    let investor = t.party(Role::Investor, "Kansai Pension Fund").await;
-    let extra = t.post(&format!("/v1/parties/{}/api-keys", investor.id), Some(&operator.token), json!({})).await;
-    assert_eq!(extra.status, 201, "{}", extra.text());
-    let extra = extra.json();
-    let token = extra["api_key"].as_str().unwrap();
-    assert_eq!(t.get(&format!("/v1/parties/{}", investor.id), Some(token)).await.status, 200);
-    let revoked = t.send(axum::http::Method::DELETE, &format!("/v1/api-keys/{}", extra["api_key_id"].as_str().unwrap()), Some(&operator.token), None).await;
-    assert_eq!(revoked.status, 204, "{}", revoked.text());
-    t.get(&format!("/v1/parties/{}", investor.id), Some(token)).await.problem(401, "unauthenticated");
-    // The party's first key still works.
-    assert_eq!(t.get(&format!("/v1/parties/{}", investor.id), Some(&investor.token)).await.status, 200);
-});
+on_both!(
+    a_revoked_api_key_no_longer_authenticates,
+    |t: TestApp| async move {
+        let operator = t.party(Role::Operator, "Exchange operations").await;
+        let investor = t.party(Role::Investor, "Kansai Pension Fund").await;
+        let extra = t
+            .post(
+                &format!("/v1/parties/{}/api-keys", investor.id),
+                Some(&operator.token),
+                json!({}),
+            )
+            .await;
+        assert_eq!(extra.status, 201, "{}", extra.text());
+        let extra = extra.json();
+        let token = extra["api_key"].as_str().unwrap();
+        assert_eq!(
+            t.get(&format!("/v1/parties/{}", investor.id), Some(token))
+                .await
+                .status,
+            200
+        );
+        let revoked = t
+            .send(
+                axum::http::Method::DELETE,
+                &format!("/v1/api-keys/{}", extra["api_key_id"].as_str().unwrap()),
+                Some(&operator.token),
+                None,
+            )
+            .await;
+        assert_eq!(revoked.status, 204, "{}", revoked.text());
+        t.get(&format!("/v1/parties/{}", investor.id), Some(token))
+            .await
+            .problem(401, "unauthenticated");
+        // The party's first key still works.
+        assert_eq!(
+            t.get(
+                &format!("/v1/parties/{}", investor.id),
+                Some(&investor.token)
+            )
+            .await
+            .status,
+            200
+        );
+    }
+);
 
-on_both!(rotating_a_key_retires_the_old_one_and_keeps_its_signatures_verifiable, |t: TestApp| async move {
-    let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
-    let first = t.register(&issuer, green_spec()).await;
+on_both!(
+    rotating_a_key_retires_the_old_one_and_keeps_its_signatures_verifiable,
+    |t: TestApp| async move {
+        let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+        let first = t.register(&issuer, green_spec()).await;
 
-    let new_key = fresh_key();
-    let reply = t
-        .post(&format!("/v1/parties/{}/keys", issuer.id), Some(&issuer.token), json!({"public_key": b64url(new_key.verifying_key().as_bytes())}))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.text());
-    let keys = t.get(&format!("/v1/parties/{}/keys", issuer.id), None).await.json();
-    let keys = keys.as_array().unwrap();
-    assert_eq!(keys.len(), 2);
-    assert_eq!(keys.iter().filter(|k| k["active"] == true).count(), 1);
+        let new_key = fresh_key();
+        let reply = t
+            .post(
+                &format!("/v1/parties/{}/keys", issuer.id),
+                Some(&issuer.token),
+                json!({"public_key": b64url(new_key.verifying_key().as_bytes())}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        let keys = t
+            .get(&format!("/v1/parties/{}/keys", issuer.id), None)
+            .await
+            .json();
+        let keys = keys.as_array().unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys.iter().filter(|k| k["active"] == true).count(), 1);
 
-    // The retired key can no longer sign new requests...
-    let stale = issuer.sign(json!({"type": "bond.register", "bond": green_spec()}));
-    t.post("/v1/bonds", Some(&issuer.token), stale).await.problem(422, "signature-invalid");
-    // ...the new one can...
-    let mut payload = json!({"type": "bond.register", "bond": green_spec()});
-    let fresh = issuer.sign_with(&mut payload, &new_key, issuer.next_nonce());
-    assert_eq!(t.post("/v1/bonds", Some(&issuer.token), fresh).await.status, 201);
-    // ...and what the old key signed still verifies offline.
-    let export = t.get(&format!("/v1/bonds/{first}/ledger/export"), Some(&issuer.token)).await.text();
-    let checkpoint = t.get(&format!("/v1/bonds/{first}/ledger/checkpoint"), None).await.text();
-    verify_export(export.lines().map(str::as_bytes), &checkpoint, &t.jwks().await).unwrap();
-});
+        // The retired key can no longer sign new requests...
+        let stale = issuer.sign(json!({"type": "bond.register", "bond": green_spec()}));
+        t.post("/v1/bonds", Some(&issuer.token), stale)
+            .await
+            .problem(422, "signature-invalid");
+        // ...the new one can...
+        let mut payload = json!({"type": "bond.register", "bond": green_spec()});
+        let fresh = issuer.sign_with(&mut payload, &new_key, issuer.next_nonce());
+        assert_eq!(
+            t.post("/v1/bonds", Some(&issuer.token), fresh).await.status,
+            201
+        );
+        // ...and what the old key signed still verifies offline.
+        let export = t
+            .get(
+                &format!("/v1/bonds/{first}/ledger/export"),
+                Some(&issuer.token),
+            )
+            .await
+            .text();
+        let checkpoint = t
+            .get(&format!("/v1/bonds/{first}/ledger/checkpoint"), None)
+            .await
+            .text();
+        verify_export(
+            export.lines().map(str::as_bytes),
+            &checkpoint,
+            &t.jwks().await,
+        )
+        .unwrap();
+    }
+);
 
-on_both!(the_service_publishes_its_keys_as_a_jwk_set_and_a_note_verifier, |t: TestApp| async move {
-    let keys = t.jwks().await;
-    assert_eq!(keys.len(), 1);
-    assert_eq!(keys[0].kty, "OKP");
-    assert_eq!(keys[0].crv, "Ed25519");
-    assert_eq!(keys[0].kid.as_deref(), Some(t.app.signer().kid()));
-    let vkey = t.get("/.well-known/checkpoint-key", None).await.text();
-    assert!(vkey.starts_with("midori.test+"), "{vkey}");
-});
+on_both!(
+    the_service_publishes_its_keys_as_a_jwk_set_and_a_note_verifier,
+    |t: TestApp| async move {
+        let keys = t.jwks().await;
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].kty, "OKP");
+        assert_eq!(keys[0].crv, "Ed25519");
+        assert_eq!(keys[0].kid.as_deref(), Some(t.app.signer().kid()));
+        let vkey = t.get("/.well-known/checkpoint-key", None).await.text();
+        assert!(vkey.starts_with("midori.test+"), "{vkey}");
+    }
+);

@@ -29,7 +29,8 @@ pub enum Backend {
 /// PostgreSQL server used by the tests; each test gets its own database on it. The tests
 /// fail (never skip) when it cannot be reached.
 pub fn postgres_admin_url() -> String {
-    std::env::var("MIDORI_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("MIDORI_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A clock the test moves by hand.
@@ -44,7 +45,6 @@ impl Clock for TestClock {
 pub struct TestApp {
     pub router: Router,
     pub app: Arc<App>,
-    pub backend: Backend,
     pub clock: Arc<TestClock>,
     _dir: Option<TempDir>,
 }
@@ -62,7 +62,6 @@ impl Drop for TempDir {
 pub struct Party {
     pub id: String,
     pub token: String,
-    pub role: Role,
     pub key: SigningKey,
     nonce: Arc<AtomicU64>,
 }
@@ -80,7 +79,10 @@ impl Party {
 
     pub fn sign_with(&self, payload: &mut Value, key: &SigningKey, nonce: u64) -> Value {
         let object = payload.as_object_mut().expect("payload is an object");
-        object.insert("kid".into(), Value::String(jwk_thumbprint(&key.verifying_key())));
+        object.insert(
+            "kid".into(),
+            Value::String(jwk_thumbprint(&key.verifying_key())),
+        );
         object.insert("nonce".into(), Value::String(nonce.to_string()));
         let signature = sign_jcs(payload, key).unwrap();
         json!({ "payload": payload, "signature": signature })
@@ -99,21 +101,35 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON ({}): {}", self.status, self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON ({}): {}", self.status, self.text()))
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     pub fn content_type(&self) -> String {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
     }
     /// Assert a problem+json answer with this status and problem slug; return the body.
     #[track_caller]
     pub fn problem(&self, status: u16, slug: &str) -> Value {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.text());
-        assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.text());
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "body: {}",
+            self.text()
+        );
         let body = self.json();
-        assert_eq!(body["type"], format!("urn:midori:problem:{slug}"), "body: {body}");
+        assert_eq!(
+            body["type"],
+            format!("urn:midori:problem:{slug}"),
+            "body: {body}"
+        );
         assert_eq!(body["status"], status);
         assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
         body
@@ -134,6 +150,11 @@ pub fn fresh_key() -> SigningKey {
 }
 
 impl TestApp {
+    /// Move the service's clock (entry times, and the dates rules are judged on).
+    pub fn set_time(&self, time: OffsetDateTime) {
+        *self.clock.0.lock().unwrap() = time;
+    }
+
     pub async fn start(backend: Backend) -> TestApp {
         Self::start_with(backend, Limits::default()).await
     }
@@ -141,24 +162,52 @@ impl TestApp {
     pub async fn start_with(backend: Backend, limits: Limits) -> TestApp {
         let (url, dir) = match backend {
             Backend::Sqlite => {
-                let dir = std::env::temp_dir().join(format!("midori-test-{}", uuid::Uuid::now_v7()));
+                let dir =
+                    std::env::temp_dir().join(format!("midori-test-{}", uuid::Uuid::now_v7()));
                 std::fs::create_dir_all(&dir).unwrap();
-                (format!("sqlite://{}", dir.join("midori.db").display()), Some(TempDir(dir)))
+                (
+                    format!("sqlite://{}", dir.join("midori.db").display()),
+                    Some(TempDir(dir)),
+                )
             }
             Backend::Postgres => (fresh_postgres_database().await, None),
         };
-        let store = Store::connect(&url, &StoreOptions::default()).await.expect("database reachable");
-        let clock = Arc::new(TestClock(std::sync::Mutex::new(time::macros::datetime!(2026-04-01 09:00:00 UTC))));
+        let store = Store::connect(&url, &StoreOptions::default())
+            .await
+            .expect("database reachable");
+        let clock = Arc::new(TestClock(std::sync::Mutex::new(
+            time::macros::datetime!(2026-04-01 09:00:00 UTC),
+        )));
         let app = Arc::new(
-            App::new(store, ServiceSigner::new(fresh_key()), "midori.test".into(), clock.clone())
-                .await
-                .unwrap(),
+            App::new(
+                store,
+                ServiceSigner::new(fresh_key()),
+                "midori.test".into(),
+                clock.clone(),
+            )
+            .await
+            .unwrap(),
         );
-        let state = AppState { app: app.clone(), metrics: None, limits };
-        TestApp { router: midori::http::router(state), app, backend, clock, _dir: dir }
+        let state = AppState {
+            app: app.clone(),
+            metrics: None,
+            limits,
+        };
+        TestApp {
+            router: midori::http::router(state),
+            app,
+            clock,
+            _dir: dir,
+        }
     }
 
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             builder = builder.header("authorization", format!("Bearer {token}"));
@@ -177,8 +226,18 @@ impl TestApp {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
-        Reply { status, headers, body }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -192,32 +251,58 @@ impl TestApp {
     /// Create a party directly (as the admin CLI does), with a fresh signing key.
     pub async fn party(&self, role: Role, name: &str) -> Party {
         let key = fresh_key();
-        let attributes: PartyAttributes = serde_json::from_value(default_attributes(role, name)).unwrap();
+        let attributes: PartyAttributes =
+            serde_json::from_value(default_attributes(role, name)).unwrap();
         let created = self
             .app
-            .create_party(None, CreateParty { role, attributes, public_key: Some(b64url(key.verifying_key().as_bytes())) })
+            .create_party(
+                None,
+                CreateParty {
+                    role,
+                    attributes,
+                    public_key: Some(b64url(key.verifying_key().as_bytes())),
+                },
+            )
             .await
             .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
-        Party { id: created.party.id, token: created.api_key, role, key, nonce: Arc::new(AtomicU64::new(0)) }
+        Party {
+            id: created.party.id,
+            token: created.api_key,
+            key,
+            nonce: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     /// Register `spec` as `issuer`; panics unless it is accepted. Returns the bond id.
     pub async fn register(&self, issuer: &Party, spec: Value) -> String {
-        let reply = self.post("/v1/bonds", Some(&issuer.token), issuer.sign(json!({"type": "bond.register", "bond": spec}))).await;
+        let reply = self
+            .post(
+                "/v1/bonds",
+                Some(&issuer.token),
+                issuer.sign(json!({"type": "bond.register", "bond": spec})),
+            )
+            .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
         reply.json()["bond"]["id"].as_str().unwrap().to_owned()
     }
 
     pub async fn jwks(&self) -> Vec<Jwk> {
-        serde_json::from_value(self.get("/.well-known/jwks.json", None).await.json()["keys"].clone()).unwrap()
+        serde_json::from_value(
+            self.get("/.well-known/jwks.json", None).await.json()["keys"].clone(),
+        )
+        .unwrap()
     }
 }
 
 /// Attributes that pass validation for each role.
 pub fn default_attributes(role: Role, name: &str) -> Value {
     match role {
-        Role::Investor => json!({"name": name, "country": "JP", "investor_category": "qii", "kyc_status": "verified", "kyc_expires_on": "2030-12-31"}),
-        Role::Issuer => json!({"name": name, "legal_name": format!("{name} K.K."), "lei": "5493001KJTIIGC8Y1R12", "country": "JP"}),
+        Role::Investor => {
+            json!({"name": name, "country": "JP", "investor_category": "qii", "kyc_status": "verified", "kyc_expires_on": "2030-12-31"})
+        }
+        Role::Issuer => {
+            json!({"name": name, "legal_name": format!("{name} K.K."), "lei": "5493001KJTIIGC8Y1R12", "country": "JP"})
+        }
         _ => json!({"name": name, "country": "JP"}),
     }
 }
@@ -233,7 +318,10 @@ async fn fresh_postgres_database() -> String {
     let mut conn = sqlx::PgConnection::connect(&admin)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin} for the tests: {e}"));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
     format!("{base}/{name}")
 }

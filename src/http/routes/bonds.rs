@@ -1,6 +1,6 @@
 //! The bond registry.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -11,7 +11,7 @@ use crate::app::{AppendReceipt, BondPage, BondView, Registered, enum_str};
 use crate::domain::bond::{BondKind, Category};
 use crate::http::AppState;
 use crate::http::auth::Auth;
-use crate::http::problem::{ApiResult, Json, Problem, Query};
+use crate::http::problem::{ApiResult, Json, Path, Problem, Query};
 use crate::ledger::entry::SignedRequest;
 use crate::store::BondFilter;
 

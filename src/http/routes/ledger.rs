@@ -1,7 +1,7 @@
 //! A bond's ledger: checkpoints, entries, proofs and the export.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use crate::app::{ConsistencyProof, EntryPage, InclusionProof};
 use crate::http::AppState;
 use crate::http::auth::Auth;
-use crate::http::problem::{ApiResult, Json, Problem, Query};
+use crate::http::problem::{ApiResult, Json, Path, Problem, Query};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -1,6 +1,6 @@
 //! Parties, their public keys and API keys.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use crate::app::{AddKey, CreateParty, CreatedApiKey, CreatedParty, KeyView, PartyView};
 use crate::http::AppState;
 use crate::http::auth::Auth;
-use crate::http::problem::{ApiResult, Json, Problem, Query};
+use crate::http::problem::{ApiResult, Json, Path, Problem, Query};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

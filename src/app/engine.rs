@@ -1,0 +1,849 @@
+//! The ledger engine: the one place where ledger indices are assigned.
+//!
+//! Requests are verified (signatures, payload shape) concurrently by their handlers, then queued
+//! here. One task takes whatever is queued (up to [`BATCH_MAX`]), and in one database
+//! transaction: locks each touched ledger's head, checks idempotency and nonces, applies each
+//! operation's rules to the ledger's in-memory state *in queue order*, seals the accepted
+//! entries, writes them with multi-row statements, signs one checkpoint per ledger, and commits.
+//! Only after the commit is any request answered (group commit: many acknowledgements share one
+//! durable flush; none comes before it).
+//!
+//! The in-memory state of a ledger (its Merkle frontier and its holder book) is a cache of
+//! what the database holds: it is checked against the locked head on every batch and rebuilt
+//! by replaying the ledger when they differ (another process wrote) or after a failed batch.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use time::{Date, OffsetDateTime, UtcOffset};
+use tokio::sync::{mpsc, oneshot};
+use utoipa::ToSchema;
+
+use super::{AppError, AppResult, Clock, format_time};
+use crate::domain::bond::BondSpec;
+use crate::domain::book::{Book, BookTerms, Op, Outcome, PartyFacts, Violation};
+use crate::domain::party::{InvestorCategory, Kyc, KycStatus, Role};
+use crate::domain::record;
+use crate::ledger::entry::{Actor, Draft, Entry, ServiceSigner, SignedRequest};
+use crate::ledger::merkle::{self, Hash};
+use crate::ledger::note::{self, Checkpoint};
+use crate::store::{
+    Batch, LedgerWrite, NewBond, NewEntry, NewOperation, PartyFactsRow, Store, StoreError,
+};
+
+/// Requests waiting for the engine at most; past this, callers get 503 at once.
+pub const QUEUE_MAX: usize = 16_384;
+/// Requests handled in one transaction at most.
+pub const BATCH_MAX: usize = 2_048;
+/// Dates in rules (lock-up, KYC expiry, maturity) are calendar days in Japan (UTC+9, no DST).
+pub const RULES_UTC_OFFSET_HOURS: i8 = 9;
+
+/// What the engine answers for an accepted operation; replayed verbatim on an idempotent retry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Receipt {
+    /// The client's operation id (empty for registration and documents).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub operation_id: String,
+    /// `applied`, or `pending` for a transfer awaiting the issuer's approval.
+    pub status: String,
+    pub entry_type: String,
+    pub entry_index: String,
+    /// Size of the tree that the checkpoint below signs (it includes this entry).
+    pub tree_size: String,
+    pub checkpoint: String,
+}
+
+/// A receipt, and whether it is the replay of an earlier identical request.
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    pub receipt: Receipt,
+    pub replayed: bool,
+}
+
+/// What the rules say of an operation without performing it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Verdict {
+    /// Whether the operation would be accepted now.
+    pub allowed: bool,
+    /// `applied` or `pending` when allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    pub violations: Vec<Violation>,
+}
+
+/// What an accepted append writes besides the book: plain facts (documents, coupons, KPIs).
+#[derive(Clone, Debug)]
+pub enum Action {
+    Book {
+        op: Op,
+        reason: Option<String>,
+    },
+    Plain {
+        kind: String,
+        data: Value,
+        parties: Vec<String>,
+    },
+}
+
+/// A verified, parsed request for the engine.
+pub struct Append {
+    pub actor: Actor,
+    pub request: SignedRequest,
+    pub nonce: u64,
+    /// Client-chosen id (the idempotency key) and the hash of the signed request.
+    pub operation_id: Option<String>,
+    pub action: Action,
+}
+
+enum Work {
+    Create {
+        origin: String,
+        bond: Box<Option<(NewBond, BookTerms)>>,
+        append: Append,
+    },
+    Append(Append),
+    DryRun {
+        actor: String,
+        op: Op,
+    },
+}
+
+struct Job {
+    ledger_id: String,
+    work: Work,
+    reply: Reply,
+}
+
+enum Reply {
+    Accepted(oneshot::Sender<AppResult<Accepted>>),
+    Verdict(oneshot::Sender<AppResult<Verdict>>),
+}
+
+/// The handle that request handlers hold.
+#[derive(Clone)]
+pub struct Engine {
+    queue: mpsc::Sender<Job>,
+}
+
+/// Everything the engine task owns.
+struct Committer {
+    store: Arc<Store>,
+    signer: ServiceSigner,
+    note_name: String,
+    clock: Arc<dyn Clock>,
+    cache: HashMap<String, LedgerState>,
+}
+
+/// A ledger as the engine knows it between batches.
+#[derive(Clone)]
+struct LedgerState {
+    origin: String,
+    size: u64,
+    frontier: Vec<Hash>,
+    last_time: String,
+    book: Option<Book>,
+}
+
+impl Engine {
+    /// Start the engine task on the current runtime.
+    pub fn start(
+        store: Arc<Store>,
+        signer: ServiceSigner,
+        note_name: String,
+        clock: Arc<dyn Clock>,
+    ) -> Engine {
+        let (queue, jobs) = mpsc::channel(QUEUE_MAX);
+        let committer = Committer {
+            store,
+            signer,
+            note_name,
+            clock,
+            cache: HashMap::new(),
+        };
+        tokio::spawn(committer.run(jobs));
+        Engine { queue }
+    }
+
+    fn enqueue(&self, job: Job) -> AppResult<()> {
+        self.queue.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => AppError::Busy,
+            mpsc::error::TrySendError::Closed(_) => {
+                AppError::Internal("the ledger engine has stopped".into())
+            }
+        })
+    }
+
+    async fn accepted(&self, ledger_id: String, work: Work) -> AppResult<Accepted> {
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(Job {
+            ledger_id,
+            work,
+            reply: Reply::Accepted(reply),
+        })?;
+        answer
+            .await
+            .map_err(|_| AppError::Internal("the ledger engine dropped a request".into()))?
+    }
+
+    /// Create a ledger whose entry 0 is `append` (a bond registration, with the bond's row).
+    pub async fn create(
+        &self,
+        ledger_id: String,
+        origin: String,
+        bond: Option<(NewBond, BookTerms)>,
+        append: Append,
+    ) -> AppResult<Accepted> {
+        self.accepted(
+            ledger_id,
+            Work::Create {
+                origin,
+                bond: Box::new(bond),
+                append,
+            },
+        )
+        .await
+    }
+
+    /// Append to an existing ledger.
+    pub async fn append(&self, ledger_id: String, append: Append) -> AppResult<Accepted> {
+        self.accepted(ledger_id, Work::Append(append)).await
+    }
+
+    /// The verdict on `op` by `actor` against the ledger's current state, without writing.
+    pub async fn dry_run(&self, ledger_id: String, actor: String, op: Op) -> AppResult<Verdict> {
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(Job {
+            ledger_id,
+            work: Work::DryRun { actor, op },
+            reply: Reply::Verdict(reply),
+        })?;
+        answer
+            .await
+            .map_err(|_| AppError::Internal("the ledger engine dropped a request".into()))?
+    }
+}
+
+/// The hash that identifies a signed request for idempotency: SHA-256 of its canonical bytes.
+pub fn request_hash(request: &SignedRequest) -> AppResult<Hash> {
+    let value = serde_json::to_value(request).map_err(|e| AppError::Internal(e.to_string()))?;
+    let bytes = crate::ledger::canon::jcs(&value)?;
+    Ok(Sha256::digest(&bytes).into())
+}
+
+/// The date on which rules are judged for an entry time (see [`RULES_UTC_OFFSET_HOURS`]).
+pub fn rules_date(time: OffsetDateTime) -> Date {
+    let offset = UtcOffset::from_hms(RULES_UTC_OFFSET_HOURS, 0, 0).unwrap_or(UtcOffset::UTC);
+    time.to_offset(offset).date()
+}
+
+/// Party facts from a stored row (attributes as validated at creation).
+pub fn party_facts(row: &PartyFactsRow) -> Option<PartyFacts> {
+    let role = Role::parse(&row.role).ok()?;
+    let attributes: Value = serde_json::from_str(&row.attributes).ok()?;
+    let text = |key: &str| attributes.get(key).and_then(Value::as_str);
+    let category = text("investor_category").and_then(|c| InvestorCategory::parse(c).ok());
+    let kyc = text("kyc_status")
+        .and_then(|s| KycStatus::parse(s).ok())
+        .map(|status| Kyc {
+            status,
+            expires_on: text("kyc_expires_on")
+                .and_then(|d| crate::domain::wire::parse_date(d).ok()),
+        });
+    Some(PartyFacts {
+        role,
+        category,
+        kyc,
+    })
+}
+
+/// Rebuild a bond's book from its ledger entries (cache rebuilds, as-of reads, audits).
+pub fn replay_book(
+    terms: BookTerms,
+    entries: impl IntoIterator<Item = (String, Value)>,
+) -> Result<Book, String> {
+    let mut book = Book::new(terms);
+    for (i, (kind, data)) in entries.into_iter().enumerate() {
+        if let Some((op, pending_id)) = record::replay(&kind, &data)? {
+            book.apply(&op, pending_id.as_deref())
+                .map_err(|e| format!("entry {i}: {e}"))?;
+        }
+    }
+    Ok(book)
+}
+
+/// The book terms of a bond from its stored spec.
+pub fn book_terms(issuer: &str, spec: &str) -> AppResult<BookTerms> {
+    let spec: BondSpec =
+        serde_json::from_str(spec).map_err(|e| AppError::Internal(format!("stored spec: {e}")))?;
+    let terms = spec
+        .validate()
+        .map_err(|_| AppError::Internal("stored spec no longer validates".into()))?;
+    Ok(BookTerms::from_bond(issuer, &terms))
+}
+
+struct Pending {
+    job_index: usize,
+    ledger_id: String,
+    receipt: Receipt,
+    request_hash: Option<Hash>,
+}
+
+impl Committer {
+    async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        while let Some(first) = jobs.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < BATCH_MAX {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            metrics::histogram!("midori_engine_batch_size").record(batch.len() as f64);
+            self.process(batch).await;
+        }
+    }
+
+    async fn process(&mut self, jobs: Vec<Job>) {
+        let touched: Vec<String> = {
+            let mut seen = HashSet::new();
+            jobs.iter()
+                .filter(|j| seen.insert(j.ledger_id.clone()))
+                .map(|j| j.ledger_id.clone())
+                .collect()
+        };
+        let store = self.store.clone();
+        let mut answers: Vec<Option<AppResult<Answer>>> = (0..jobs.len()).map(|_| None).collect();
+        let outcome = match store.begin_batch().await {
+            Ok(mut batch) => {
+                let result = self.run_batch(&mut batch, &jobs, &mut answers).await;
+                match result {
+                    Ok(()) => batch.commit().await.map_err(AppError::from),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(AppError::from(e)),
+        };
+        if let Err(e) = &outcome {
+            // Nothing of this batch is durable: forget cached state, refuse what was accepted.
+            for ledger in &touched {
+                self.cache.remove(ledger);
+            }
+            tracing::warn!(error = %e, jobs = jobs.len(), "ledger batch failed");
+            for answer in answers.iter_mut() {
+                if matches!(answer, Some(Ok(Answer::Accepted(_))) | None) {
+                    *answer = Some(Err(clone_error(e)));
+                }
+            }
+        } else {
+            let appended = answers
+                .iter()
+                .filter(|a| {
+                    matches!(
+                        a,
+                        Some(Ok(Answer::Accepted(Accepted {
+                            replayed: false,
+                            ..
+                        })))
+                    )
+                })
+                .count();
+            metrics::counter!("midori_ledger_appends_total").increment(appended as u64);
+        }
+        for (job, answer) in jobs.into_iter().zip(answers) {
+            let answer = answer.unwrap_or_else(|| Err(AppError::Internal("no answer".into())));
+            match job.reply {
+                Reply::Accepted(tx) => {
+                    let _ = tx.send(answer.and_then(|a| match a {
+                        Answer::Accepted(a) => Ok(a),
+                        Answer::Verdict(_) => {
+                            Err(AppError::Internal("verdict for an append".into()))
+                        }
+                    }));
+                }
+                Reply::Verdict(tx) => {
+                    let _ = tx.send(answer.and_then(|a| match a {
+                        Answer::Verdict(v) => Ok(v),
+                        Answer::Accepted(_) => {
+                            Err(AppError::Internal("receipt for a dry run".into()))
+                        }
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Everything between BEGIN and COMMIT. Per-job refusals go into `answers`; an `Err` fails
+    /// the whole batch.
+    async fn run_batch(
+        &mut self,
+        batch: &mut Batch<'_>,
+        jobs: &[Job],
+        answers: &mut [Option<AppResult<Answer>>],
+    ) -> AppResult<()> {
+        // 1. Lock and load every touched ledger, creating new ones.
+        let mut creating: HashSet<&str> = HashSet::new();
+        for job in jobs {
+            if let Work::Create { .. } = job.work {
+                creating.insert(&job.ledger_id);
+            }
+        }
+        let mut order: Vec<String> = Vec::new();
+        for job in jobs {
+            if order.contains(&job.ledger_id) {
+                continue;
+            }
+            order.push(job.ledger_id.clone());
+            if !creating.contains(job.ledger_id.as_str()) {
+                self.load(batch, &job.ledger_id).await?;
+            }
+        }
+
+        // 2. Facts about every party the batch names, idempotency records and used nonces.
+        let mut party_ids: BTreeSet<String> = BTreeSet::new();
+        let mut op_ids: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut nonces: Vec<(String, u64)> = Vec::new();
+        for job in jobs {
+            match &job.work {
+                Work::Create { append, .. } | Work::Append(append) => {
+                    party_ids.insert(append.actor.party.clone());
+                    if let Action::Book { op, .. } = &append.action {
+                        named_parties(op, &mut party_ids);
+                    }
+                    if let Some(id) = &append.operation_id {
+                        op_ids.entry(&job.ledger_id).or_default().push(id.clone());
+                    }
+                    nonces.push((append.actor.party.clone(), append.nonce));
+                }
+                Work::DryRun { actor, op } => {
+                    party_ids.insert(actor.clone());
+                    named_parties(op, &mut party_ids);
+                }
+            }
+        }
+        // Pending transfers name their parties only in the book: add them for approvals.
+        for job in jobs {
+            if let Work::Append(Append {
+                action:
+                    Action::Book {
+                        op: Op::Approve { pending },
+                        ..
+                    },
+                ..
+            }) = &job.work
+                && let Some(p) = self
+                    .cache
+                    .get(&job.ledger_id)
+                    .and_then(|s| s.book.as_ref())
+                    .and_then(|b| b.pending().get(pending))
+            {
+                party_ids.insert(p.to.clone());
+            }
+        }
+        let ids: Vec<String> = party_ids.into_iter().collect();
+        let facts: HashMap<String, PartyFacts> = batch
+            .party_facts(&ids)
+            .await?
+            .iter()
+            .filter_map(|(id, row)| party_facts(row).map(|f| (id.clone(), f)))
+            .collect();
+        let mut stored_ops = HashMap::new();
+        for (ledger, ids) in &op_ids {
+            for (id, op) in batch.operations(ledger, ids).await? {
+                stored_ops.insert((ledger.to_string(), id), op);
+            }
+        }
+        let used = batch.used_nonces(&nonces).await?;
+
+        // 3. Each job, in queue order, against the state the jobs before it left.
+        let mut fresh_nonces: HashSet<(String, u64)> = HashSet::new();
+        let mut batch_ops: HashMap<(String, String), (Hash, usize)> = HashMap::new();
+        let mut writes: HashMap<String, LedgerWrite> = HashMap::new();
+        let mut pending: Vec<Pending> = Vec::new();
+        let lookup = |id: &str| facts.get(id).cloned();
+        for (i, job) in jobs.iter().enumerate() {
+            let (append, create) = match &job.work {
+                Work::DryRun { actor, op } => {
+                    answers[i] = Some(
+                        self.verdict(&job.ledger_id, actor, op, &lookup)
+                            .map(Answer::Verdict),
+                    );
+                    continue;
+                }
+                Work::Create {
+                    origin,
+                    bond,
+                    append,
+                } => (append, Some((origin, bond.as_ref()))),
+                Work::Append(append) => (append, None),
+            };
+            let hash = request_hash(&append.request)?;
+            if let Some(id) = &append.operation_id {
+                let key = (job.ledger_id.clone(), id.clone());
+                if let Some(stored) = stored_ops.get(&key) {
+                    answers[i] = Some(replay_answer(
+                        &stored.request_hash,
+                        &hash,
+                        &stored.result,
+                        id,
+                    ));
+                    continue;
+                }
+                if let Some((earlier_hash, earlier)) = batch_ops.get(&key) {
+                    answers[i] = Some(if *earlier_hash == hash {
+                        match &answers[*earlier] {
+                            Some(Ok(Answer::Accepted(a))) => Ok(Answer::Accepted(Accepted {
+                                receipt: a.receipt.clone(),
+                                replayed: true,
+                            })),
+                            _ => Err(AppError::Busy),
+                        }
+                    } else {
+                        Err(reused_id(id))
+                    });
+                    continue;
+                }
+            }
+            let nonce_key = (append.actor.party.clone(), append.nonce);
+            if used.contains(&nonce_key) || fresh_nonces.contains(&nonce_key) {
+                answers[i] = Some(Err(AppError::Replay(format!(
+                    "nonce {} was already used by this party: a replayed request is never applied twice; sign a new request with a fresh nonce",
+                    append.nonce
+                ))));
+                continue;
+            }
+            if let Some((origin, bond)) = create {
+                if let Some((new_bond, _)) = bond
+                    && let Some(isin) = &new_bond.isin
+                    && batch.isin_taken(isin).await?
+                {
+                    answers[i] = Some(Err(AppError::Conflict(
+                        "a bond with this ISIN is already registered".into(),
+                    )));
+                    continue;
+                }
+                let now = format_time(self.clock.now());
+                batch
+                    .create_ledger(
+                        &job.ledger_id,
+                        origin,
+                        &merkle::empty_root(),
+                        &now,
+                        bond.as_ref().map(|(b, _)| b),
+                    )
+                    .await?;
+                self.cache.insert(
+                    job.ledger_id.clone(),
+                    LedgerState {
+                        origin: origin.clone(),
+                        size: 0,
+                        frontier: Vec::new(),
+                        last_time: String::new(),
+                        book: bond.as_ref().map(|(_, t)| Book::new(t.clone())),
+                    },
+                );
+            }
+            let Some(state) = self.cache.get_mut(&job.ledger_id) else {
+                answers[i] = Some(Err(AppError::NotFound("ledger".into())));
+                continue;
+            };
+            // Entry times never go backwards along a ledger, whatever the wall clock does.
+            let now = self.clock.now();
+            let mut time = format_time(now);
+            if time < state.last_time {
+                time = state.last_time.clone();
+            }
+            let today = rules_date(
+                OffsetDateTime::parse(&time, &time::format_description::well_known::Rfc3339)
+                    .unwrap_or(now),
+            );
+            let (kind, data, parties, status) = match &append.action {
+                Action::Plain {
+                    kind,
+                    data,
+                    parties,
+                } => (kind.clone(), data.clone(), parties.clone(), "applied"),
+                Action::Book { op, reason } => {
+                    let Some(book) = state.book.as_mut() else {
+                        answers[i] = Some(Err(AppError::Conflict(
+                            "this ledger holds no tokens".into(),
+                        )));
+                        continue;
+                    };
+                    let violations = book.check(op, &append.actor.party, today, &lookup);
+                    if !violations.is_empty() {
+                        answers[i] = Some(Err(AppError::Rules(violations)));
+                        continue;
+                    }
+                    let pending_before = match op {
+                        Op::Approve { pending } | Op::Cancel { pending } => {
+                            book.pending().get(pending).cloned()
+                        }
+                        _ => None,
+                    };
+                    let op_id = append.operation_id.clone().unwrap_or_default();
+                    let outcome = book
+                        .apply(op, Some(&op_id))
+                        .map_err(|e| AppError::Internal(e.to_string()))?;
+                    let (kind, data, parties) = record::record(
+                        op,
+                        &outcome,
+                        &op_id,
+                        reason.as_deref(),
+                        pending_before.as_ref(),
+                    );
+                    (
+                        kind,
+                        data,
+                        parties,
+                        if outcome == Outcome::Pending {
+                            "pending"
+                        } else {
+                            "applied"
+                        },
+                    )
+                }
+            };
+            let draft = Draft {
+                kind: kind.clone(),
+                actor: Some(append.actor.clone()),
+                request: Some(append.request.clone()),
+                data,
+            };
+            let index = state.size;
+            let (_, leaf) = draft.seal(&state.origin, index, &time, &self.signer)?;
+            let leaf_hash = merkle::leaf_hash(&leaf);
+            let appended = merkle::append(state.size, &state.frontier, leaf_hash)?;
+            state.size += 1;
+            state.frontier = appended.frontier;
+            state.last_time = time.clone();
+            let write = writes
+                .entry(job.ledger_id.clone())
+                .or_insert_with(|| LedgerWrite {
+                    old_size: index,
+                    ..Default::default()
+                });
+            write.new_size = state.size;
+            write.nodes.extend(appended.nodes);
+            let mut involved = parties;
+            involved.push(append.actor.party.clone());
+            write.entries.push(NewEntry {
+                index,
+                kind: kind.clone(),
+                leaf,
+                leaf_hash,
+                time,
+                parties: involved,
+            });
+            fresh_nonces.insert(nonce_key);
+            if let Some(id) = &append.operation_id {
+                batch_ops.insert((job.ledger_id.clone(), id.clone()), (hash, i));
+            }
+            pending.push(Pending {
+                job_index: i,
+                ledger_id: job.ledger_id.clone(),
+                receipt: Receipt {
+                    operation_id: append.operation_id.clone().unwrap_or_default(),
+                    status: status.into(),
+                    entry_type: kind,
+                    entry_index: index.to_string(),
+                    tree_size: String::new(),
+                    checkpoint: String::new(),
+                },
+                request_hash: append.operation_id.as_ref().map(|_| hash),
+            });
+        }
+
+        // 4. One signed checkpoint per ledger, covering the whole batch; then write.
+        let mut checkpoints: HashMap<String, (u64, String)> = HashMap::new();
+        for (ledger_id, write) in writes.iter_mut() {
+            let state = self
+                .cache
+                .get(ledger_id)
+                .ok_or_else(|| AppError::Internal("state vanished".into()))?;
+            let root = merkle::root_from_frontier(&state.frontier);
+            let cp = Checkpoint {
+                origin: state.origin.clone(),
+                size: state.size,
+                root,
+            };
+            let text = note::sign_checkpoint(&cp, &self.note_name, self.signer.signing_key());
+            write.new_root = Some(root);
+            write.checkpoint = Some(text.clone());
+            checkpoints.insert(ledger_id.clone(), (state.size, text));
+        }
+        for p in pending.iter_mut() {
+            let (size, text) = &checkpoints[&p.ledger_id];
+            p.receipt.tree_size = size.to_string();
+            p.receipt.checkpoint = text.clone();
+            if let Some(hash) = p.request_hash {
+                let result = serde_json::to_string(&p.receipt)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                if let Some(w) = writes.get_mut(&p.ledger_id) {
+                    w.operations.push(NewOperation {
+                        operation_id: p.receipt.operation_id.clone(),
+                        request_hash: hash,
+                        entry_index: p.receipt.entry_index.parse().unwrap_or(0),
+                        result,
+                    })
+                }
+            }
+            answers[p.job_index] = Some(Ok(Answer::Accepted(Accepted {
+                receipt: p.receipt.clone(),
+                replayed: false,
+            })));
+        }
+        for ledger_id in &order {
+            if let Some(write) = writes.get(ledger_id) {
+                batch.write_ledger(ledger_id, write).await?;
+            }
+        }
+        let accepted_nonces: Vec<(String, u64)> = fresh_nonces.into_iter().collect();
+        batch.insert_nonces(&accepted_nonces).await?;
+        Ok(())
+    }
+
+    fn verdict(
+        &self,
+        ledger_id: &str,
+        actor: &str,
+        op: &Op,
+        facts: &dyn Fn(&str) -> Option<PartyFacts>,
+    ) -> AppResult<Verdict> {
+        let book = self
+            .cache
+            .get(ledger_id)
+            .and_then(|s| s.book.as_ref())
+            .ok_or_else(|| AppError::NotFound("bond".into()))?;
+        let today = rules_date(self.clock.now());
+        let violations = book.check(op, actor, today, facts);
+        let outcome = violations.is_empty().then(|| {
+            if matches!(op, Op::Transfer { .. }) && book.terms().approval_required {
+                "pending"
+            } else {
+                "applied"
+            }
+            .to_owned()
+        });
+        Ok(Verdict {
+            allowed: violations.is_empty(),
+            outcome,
+            violations,
+        })
+    }
+
+    /// Make the cached state of `ledger_id` match the locked head, rebuilding it if needed.
+    async fn load(&mut self, batch: &mut Batch<'_>, ledger_id: &str) -> AppResult<()> {
+        let head = batch.lock_head(ledger_id).await.map_err(|e| match e {
+            StoreError::NotFound => AppError::NotFound("ledger".into()),
+            other => other.into(),
+        })?;
+        if self
+            .cache
+            .get(ledger_id)
+            .is_some_and(|s| s.size == head.size)
+        {
+            return Ok(());
+        }
+        let ids = merkle::frontier_ids(head.size);
+        let nodes = batch.nodes(ledger_id, &ids).await?;
+        let frontier: Vec<Hash> = ids
+            .iter()
+            .map(|id| {
+                nodes
+                    .get(id)
+                    .copied()
+                    .ok_or_else(|| AppError::Internal(format!("missing node {id:?}")))
+            })
+            .collect::<AppResult<_>>()?;
+        // Never sign a checkpoint that is inconsistent with the stored tree.
+        if merkle::root_from_frontier(&frontier) != head.root {
+            return Err(AppError::Internal(format!(
+                "ledger {ledger_id}: stored nodes disagree with the head"
+            )));
+        }
+        let rows = batch.entries_from(ledger_id, 0).await?;
+        let last_time = rows
+            .last()
+            .map(|r| r.created_at.clone())
+            .unwrap_or_default();
+        let book = match batch.bond_by_ledger(ledger_id).await? {
+            Some((issuer, spec)) => {
+                let terms = book_terms(&issuer, &spec)?;
+                let entries = rows.iter().map(|r| {
+                    let (entry, _) = Entry::from_leaf(&r.leaf).map_err(|e| e.to_string())?;
+                    Ok::<_, String>((entry.kind, entry.data))
+                });
+                let entries: Vec<(String, Value)> = entries
+                    .collect::<Result<_, _>>()
+                    .map_err(AppError::Internal)?;
+                Some(replay_book(terms, entries).map_err(AppError::Internal)?)
+            }
+            None => None,
+        };
+        self.cache.insert(
+            ledger_id.to_owned(),
+            LedgerState {
+                origin: head.origin,
+                size: head.size,
+                frontier,
+                last_time,
+                book,
+            },
+        );
+        Ok(())
+    }
+}
+
+enum Answer {
+    Accepted(Accepted),
+    Verdict(Verdict),
+}
+
+fn named_parties(op: &Op, out: &mut BTreeSet<String>) {
+    match op {
+        Op::Issue { allocations } => out.extend(allocations.iter().map(|(p, _)| p.clone())),
+        Op::Transfer { from, to, .. } | Op::ForcedTransfer { from, to, .. } => {
+            out.insert(from.clone());
+            out.insert(to.clone());
+        }
+        Op::Freeze { holder, .. } | Op::Unfreeze { holder, .. } | Op::Redeem { holder, .. } => {
+            out.insert(holder.clone());
+        }
+        Op::Approve { .. }
+        | Op::Cancel { .. }
+        | Op::CloseIssuance
+        | Op::Pause
+        | Op::Unpause
+        | Op::RedeemAll => {}
+    }
+}
+
+fn reused_id(id: &str) -> AppError {
+    AppError::Conflict(format!(
+        "operation id {id:?} was already used for a different request; choose a new id"
+    ))
+}
+
+fn replay_answer(stored_hash: &Hash, hash: &Hash, result: &str, id: &str) -> AppResult<Answer> {
+    if stored_hash != hash {
+        return Err(reused_id(id));
+    }
+    let receipt: Receipt = serde_json::from_str(result)
+        .map_err(|e| AppError::Internal(format!("stored receipt: {e}")))?;
+    Ok(Answer::Accepted(Accepted {
+        receipt,
+        replayed: true,
+    }))
+}
+
+fn clone_error(e: &AppError) -> AppError {
+    match e {
+        AppError::Busy => AppError::Busy,
+        AppError::Conflict(d) => AppError::Conflict(d.clone()),
+        AppError::NotFound(d) => AppError::NotFound(d.clone()),
+        other => AppError::Internal(other.to_string()),
+    }
+}

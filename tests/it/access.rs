@@ -1,0 +1,445 @@
+//! The authorisation matrix: every endpoint of the OpenAPI document, called as every kind of
+//! caller, with the expected status of each cell written down in one table. Refusals are
+//! problems (`401 unauthenticated`, `403 forbidden`).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::Method;
+use midori::domain::party::Role;
+use midori::ledger::canon::{b64url, jwk_thumbprint, sign_jcs};
+use serde_json::{Value, json};
+
+use crate::on_both;
+use crate::support::*;
+
+/// Who calls. The order is the order of the columns of [`Endpoint::expect`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Caller {
+    /// No `Authorization` header.
+    Public,
+    Operator,
+    /// The issuer that registered the bond the path names.
+    Owner,
+    /// An issuer, but not of that bond.
+    OtherIssuer,
+    /// The investor whose id the party paths name.
+    Investor,
+    Verifier,
+    Regulator,
+}
+
+const CALLERS: [Caller; 7] = [
+    Caller::Public,
+    Caller::Operator,
+    Caller::Owner,
+    Caller::OtherIssuer,
+    Caller::Investor,
+    Caller::Verifier,
+    Caller::Regulator,
+];
+
+/// What `{id}` in the path template stands for.
+#[derive(Clone, Copy, Debug)]
+enum Subject {
+    None,
+    /// The investor's party id.
+    Investor,
+    /// The bond registered by the owner.
+    Bond,
+    /// A fresh API key of the investor, created for this cell alone.
+    ApiKey,
+}
+
+/// The request body of a cell. Bodies that change state are fresh for every cell, so that no
+/// cell depends on the order of the others.
+#[derive(Clone, Copy, Debug)]
+enum Body {
+    None,
+    /// `POST /v1/parties`: an investor with a fresh key.
+    NewParty,
+    /// `POST /v1/parties/{id}/keys`: a fresh key, not activated (the investor keeps signing
+    /// with its current key).
+    NewKey,
+    /// A `bond.register` of the green example, signed by the caller's own key.
+    SignedBond,
+    /// A `bond.add_document` with a fresh hash, signed by the caller's own key.
+    SignedDocument,
+}
+
+struct Endpoint {
+    method: &'static str,
+    /// The OpenAPI path template, then the query string, if any.
+    path: &'static str,
+    subject: Subject,
+    body: Body,
+    /// Expected status for: public, operator, owner issuer, other issuer, investor, verifier,
+    /// regulator.
+    expect: [u16; 7],
+}
+
+const fn endpoint(
+    method: &'static str,
+    path: &'static str,
+    subject: Subject,
+    body: Body,
+    expect: [u16; 7],
+) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        subject,
+        body,
+        expect,
+    }
+}
+
+const EVERYONE_200: [u16; 7] = [200; 7];
+
+#[rustfmt::skip]
+const MATRIX: &[Endpoint] = &[
+    //                                                                                                      public op   owner other inv  verif reg
+    endpoint("GET",    "/healthz",                                      Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/readyz",                                       Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/metrics",                                      Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/.well-known/jwks.json",                        Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/.well-known/checkpoint-key",                   Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("POST",   "/v1/parties",                                   Subject::None,     Body::NewParty,       [401, 201, 403, 403, 403, 403, 403]),
+    endpoint("GET",    "/v1/parties",                                   Subject::None,     Body::None,           [401, 200, 403, 403, 403, 403, 200]),
+    endpoint("GET",    "/v1/parties/{id}",                              Subject::Investor, Body::None,           [401, 200, 403, 403, 200, 403, 200]),
+    endpoint("GET",    "/v1/parties/{id}/keys",                         Subject::Investor, Body::None,           EVERYONE_200),
+    endpoint("POST",   "/v1/parties/{id}/keys",                         Subject::Investor, Body::NewKey,         [401, 201, 403, 403, 201, 403, 403]),
+    endpoint("POST",   "/v1/parties/{id}/api-keys",                     Subject::Investor, Body::None,           [401, 201, 403, 403, 403, 403, 403]),
+    endpoint("DELETE", "/v1/api-keys/{id}",                             Subject::ApiKey,   Body::None,           [401, 204, 403, 403, 403, 403, 403]),
+    endpoint("POST",   "/v1/bonds",                                     Subject::None,     Body::SignedBond,     [401, 403, 201, 201, 403, 403, 403]),
+    endpoint("GET",    "/v1/bonds",                                     Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/bonds/{id}",                                Subject::Bond,     Body::None,           EVERYONE_200),
+    endpoint("POST",   "/v1/bonds/{id}/documents",                      Subject::Bond,     Body::SignedDocument, [401, 403, 201, 403, 403, 403, 403]),
+    endpoint("GET",    "/v1/bonds/{id}/ledger/checkpoint",              Subject::Bond,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/bonds/{id}/ledger/proofs/inclusion?index=0",Subject::Bond,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/bonds/{id}/ledger/proofs/consistency?old_size=1", Subject::Bond, Body::None,         EVERYONE_200),
+    endpoint("GET",    "/v1/bonds/{id}/ledger/entries",                 Subject::Bond,     Body::None,           [401, 200, 200, 403, 403, 403, 200]),
+    endpoint("GET",    "/v1/bonds/{id}/ledger/export",                  Subject::Bond,     Body::None,           [401, 200, 200, 403, 403, 403, 200]),
+];
+
+/// The parties and the bond every cell works on.
+struct World {
+    operator: Party,
+    owner: Party,
+    other_issuer: Party,
+    investor: Party,
+    verifier: Party,
+    regulator: Party,
+    bond: String,
+}
+
+impl World {
+    async fn new(t: &TestApp) -> World {
+        let owner = t.party(Role::Issuer, "Osaka Prefecture").await;
+        let bond = t.register(&owner, green_spec()).await;
+        World {
+            operator: t.party(Role::Operator, "Exchange operations").await,
+            other_issuer: t.party(Role::Issuer, "Sakai City").await,
+            investor: t.party(Role::Investor, "Kansai Pension Fund").await,
+            verifier: t.party(Role::Verifier, "Green Review K.K.").await,
+            regulator: t.party(Role::Regulator, "Kinki Local Finance Bureau").await,
+            owner,
+            bond,
+        }
+    }
+
+    fn party(&self, caller: Caller) -> Option<&Party> {
+        match caller {
+            Caller::Public => None,
+            Caller::Operator => Some(&self.operator),
+            Caller::Owner => Some(&self.owner),
+            Caller::OtherIssuer => Some(&self.other_issuer),
+            Caller::Investor => Some(&self.investor),
+            Caller::Verifier => Some(&self.verifier),
+            Caller::Regulator => Some(&self.regulator),
+        }
+    }
+}
+
+fn fresh_public_key() -> String {
+    b64url(fresh_key().verifying_key().as_bytes())
+}
+
+/// Sign `payload` as `party` would; without a party (the public), with a key nobody registered.
+fn signed_by(party: Option<&Party>, payload: Value) -> Value {
+    match party {
+        Some(party) => party.sign(payload),
+        None => {
+            let key = fresh_key();
+            let mut payload = payload;
+            payload["kid"] = json!(jwk_thumbprint(&key.verifying_key()));
+            payload["nonce"] = json!("1");
+            let signature = sign_jcs(&payload, &key).unwrap();
+            json!({"payload": payload, "signature": signature})
+        }
+    }
+}
+
+static DOCUMENTS: AtomicU64 = AtomicU64::new(1);
+
+fn body(kind: Body, caller: Option<&Party>) -> Option<Value> {
+    match kind {
+        Body::None => None,
+        Body::NewParty => Some(json!({
+            "role": "investor",
+            "attributes": default_attributes(Role::Investor, "Namba Trust"),
+            "public_key": fresh_public_key(),
+        })),
+        Body::NewKey => Some(json!({"public_key": fresh_public_key(), "activate": false})),
+        Body::SignedBond => Some(signed_by(
+            caller,
+            json!({"type": "bond.register", "bond": green_spec()}),
+        )),
+        Body::SignedDocument => {
+            let n = DOCUMENTS.fetch_add(1, Ordering::SeqCst);
+            Some(signed_by(
+                caller,
+                json!({"type": "bond.add_document", "document": {
+                    "kind": "other",
+                    "uri": format!("https://example.org/x-{n}.pdf"),
+                    "sha256": format!("{n:064x}"),
+                }}),
+            ))
+        }
+    }
+}
+
+fn slug(status: u16) -> Option<&'static str> {
+    match status {
+        401 => Some("unauthenticated"),
+        403 => Some("forbidden"),
+        _ => None,
+    }
+}
+
+/// Call `endpoint` as `caller`, with a path and body made fresh for this cell.
+async fn call(t: &TestApp, world: &World, endpoint: &Endpoint, caller: Caller) -> (String, Reply) {
+    let id = match endpoint.subject {
+        Subject::None => String::new(),
+        Subject::Investor => world.investor.id.clone(),
+        Subject::Bond => world.bond.clone(),
+        Subject::ApiKey => {
+            t.app
+                .create_api_key(None, &world.investor.id)
+                .await
+                .unwrap()
+                .api_key_id
+        }
+    };
+    let path = endpoint.path.replace("{id}", &id);
+    let party = world.party(caller);
+    let method = Method::from_bytes(endpoint.method.as_bytes()).unwrap();
+    let reply = t
+        .send(
+            method,
+            &path,
+            party.map(|p| p.token.as_str()),
+            body(endpoint.body, party),
+        )
+        .await;
+    (path, reply)
+}
+
+on_both!(
+    every_endpoint_answers_every_caller_exactly_as_the_matrix_says,
+    |t: TestApp| async move {
+        // Arrange: one party of each role, and a bond of the owner's.
+        let world = World::new(&t).await;
+
+        // Act: every cell.
+        let mut cells = Vec::new();
+        for endpoint in MATRIX {
+            for (column, caller) in CALLERS.into_iter().enumerate() {
+                let (path, reply) = call(&t, &world, endpoint, caller).await;
+                cells.push((
+                    format!("{} {path} as {caller:?}", endpoint.method),
+                    endpoint.expect[column],
+                    reply,
+                ));
+            }
+        }
+
+        // Assert: every status as written (all mismatches at once), then every refusal is the
+        // right problem.
+        let wrong: Vec<String> = cells
+            .iter()
+            .filter(|(_, expected, reply)| reply.status.as_u16() != *expected)
+            .map(|(cell, expected, reply)| {
+                format!(
+                    "{cell}: expected {expected}, got {} {}",
+                    reply.status.as_u16(),
+                    reply.text()
+                )
+            })
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{} of {} cells differ from the matrix:\n{}",
+            wrong.len(),
+            cells.len(),
+            wrong.join("\n")
+        );
+        assert_eq!(cells.len(), MATRIX.len() * CALLERS.len());
+        for (cell, expected, reply) in &cells {
+            match slug(*expected) {
+                Some(slug) => {
+                    let problem = reply.problem(*expected, slug);
+                    assert!(
+                        problem["title"].as_str().is_some_and(|s| !s.is_empty()),
+                        "{cell}: {problem}"
+                    );
+                }
+                None => assert_ne!(
+                    reply.content_type(),
+                    "application/problem+json",
+                    "{cell}: {}",
+                    reply.text()
+                ),
+            }
+        }
+    }
+);
+
+on_both!(
+    revoking_an_api_key_twice_is_idempotent_and_the_key_stops_working,
+    |t: TestApp| async move {
+        let operator = t.party(Role::Operator, "Exchange operations").await;
+        let investor = t.party(Role::Investor, "Kansai Pension Fund").await;
+        let extra = t.app.create_api_key(None, &investor.id).await.unwrap();
+        let path = format!("/v1/api-keys/{}", extra.api_key_id);
+
+        let first = t
+            .send(Method::DELETE, &path, Some(&operator.token), None)
+            .await;
+        let second = t
+            .send(Method::DELETE, &path, Some(&operator.token), None)
+            .await;
+
+        assert_eq!(first.status, 204, "{}", first.text());
+        assert_eq!(second.status, 204, "{}", second.text());
+        t.get(
+            &format!("/v1/parties/{}", investor.id),
+            Some(&extra.api_key),
+        )
+        .await
+        .problem(401, "unauthenticated");
+    }
+);
+
+on_both!(a_refused_caller_changes_nothing, |t: TestApp| async move {
+    // Arrange
+    let world = World::new(&t).await;
+    let keys_before = t
+        .get(&format!("/v1/parties/{}/keys", world.investor.id), None)
+        .await
+        .json();
+    let size_before = t
+        .get(&format!("/v1/bonds/{}", world.bond), None)
+        .await
+        .json()["ledger"]["size"]
+        .clone();
+
+    // Act: every write, as every caller the matrix refuses.
+    for endpoint in MATRIX.iter().filter(|e| e.method != "GET") {
+        for (column, caller) in CALLERS.into_iter().enumerate() {
+            if endpoint.expect[column] >= 400 {
+                let (path, reply) = call(&t, &world, endpoint, caller).await;
+                assert!(
+                    reply.status.is_client_error(),
+                    "{} {path} as {caller:?}: {}",
+                    endpoint.method,
+                    reply.text()
+                );
+            }
+        }
+    }
+
+    // Assert: no party, key, bond or entry appeared.
+    let parties = t
+        .get("/v1/parties", Some(&world.operator.token))
+        .await
+        .json();
+    assert_eq!(parties.as_array().unwrap().len(), 6, "{parties}");
+    assert_eq!(
+        t.get(&format!("/v1/parties/{}/keys", world.investor.id), None)
+            .await
+            .json(),
+        keys_before
+    );
+    let bonds = t.get("/v1/bonds", None).await.json();
+    assert_eq!(bonds["items"].as_array().unwrap().len(), 1, "{bonds}");
+    assert_eq!(
+        t.get(&format!("/v1/bonds/{}", world.bond), None)
+            .await
+            .json()["ledger"]["size"],
+        size_before
+    );
+});
+
+on_both!(
+    an_investor_may_never_read_another_investors_record,
+    |t: TestApp| async move {
+        let investor = t.party(Role::Investor, "Kansai Pension Fund").await;
+        let other = t.party(Role::Investor, "Namba Trust").await;
+
+        let reply = t
+            .get(&format!("/v1/parties/{}", other.id), Some(&investor.token))
+            .await;
+
+        reply.problem(403, "forbidden");
+        assert!(!reply.text().contains("Namba Trust"), "{}", reply.text());
+    }
+);
+
+#[test]
+fn the_matrix_covers_every_endpoint_of_the_openapi_document() {
+    let doc: Value = serde_json::from_str(&midori::http::openapi_json()).unwrap();
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| {
+                    [
+                        "get", "put", "post", "delete", "patch", "head", "options", "trace",
+                    ]
+                    .contains(&k.as_str())
+                })
+                .map(move |method| (method.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let tabled: Vec<(String, String)> = MATRIX
+        .iter()
+        .map(|e| {
+            (
+                e.method.to_owned(),
+                e.path.split('?').next().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let tabled_set: BTreeSet<(String, String)> = tabled.iter().cloned().collect();
+
+    assert_eq!(
+        tabled.len(),
+        tabled_set.len(),
+        "an endpoint is in the matrix twice"
+    );
+    let missing: Vec<_> = documented.difference(&tabled_set).collect();
+    assert!(
+        missing.is_empty(),
+        "endpoints without a row in the access matrix: {missing:?}"
+    );
+    let stale: Vec<_> = tabled_set.difference(&documented).collect();
+    assert!(
+        stale.is_empty(),
+        "matrix rows for endpoints the API does not have: {stale:?}"
+    );
+}
