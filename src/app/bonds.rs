@@ -238,6 +238,7 @@ impl App {
                 kind: "bond.registered".into(),
                 data: json!({ "bond_id": id, "issuer_id": caller.party_id }),
                 parties: vec![],
+                once: None,
             },
         };
         let book = BookTerms::from_bond(&caller.party_id, &terms);
@@ -386,6 +387,7 @@ impl App {
                 kind: "bond.document_added".into(),
                 data: json!({ "bond_id": bond.id }),
                 parties: vec![],
+                once: None,
             },
         };
         let accepted = self.engine().append(bond.ledger_id, append).await?;

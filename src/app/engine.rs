@@ -85,6 +85,8 @@ pub enum Action {
         kind: String,
         data: Value,
         parties: Vec<String>,
+        /// A fact that a ledger may record once only (a coupon period paid, a KPI observed).
+        once: Option<String>,
     },
 }
 
@@ -145,6 +147,20 @@ struct LedgerState {
     frontier: Vec<Hash>,
     last_time: String,
     book: Option<Book>,
+    /// Facts recorded once only, by key (see [`Action::Plain`]).
+    once: HashSet<String>,
+}
+
+/// The once-only key an entry of `kind` with `data` carries, if any.
+fn once_key(kind: &str, data: &Value) -> Option<String> {
+    let field = match kind {
+        "coupon.paid" => "period",
+        "kpi.observed" => "kpi_id",
+        _ => return None,
+    };
+    data.get(field)
+        .and_then(Value::as_str)
+        .map(|v| format!("{kind}:{v}"))
 }
 
 impl Engine {
@@ -542,6 +558,7 @@ impl Committer {
                         frontier: Vec::new(),
                         last_time: String::new(),
                         book: bond.as_ref().map(|(_, t)| Book::new(t.clone())),
+                        once: HashSet::new(),
                     },
                 );
             }
@@ -564,7 +581,22 @@ impl Committer {
                     kind,
                     data,
                     parties,
-                } => (kind.clone(), data.clone(), parties.clone(), "applied"),
+                    once,
+                } => {
+                    if let Some(key) = once {
+                        if state.once.contains(key) {
+                            answers[i] = Some(Err(AppError::Rules(vec![Violation {
+                                code: "already_recorded".into(),
+                                detail: format!(
+                                    "{key} is already on this ledger; it is recorded once"
+                                ),
+                            }])));
+                            continue;
+                        }
+                        state.once.insert(key.clone());
+                    }
+                    (kind.clone(), data.clone(), parties.clone(), "applied")
+                }
                 Action::Book { op, reason } => {
                     let Some(book) = state.book.as_mut() else {
                         answers[i] = Some(Err(AppError::Conflict(
@@ -765,6 +797,14 @@ impl Committer {
             )));
         }
         let rows = batch.entries_from(ledger_id, 0).await?;
+        let mut once = HashSet::new();
+        for row in &rows {
+            if let Ok((entry, _)) = Entry::from_leaf(&row.leaf)
+                && let Some(key) = once_key(&entry.kind, &entry.data)
+            {
+                once.insert(key);
+            }
+        }
         let last_time = rows
             .last()
             .map(|r| r.created_at.clone())
@@ -791,6 +831,7 @@ impl Committer {
                 frontier,
                 last_time,
                 book,
+                once,
             },
         );
         Ok(())

@@ -7,6 +7,7 @@ mod error;
 pub mod keyfile;
 mod ledgers;
 mod parties;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub use bonds::*;
 pub use error::{AppError, AppResult};
 pub use ledgers::*;
 pub use parties::*;
+pub use tokens::*;
 
 /// The source of "now". Production reads the system clock; tests drive their own.
 pub trait Clock: Send + Sync {

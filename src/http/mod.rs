@@ -48,6 +48,7 @@ pub struct AppState {
         (name = "parties", description = "Parties, their keys and API keys"),
         (name = "bonds", description = "The bond registry"),
         (name = "ledger", description = "A bond's signed, verifiable ledger: checkpoints, entries, proofs, export"),
+        (name = "tokens", description = "Security-token operations, the holder register, positions, history and coupons"),
     )
 )]
 struct ApiDoc;

@@ -533,6 +533,24 @@ impl Store {
         })?;
         Ok(rows)
     }
+
+    /// Ledgers with any entry that concerns this party.
+    pub async fn ledgers_of_party(&self, party_id: &str) -> StoreResult<Vec<String>> {
+        let rows: Vec<(String,)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT DISTINCT ledger_id FROM entry_parties WHERE party_id = $1 ORDER BY ledger_id")
+            .bind(party_id).fetch_all(p).await)?;
+        Ok(rows.into_iter().map(|(l,)| l).collect())
+    }
+
+    /// Entries that concern this party, by ledger and index, at most [`ENTRIES_PAGE_MAX`].
+    pub async fn entries_of_party(&self, party_id: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let rows: Vec<(String, Vec<u8>)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT e.ledger_id, e.leaf FROM entry_parties x \
+             JOIN entries e ON e.ledger_id = x.ledger_id AND e.idx = x.idx \
+             WHERE x.party_id = $1 ORDER BY e.created_at, e.ledger_id, e.idx LIMIT $2")
+            .bind(party_id).bind(ENTRIES_PAGE_MAX as i64).fetch_all(p).await)?;
+        Ok(rows)
+    }
 }
 
 fn to_hash(bytes: Vec<u8>) -> StoreResult<Hash> {

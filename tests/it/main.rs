@@ -10,3 +10,4 @@ mod ledger;
 mod openapi;
 mod parties;
 mod problems;
+mod tokens;

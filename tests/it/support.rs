@@ -346,3 +346,69 @@ macro_rules! on_both {
         }
     };
 }
+
+impl TestApp {
+    /// Sign and send a token operation as `party` on `bond` (adds bond_id and a fresh
+    /// operation_id unless the payload has one).
+    pub async fn op(&self, party: &Party, bond: &str, mut payload: Value) -> Reply {
+        payload["bond_id"] = Value::String(bond.to_owned());
+        if payload.get("operation_id").is_none() {
+            payload["operation_id"] = Value::String(uuid::Uuid::now_v7().to_string());
+        }
+        self.post(
+            &format!("/v1/bonds/{bond}/operations"),
+            Some(&party.token),
+            party.sign(payload),
+        )
+        .await
+    }
+
+    /// The dry-run verdict for `payload` by `party`.
+    pub async fn check(&self, party: &Party, bond: &str, mut payload: Value) -> Value {
+        payload["bond_id"] = Value::String(bond.to_owned());
+        let reply = self
+            .post(
+                &format!("/v1/bonds/{bond}/operations/check"),
+                Some(&party.token),
+                payload,
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()
+    }
+
+    /// Balances of the current register, by holder id.
+    pub async fn balances(
+        &self,
+        reader: &Party,
+        bond: &str,
+    ) -> std::collections::BTreeMap<String, u64> {
+        let reply = self
+            .get(&format!("/v1/bonds/{bond}/holders"), Some(&reader.token))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["holder"].as_str().unwrap().to_owned(),
+                    h["balance"].as_str().unwrap().parse().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The rule codes of a 422 rule-violation problem.
+#[track_caller]
+pub fn violation_codes(reply: &Reply) -> Vec<String> {
+    let body = reply.problem(422, "rule-violation");
+    body["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["code"].as_str().unwrap().to_owned())
+        .collect()
+}

@@ -5,6 +5,7 @@ mod bonds;
 mod ledger;
 mod parties;
 mod system;
+mod tokens;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -17,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(parties::router())
         .merge(bonds::router())
         .merge(ledger::router())
+        .merge(tokens::router())
 }
 
 pub async fn fallback() -> ApiError {
