@@ -81,6 +81,18 @@ fn invalid(pointer: &str, code: &str, detail: impl Into<String>) -> AppError {
 }
 
 impl App {
+    async fn party_key_cached(
+        &self,
+        kid: &str,
+    ) -> Result<crate::store::KeyRow, crate::store::StoreError> {
+        if let Some(row) = self.keys.get(&kid.to_owned()) {
+            return Ok(row);
+        }
+        let row = self.store.party_key(kid).await?;
+        self.keys.put(kid.to_owned(), row.clone());
+        Ok(row)
+    }
+
     /// Check a signed request: it names one of the caller's keys, that key is active, the nonce
     /// is a canonical decimal, the operation type is the expected one, and the Ed25519
     /// signature over the payload's JCS bytes verifies (strictly).
@@ -140,8 +152,7 @@ impl App {
             .filter(|n| *n > 0 && *n <= i64::MAX as u64)
             .ok_or_else(|| invalid("/payload/nonce", "nonce_invalid", "the nonce must be a decimal string between 1 and 2^63-1, without leading zeros"))?;
         let key_row = self
-            .store
-            .party_key(kid)
+            .party_key_cached(kid)
             .await
             .map_err(|e| match not_found(e, "key") {
                 AppError::NotFound(_) => {
@@ -254,11 +265,7 @@ impl App {
     }
 
     pub async fn bond(&self, id: &str) -> AppResult<BondView> {
-        let row = self
-            .store
-            .bond(id)
-            .await
-            .map_err(|e| not_found(e, "bond"))?;
+        let row = self.bond_row_fresh(id).await?;
         self.bond_view(row)
     }
 

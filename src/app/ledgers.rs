@@ -57,7 +57,20 @@ fn may_read_entries(caller: &Caller, bond: &BondRow) -> AppResult<()> {
 }
 
 impl App {
+    /// A bond's registry row, possibly cached: its terms, issuer and ledger never change, but
+    /// `ledger_size` may be stale — read the ledger for that.
     pub(super) async fn bond_row(&self, bond_id: &str) -> AppResult<BondRow> {
+        super::parties::check_id(bond_id, "bond")?;
+        if let Some(row) = self.bonds.get(&bond_id.to_owned()) {
+            return Ok(row);
+        }
+        let row = self.bond_row_fresh(bond_id).await?;
+        self.bonds.put(bond_id.to_owned(), row.clone());
+        Ok(row)
+    }
+
+    /// A bond's registry row as stored now (with the current ledger size).
+    pub(super) async fn bond_row_fresh(&self, bond_id: &str) -> AppResult<BondRow> {
         super::parties::check_id(bond_id, "bond")?;
         self.store
             .bond(bond_id)

@@ -2,6 +2,7 @@
 //! appends. Knows the domain, the ledger and the store's interface; knows nothing of HTTP.
 
 mod bonds;
+pub mod cache;
 pub mod engine;
 mod error;
 pub mod keyfile;
@@ -53,6 +54,9 @@ pub fn format_time(t: OffsetDateTime) -> String {
 pub struct App {
     pub store: Arc<Store>,
     engine: engine::Engine,
+    callers: cache::TtlCache<Vec<u8>, Caller>,
+    keys: cache::TtlCache<String, crate::store::KeyRow>,
+    bonds: cache::TtlCache<String, crate::store::BondRow>,
     signer: ServiceSigner,
     /// Deployment name: the signed-note key name and the prefix of every ledger's origin.
     origin: String,
@@ -80,6 +84,9 @@ impl App {
         let app = App {
             store,
             engine,
+            callers: cache::TtlCache::new(),
+            keys: cache::TtlCache::new(),
+            bonds: cache::TtlCache::new(),
             signer,
             origin,
             clock,

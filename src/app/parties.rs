@@ -215,17 +215,23 @@ impl App {
         if !token.starts_with(API_KEY_PREFIX) {
             return Err(AppError::Unauthenticated);
         }
+        let hash = hash_token(token);
+        if let Some(caller) = self.callers.get(&hash) {
+            return Ok(caller);
+        }
         let row = self
             .store
-            .caller_by_token_hash(&hash_token(token))
+            .caller_by_token_hash(&hash)
             .await?
             .ok_or(AppError::Unauthenticated)?;
         let role = Role::parse(&row.role)
             .map_err(|_| AppError::Internal(format!("stored role {:?}", row.role)))?;
-        Ok(Caller {
+        let caller = Caller {
             party_id: row.party_id,
             role,
-        })
+        };
+        self.callers.put(hash, caller.clone());
+        Ok(caller)
     }
 
     async fn party_view(&self, id: &str) -> AppResult<PartyView> {
@@ -319,6 +325,7 @@ impl App {
         let key =
             parse_key_field(&request.public_key, "/public_key").map_err(AppError::Validation)?;
         let kid = jwk_thumbprint(&key);
+        self.keys.clear();
         self.store
             .add_party_key(
                 party_id,
@@ -357,6 +364,8 @@ impl App {
 
     pub async fn revoke_api_key(&self, caller: Option<&Caller>, key_id: &str) -> AppResult<()> {
         check_id(key_id, "API key")?;
+        // Revocation takes effect at once in this process.
+        self.callers.clear();
         if let Some(caller) = caller {
             require_role(
                 caller,

@@ -99,8 +99,18 @@ fn verify(export: &Path, checkpoint: &Path, keys: &Path, json: bool) -> anyhow::
     let keys: Vec<Jwk> = serde_json::from_value(keys.get("keys").cloned().unwrap_or(Value::Null))
         .context("the key set has no `keys` array of Ed25519 JWKs")?;
     let lines = export.split(|b| *b == b'\n').filter(|l| !l.is_empty());
-    match verify_export(lines, &checkpoint, &keys) {
-        Ok(report) => {
+    let lines: Vec<&[u8]> = lines.collect();
+    let verified = verify_export(lines.iter().copied(), &checkpoint, &keys).and_then(|report| {
+        // Signatures and the root hold; now the ledger's own invariants.
+        crate::app::engine::audit_book(lines.iter().copied())
+            .map(|book| (report, book))
+            .map_err(|(index, reason)| crate::ledger::audit::AuditFailure {
+                index: Some(index),
+                reason: format!("invariant: {reason}"),
+            })
+    });
+    match verified {
+        Ok((report, book)) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -108,6 +118,15 @@ fn verify(export: &Path, checkpoint: &Path, keys: &Path, json: bool) -> anyhow::
                     "OK: {} entries of {} verified; root {} matches the signed checkpoint of size {}",
                     report.entries, report.origin, report.root, report.checkpoint_size
                 );
+                if let Some(book) = &book {
+                    println!(
+                        "OK: supply conserved: issued {} − redeemed {} = outstanding {} across {} holders",
+                        book.issued(),
+                        book.redeemed(),
+                        book.outstanding(),
+                        book.holder_count()
+                    );
+                }
                 if report.beyond_checkpoint > 0 {
                     println!(
                         "note: {} entries lie beyond the checkpoint and are not covered by it",

@@ -65,6 +65,12 @@ enum Body {
     SignedBond,
     /// A `bond.add_document` with a fresh hash, signed by the caller's own key.
     SignedDocument,
+    /// A `bond.pause` (an issuer-only operation) with a reason and a fresh operation id, signed
+    /// by the caller's own key. A pause that goes through is lifted at once (see [`call`]), so
+    /// that later cells find the bond unpaused.
+    SignedPause,
+    /// An unsigned `token.transfer` of one token to the investor, for the dry run.
+    DryRunTransfer,
 }
 
 struct Endpoint {
@@ -120,6 +126,13 @@ const MATRIX: &[Endpoint] = &[
     endpoint("GET",    "/v1/bonds/{id}/ledger/proofs/consistency?old_size=1", Subject::Bond, Body::None,         EVERYONE_200),
     endpoint("GET",    "/v1/bonds/{id}/ledger/entries",                 Subject::Bond,     Body::None,           [401, 200, 200, 403, 403, 403, 200]),
     endpoint("GET",    "/v1/bonds/{id}/ledger/export",                  Subject::Bond,     Body::None,           [401, 200, 200, 403, 403, 403, 200]),
+    endpoint("POST",   "/v1/bonds/{id}/operations",                     Subject::Bond,     Body::SignedPause,    [401, 403, 201, 403, 403, 403, 403]),
+    endpoint("POST",   "/v1/bonds/{id}/operations/check",               Subject::Bond,     Body::DryRunTransfer, [401, 200, 200, 200, 200, 200, 200]),
+    endpoint("GET",    "/v1/bonds/{id}/holders",                        Subject::Bond,     Body::None,           [401, 200, 200, 403, 403, 403, 200]),
+    endpoint("GET",    "/v1/parties/{id}/positions",                    Subject::Investor, Body::None,           [401, 200, 403, 403, 200, 403, 200]),
+    endpoint("GET",    "/v1/parties/{id}/history",                      Subject::Investor, Body::None,           [401, 200, 403, 403, 200, 403, 200]),
+    endpoint("GET",    "/v1/bonds/{id}/coupons",                        Subject::Bond,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/bonds/{id}/coupons/{period}/entitlements",  Subject::Bond,     Body::None,           [401, 200, 200, 403, 403, 403, 200]),
 ];
 
 /// The parties and the bond every cell works on.
@@ -181,8 +194,9 @@ fn signed_by(party: Option<&Party>, payload: Value) -> Value {
 }
 
 static DOCUMENTS: AtomicU64 = AtomicU64::new(1);
+static OPERATIONS: AtomicU64 = AtomicU64::new(1);
 
-fn body(kind: Body, caller: Option<&Party>) -> Option<Value> {
+fn body(kind: Body, caller: Option<&Party>, world: &World) -> Option<Value> {
     match kind {
         Body::None => None,
         Body::NewParty => Some(json!({
@@ -206,6 +220,18 @@ fn body(kind: Body, caller: Option<&Party>) -> Option<Value> {
                 }}),
             ))
         }
+        Body::SignedPause => {
+            let n = OPERATIONS.fetch_add(1, Ordering::SeqCst);
+            Some(signed_by(
+                caller,
+                json!({"type": "bond.pause", "bond_id": world.bond,
+                    "operation_id": format!("access-pause-{n}"), "reason": "access matrix"}),
+            ))
+        }
+        Body::DryRunTransfer => Some(json!({
+            "type": "token.transfer", "bond_id": world.bond,
+            "to": world.investor.id, "quantity": "1",
+        })),
     }
 }
 
@@ -231,7 +257,7 @@ async fn call(t: &TestApp, world: &World, endpoint: &Endpoint, caller: Caller) -
                 .api_key_id
         }
     };
-    let path = endpoint.path.replace("{id}", &id);
+    let path = endpoint.path.replace("{id}", &id).replace("{period}", "1");
     let party = world.party(caller);
     let method = Method::from_bytes(endpoint.method.as_bytes()).unwrap();
     let reply = t
@@ -239,9 +265,20 @@ async fn call(t: &TestApp, world: &World, endpoint: &Endpoint, caller: Caller) -
             method,
             &path,
             party.map(|p| p.token.as_str()),
-            body(endpoint.body, party),
+            body(endpoint.body, party, world),
         )
         .await;
+    if matches!(endpoint.body, Body::SignedPause) && reply.status == 201 {
+        // Keep cells independent: lift the pause this cell placed.
+        let unpause = t
+            .op(
+                &world.owner,
+                &world.bond,
+                json!({"type": "bond.unpause", "reason": "access matrix"}),
+            )
+            .await;
+        assert_eq!(unpause.status, 201, "{}", unpause.text());
+    }
     (path, reply)
 }
 

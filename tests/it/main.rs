@@ -10,4 +10,5 @@ mod ledger;
 mod openapi;
 mod parties;
 mod problems;
+mod token_model;
 mod tokens;
