@@ -4,7 +4,8 @@
 #   export.jsonl    the bond ledger, one canonical entry a line
 #   checkpoint.txt  its latest signed checkpoint (C2SP signed note)
 #   jwks.json       the service's public keys
-# Then it runs `midori verify` on them.
+# Then it runs `midori verify` on them (signatures, canonical form, Merkle root, and the token
+# invariants: supply conserved, no negative balance).
 #
 # Usage: MIDORI_OPERATOR_TOKEN=mdr_… docs/walkthrough.sh DIR
 #   MIDORI_URL   base URL of the service (default http://127.0.0.1:8080)
@@ -55,16 +56,48 @@ jq -n '{type: "bond.add_document", document: {kind: "second_party_opinion",
       -H "authorization: Bearer $issuer_token" -H 'content-type: application/json' --data-binary @- \
   | jq '{entry_index, tree_size}'
 
-step "5. Anyone can find the bond and fetch its signed checkpoint and the service's keys"
+step "5. Two investors (QII, KYC verified) with their own keys; the issuer issues tokens to one"
+investor() { # name file -> party id and API key, tab-separated
+  local jwk; jwk=$("$midori" keygen --out "$dir/$2.jwk")
+  call -X POST "$url/v1/parties" -H "authorization: Bearer $operator" -H 'content-type: application/json' \
+    -d "$(jq -n --arg key "$jwk" --arg name "$1" '{role: "investor", public_key: $key,
+          attributes: {name: $name, country: "JP", investor_category: "qii",
+                       kyc_status: "verified", kyc_expires_on: "2030-12-31"}}')" \
+    | jq -r '[.party.id, .api_key] | @tsv'
+}
+rm -f "$dir/pension.jwk" "$dir/bank.jwk"
+IFS=$'\t' read -r pension pension_token < <(investor "Kansai Pension Fund" pension)
+IFS=$'\t' read -r bank bank_token < <(investor "Naniwa Trust Bank" bank)
+operate() { # signer-key token payload
+  echo "$3" | "$midori" sign --key "$1" \
+    | call -X POST "$url/v1/bonds/$bond/operations" \
+        -H "authorization: Bearer $2" -H 'content-type: application/json' --data-binary @-
+}
+operate "$dir/issuer.jwk" "$issuer_token" "$(jq -n --arg b "$bond" --arg p "$pension" \
+  '{type: "token.issue", bond_id: $b, operation_id: "issue-2026-001",
+    allocations: [{investor: $p, quantity: "6000"}]}')" | jq '{entry_type, entry_index, tree_size}'
+
+step "6. The pension fund checks a transfer in advance (every broken rule at once), then signs it"
+call -X POST "$url/v1/bonds/$bond/operations/check" -H "authorization: Bearer $pension_token" \
+  -H 'content-type: application/json' \
+  -d "$(jq -n --arg b "$bond" --arg to "$bank" '{type: "token.transfer", bond_id: $b, to: $to, quantity: "7000"}')" | jq .
+operate "$dir/pension.jwk" "$pension_token" "$(jq -n --arg b "$bond" --arg to "$bank" \
+  '{type: "token.transfer", bond_id: $b, operation_id: "kpf-2026-0001", to: $to, quantity: "2500"}')" \
+  | jq '{entry_type, entry_index, status}'
+call "$url/v1/bonds/$bond/holders" -H "authorization: Bearer $issuer_token" \
+  | jq '{outstanding, holders: [.holders[] | {holder, balance}]}'
+call "$url/v1/bonds/$bond/coupons" | jq '.[0]'
+
+step "7. Anyone can find the bond and fetch its signed checkpoint and the service's keys"
 call "$url/v1/bonds?kind=green&category=renewable_energy" | jq '[.items[] | {id, name: .terms.name}]'
 call "$url/v1/bonds/$bond/ledger/checkpoint" > "$dir/checkpoint.txt"
 cat "$dir/checkpoint.txt"
 call "$url/.well-known/jwks.json" > "$dir/jwks.json"
 
-step "6. An inclusion proof for entry 0 in the current tree (RFC 9162)"
+step "8. An inclusion proof for entry 0 in the current tree (RFC 9162)"
 call "$url/v1/bonds/$bond/ledger/proofs/inclusion?index=0" | jq .
 
-step "7. The issuer (or a regulator) exports the ledger; anyone verifies it offline"
+step "9. The issuer (or a regulator) exports the ledger; anyone verifies it offline"
 call "$url/v1/bonds/$bond/ledger/export" -H "authorization: Bearer $issuer_token" > "$dir/export.jsonl"
 wc -l < "$dir/export.jsonl"
 "$midori" verify --export "$dir/export.jsonl" --checkpoint "$dir/checkpoint.txt" --keys "$dir/jwks.json"
