@@ -363,19 +363,15 @@ impl Committer {
                 }
             }
         } else {
-            let appended = answers
-                .iter()
-                .filter(|a| {
-                    matches!(
-                        a,
-                        Some(Ok(Answer::Accepted(Accepted {
-                            replayed: false,
-                            ..
-                        })))
-                    )
-                })
-                .count();
-            metrics::counter!("midori_ledger_appends_total").increment(appended as u64);
+            for answer in answers.iter().flatten() {
+                if let Ok(Answer::Accepted(Accepted {
+                    receipt,
+                    replayed: false,
+                })) = answer
+                {
+                    metrics::counter!("midori_ledger_appends_total", "type" => receipt.entry_type.clone()).increment(1);
+                }
+            }
         }
         for (job, answer) in jobs.into_iter().zip(answers) {
             let answer = answer.unwrap_or_else(|| Err(AppError::Internal("no answer".into())));
@@ -474,6 +470,7 @@ impl Committer {
                     .and_then(|b| b.pending().get(pending))
             {
                 party_ids.insert(p.to.clone());
+                party_ids.insert(p.from.clone());
             }
         }
         let ids: Vec<String> = party_ids.into_iter().collect();
@@ -498,6 +495,7 @@ impl Committer {
         let mut batch_ops: HashMap<(String, String), (Hash, usize)> = HashMap::new();
         let mut writes: HashMap<String, LedgerWrite> = HashMap::new();
         let mut pending: Vec<Pending> = Vec::new();
+        let mut retries: Vec<(usize, usize)> = Vec::new();
         let lookup = |id: &str| facts.get(id).cloned();
         for (i, job) in jobs.iter().enumerate() {
             let (append, create) = match &job.work {
@@ -528,17 +526,12 @@ impl Committer {
                     continue;
                 }
                 if let Some((earlier_hash, earlier)) = batch_ops.get(&key) {
-                    answers[i] = Some(if *earlier_hash == hash {
-                        match &answers[*earlier] {
-                            Some(Ok(Answer::Accepted(a))) => Ok(Answer::Accepted(Accepted {
-                                receipt: a.receipt.clone(),
-                                replayed: true,
-                            })),
-                            _ => Err(AppError::Busy),
-                        }
+                    if *earlier_hash == hash {
+                        // Answered with the earlier job's receipt once the batch has one.
+                        retries.push((i, *earlier));
                     } else {
-                        Err(reused_id(id))
-                    });
+                        answers[i] = Some(Err(reused_id(id)));
+                    }
                     continue;
                 }
             }
@@ -747,6 +740,15 @@ impl Committer {
                 receipt: p.receipt.clone(),
                 replayed: false,
             })));
+        }
+        for (retry, earlier) in retries {
+            answers[retry] = Some(match &answers[earlier] {
+                Some(Ok(Answer::Accepted(a))) => Ok(Answer::Accepted(Accepted {
+                    receipt: a.receipt.clone(),
+                    replayed: true,
+                })),
+                _ => Err(AppError::Busy),
+            });
         }
         for ledger_id in &order {
             if let Some(write) = writes.get(ledger_id) {

@@ -13,7 +13,6 @@ mod tokens;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::ledger::entry::ServiceSigner;
 use crate::ledger::note;
@@ -42,12 +41,14 @@ impl Clock for SystemClock {
 /// RFC 3339 UTC with microseconds at most, the only time format that is signed or stored
 /// (PostgreSQL keeps microseconds; anything finer would not round-trip).
 pub fn format_time(t: OffsetDateTime) -> String {
+    // Always six fractional digits, so that times compare correctly as strings (entry times
+    // never go backwards; histories sort by time).
     let t = t.to_offset(time::UtcOffset::UTC);
-    let t = t
-        .replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(t);
-    t.format(&Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    t.format(&format)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00.000000Z".into())
 }
 
 /// Everything a request handler needs, shared behind an `Arc`.

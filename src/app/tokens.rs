@@ -504,7 +504,7 @@ impl App {
             None if payload.kind == OperationType::PayCoupon => {
                 self.coupon_action(&bond, &payload).await?
             }
-            None => kpi_action(&bond, &payload)?,
+            None => kpi_action(&bond, &payload, rules_date(self.clock.now()))?,
         };
         let append = Append {
             actor: verified.actor,
@@ -819,6 +819,7 @@ impl App {
                 "currency": e.currency, "total": e.total,
                 "rounding": "each holder's amount rounded down to the currency's minor unit",
                 "payments": e.holders.iter().map(|h| json!({"holder": h.holder, "quantity": h.quantity, "amount": h.amount})).collect::<Vec<_>>(),
+                "operation_id": payload.operation_id, "reason": payload.reason,
             }),
             parties,
             once: Some(format!("coupon.paid:{number}")),
@@ -826,7 +827,9 @@ impl App {
     }
 }
 
-fn kpi_action(bond: &BondRow, payload: &OperationPayload) -> AppResult<Action> {
+/// A KPI observation, once its observation date has come (Japan time). SLBP: the step-up
+/// follows a verified miss of the sustainability performance target at the observation date.
+fn kpi_action(bond: &BondRow, payload: &OperationPayload, today: Date) -> AppResult<Action> {
     let spec: BondSpec =
         serde_json::from_str(&bond.spec).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut errors = Vec::new();
@@ -875,9 +878,19 @@ fn kpi_action(bond: &BondRow, payload: &OperationPayload) -> AppResult<Action> {
     let (Some(kpi), Some(value), Some(met)) = (kpi, value, payload.met) else {
         return Err(AppError::Validation(errors));
     };
+    if crate::domain::wire::parse_date(&kpi.observation_date).is_ok_and(|d| today < d) {
+        return Err(AppError::Rules(vec![crate::domain::book::Violation {
+            code: "before_observation_date".into(),
+            detail: format!(
+                "KPI {} is observed on {}; record the observation from that day on",
+                kpi.id, kpi.observation_date
+            ),
+        }]));
+    }
     Ok(Action::Plain {
         kind: "kpi.observed".into(),
-        data: json!({"kpi_id": kpi.id, "observation_date": kpi.observation_date, "value": value.normalize().to_string(), "target": kpi.target, "met": met}),
+        data: json!({"kpi_id": kpi.id, "observation_date": kpi.observation_date, "value": value.normalize().to_string(),
+                     "target": kpi.target, "met": met, "operation_id": payload.operation_id, "reason": payload.reason}),
         parties: vec![],
         once: Some(format!("kpi.observed:{}", kpi.id)),
     })

@@ -4,7 +4,7 @@
 //! Pure and deterministic. [`Book::check`] reports *every* rule an operation breaks (each with a
 //! stable code and a sentence a person can act on), without changing anything; [`Book::apply`]
 //! changes the state of an operation that passed, and asserts the ledger's invariants:
-//! outstanding = issued − redeemed = Σ balances; holds ≤ balance; frozen ≤ balance.
+//! outstanding = issued − redeemed = Σ balances; holds ≤ balance; frozen + held ≤ balance.
 //!
 //! Sources: transfer restrictions of private placements under the FIEA (QII-only and
 //! professional-only offerings must make transfers to others impossible), KYC of every holder,
@@ -349,9 +349,12 @@ impl Book {
                     ));
                 }
                 if self.position(to).balance == 0 && from != to {
-                    // The sender may leave the register, but only after the approval, so count
-                    // the receiver as a new holder now (the conservative reading).
-                    self.check_max_holders(&mut out, 1);
+                    // A new holder, unless the sender leaves at the same moment (only without
+                    // approval: a pending transfer leaves the sender on the register until the
+                    // issuer decides).
+                    let sender_leaves =
+                        !self.terms.approval_required && self.position(from).balance == *quantity;
+                    self.check_max_holders(&mut out, usize::from(!sender_leaves));
                 }
                 self.check_spend(&mut out, from, *quantity);
             }
@@ -369,8 +372,24 @@ impl Book {
                                 "the bond is paused; approve after it is unpaused",
                             ));
                         }
-                        // The receiver must still qualify when the transfer takes effect.
+                        // The transfer takes effect now: the receiver must still qualify, the
+                        // sender's KYC must still be valid and no lock-up may have begun.
                         self.check_receiver(&mut out, &p.to, today, facts);
+                        match facts(&p.from) {
+                            Some(f) if f.kyc_valid_on(today) => {}
+                            _ => out.push(v(
+                                "sender_kyc_invalid",
+                                "the sender's KYC is not verified or has expired",
+                            )),
+                        }
+                        if let Some(until) = self.terms.lock_up_until
+                            && today <= until
+                        {
+                            out.push(v(
+                                "lock_up",
+                                format!("the tokens are locked up until {until} inclusive"),
+                            ));
+                        }
                         if self.position(&p.to).balance == 0 {
                             let sender_leaves = self.position(&p.from).balance == p.quantity;
                             self.check_max_holders(&mut out, usize::from(!sender_leaves));
@@ -470,6 +489,10 @@ impl Book {
                         "insufficient_balance",
                         format!("{from} has {movable} tokens not held for pending transfers"),
                     ));
+                }
+                if self.position(to).balance == 0 && from != to {
+                    let sender_leaves = position.balance == *quantity;
+                    self.check_max_holders(&mut out, usize::from(!sender_leaves));
                 }
             }
             Op::Redeem { holder, quantity } => {
@@ -1228,5 +1251,38 @@ mod tests {
             quantity: 1,
         };
         assert!(book.check(&to_qii, "pro", DAY, &facts).is_empty());
+    }
+
+    #[test]
+    fn at_the_holder_cap_a_whole_position_may_move_but_a_forced_split_may_not() {
+        let mut book = issued(); // qii 600, pro 300; cap 3
+        book.apply(
+            &Op::Transfer {
+                from: "qii".into(),
+                to: "qii2".into(),
+                quantity: 100,
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(book.holder_count(), 3);
+        let whole = Op::Transfer {
+            from: "pro".into(),
+            to: "qii3".into(),
+            quantity: 300,
+        };
+        assert!(
+            book.check(&whole, "pro", DAY, &facts).is_empty(),
+            "the sender leaves: still 3 holders"
+        );
+        let split = Op::ForcedTransfer {
+            from: "qii".into(),
+            to: "qii4".into(),
+            quantity: 1,
+        };
+        assert_eq!(
+            codes(book.check(&split, ISSUER, DAY, &facts)),
+            ["max_holders"]
+        );
     }
 }

@@ -552,6 +552,12 @@ on_both!(
             .await
             .json();
         let observe = json!({"type": "kpi.observe", "kpi_id": kpi["id"], "value": kpi["baseline"], "met": false});
+        // Not before the observation date (2029-03-31 in Japan).
+        assert_eq!(
+            violation_codes(&t.op(&issuer, &bond, observe.clone()).await),
+            ["before_observation_date"]
+        );
+        t.set_time(datetime!(2029-04-01 00:00:00 UTC));
         let reply = t.op(&issuer, &bond, observe).await;
         assert_eq!(reply.status, 201, "{}", reply.text());
         let after = t
