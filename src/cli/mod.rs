@@ -48,8 +48,9 @@ pub enum Command {
         /// Payload file; `-` or absent reads standard input.
         input: Option<PathBuf>,
     },
-    /// Check a ledger export offline: every signature, canonical form, index, and the Merkle
-    /// root against a signed checkpoint. Exits 1 naming the first bad entry.
+    /// Check a ledger export offline: every signature, canonical form, index, the Merkle root
+    /// against a signed checkpoint, and (for a bond) the token invariants by replay. Exits 1
+    /// naming the first bad entry.
     Verify {
         /// JSON Lines export (`GET /v1/bonds/{id}/ledger/export`).
         #[arg(long)]
