@@ -282,12 +282,38 @@ pub fn replay_book(
 ) -> Result<Book, String> {
     let mut book = Book::new(terms);
     for (i, (kind, data)) in entries.into_iter().enumerate() {
-        if let Some((op, pending_id)) = record::replay(&kind, &data)? {
-            book.apply(&op, pending_id.as_deref())
-                .map_err(|e| format!("entry {i}: {e}"))?;
-        }
+        apply_recorded(&mut book, &kind, &data).map_err(|e| format!("entry {i}: {e}"))?;
     }
     Ok(book)
+}
+
+/// Apply one recorded entry to a book, and insist that what the entry states as its effect
+/// (parties, quantities, the redemptions of a final redemption) is exactly what replaying the
+/// operation computes: a ledger cannot claim one effect and cause another.
+pub fn apply_recorded(book: &mut Book, kind: &str, data: &Value) -> Result<(), String> {
+    let Some((op, pending_id)) = record::replay(kind, data)? else {
+        return Ok(());
+    };
+    let pending_before = match &op {
+        Op::Approve { pending } | Op::Cancel { pending } => book.pending().get(pending).cloned(),
+        _ => None,
+    };
+    let outcome = book
+        .apply(&op, pending_id.as_deref())
+        .map_err(|e| e.to_string())?;
+    let operation_id = data
+        .get("operation_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let reason = data.get("reason").and_then(Value::as_str);
+    let (expected_kind, expected_data, _) =
+        record::record(&op, &outcome, operation_id, reason, pending_before.as_ref());
+    if expected_kind != kind || expected_data != *data {
+        return Err(format!(
+            "{kind}: the recorded effect differs from what replaying it computes"
+        ));
+    }
+    Ok(())
 }
 
 /// The book terms of a bond from its stored spec.
@@ -958,12 +984,43 @@ pub fn audit_book<'a>(
             continue;
         }
         let Some(book) = book.as_mut() else { continue };
-        if let Some((op, pending_id)) =
-            record::replay(&entry.kind, &entry.data).map_err(|e| (i, e))?
-        {
-            book.apply(&op, pending_id.as_deref())
-                .map_err(|e| (i, e.to_string()))?;
-        }
+        apply_recorded(book, &entry.kind, &entry.data).map_err(|e| (i, e))?;
     }
     Ok(book)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use time::macros::date;
+
+    fn book() -> Book {
+        Book::new(BookTerms {
+            issuer: "issuer".into(),
+            issue_size: 100,
+            maturity: date!(2030 - 06 - 20),
+            allowed: vec![InvestorCategory::General],
+            lock_up_until: None,
+            max_holders: None,
+            approval_required: false,
+        })
+    }
+
+    #[test]
+    fn a_recorded_effect_that_differs_from_its_replay_is_refused() {
+        let mut b = book();
+        let issue =
+            json!({"allocations": [{"investor": "a", "quantity": "60"}], "operation_id": "i-1"});
+        apply_recorded(&mut b, "token.issued", &issue).unwrap();
+        // A final redemption that claims to have redeemed less than the holder held.
+        let claimed =
+            json!({"redemptions": [{"holder": "a", "quantity": "50"}], "operation_id": "r-1"});
+        let err = apply_recorded(&mut b.clone(), "bond.redeemed", &claimed).unwrap_err();
+        assert!(err.contains("differs"), "{err}");
+        let honest =
+            json!({"redemptions": [{"holder": "a", "quantity": "60"}], "operation_id": "r-1"});
+        apply_recorded(&mut b, "bond.redeemed", &honest).unwrap();
+        assert_eq!(b.outstanding(), 0);
+    }
 }
