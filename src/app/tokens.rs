@@ -744,11 +744,19 @@ impl App {
     ) -> AppResult<Entitlements> {
         let bond = self.bond_row(bond_id).await?;
         may_see_holders(caller, &bond)?;
-        self.compute_entitlements(&bond, number).await
+        let (terms, period) = self.period(&bond, number).await?;
+        self.compute_entitlements(&bond, &terms, &period).await
     }
 
-    async fn compute_entitlements(&self, bond: &BondRow, number: u32) -> AppResult<Entitlements> {
-        let (terms, period) = self.period(bond, number).await?;
+    /// Entitlements of `period`, from the register at the end of its record date. Takes the
+    /// period already derived, since deriving it replays the ledger.
+    async fn compute_entitlements(
+        &self,
+        bond: &BondRow,
+        terms: &BondTerms,
+        period: &CouponPeriod,
+    ) -> AppResult<Entitlements> {
+        let number = period.number;
         let end_of_record_date = record_cutoff(period.record_date);
         let (book, _, _) = self
             .book_as_of(bond, None, Some(end_of_record_date))
@@ -798,7 +806,7 @@ impl App {
                     "name the coupon period by its number, e.g. \"1\"",
                 )])
             })?;
-        let (_, period) = self.period(bond, number).await?;
+        let (terms, period) = self.period(bond, number).await?;
         let today = rules_date(self.clock.now());
         if today <= period.record_date {
             return Err(AppError::Rules(vec![crate::domain::book::Violation {
@@ -809,7 +817,7 @@ impl App {
                 ),
             }]));
         }
-        let e = self.compute_entitlements(bond, number).await?;
+        let e = self.compute_entitlements(bond, &terms, &period).await?;
         let parties = e.holders.iter().map(|h| h.holder.clone()).collect();
         Ok(Action::Plain {
             kind: "coupon.paid".into(),

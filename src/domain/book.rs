@@ -917,6 +917,14 @@ mod tests {
         book
     }
 
+    fn transfer(from: &str, to: &str, quantity: u64) -> Op {
+        Op::Transfer {
+            from: from.into(),
+            to: to.into(),
+            quantity,
+        }
+    }
+
     fn codes(violations: Vec<Violation>) -> Vec<String> {
         violations.into_iter().map(|v| v.code).collect()
     }
@@ -950,11 +958,7 @@ mod tests {
     fn every_broken_rule_of_a_transfer_is_reported_at_once() {
         let book = issued();
         // Inside the lock-up, to a general investor (not allowed), more than held, signed by someone else.
-        let op = Op::Transfer {
-            from: "qii".into(),
-            to: "general".into(),
-            quantity: 601,
-        };
+        let op = transfer("qii", "general", 601);
         let found = codes(book.check(&op, "pro", date!(2026 - 01 - 15), &facts));
         assert_eq!(
             found,
@@ -970,11 +974,7 @@ mod tests {
     #[test]
     fn a_transfer_just_inside_the_rules_passes_and_just_outside_fails() {
         let book = issued();
-        let ok = Op::Transfer {
-            from: "qii".into(),
-            to: "qii2".into(),
-            quantity: 600,
-        };
+        let ok = transfer("qii", "qii2", 600);
         assert!(
             book.check(&ok, "qii", date!(2026 - 02 - 01), &facts)
                 .is_empty(),
@@ -985,11 +985,7 @@ mod tests {
             ["lock_up"],
             "the last lock-up day"
         );
-        let over = Op::Transfer {
-            from: "qii".into(),
-            to: "qii2".into(),
-            quantity: 601,
-        };
+        let over = transfer("qii", "qii2", 601);
         assert_eq!(
             codes(book.check(&over, "qii", DAY, &facts)),
             ["insufficient_balance"]
@@ -999,20 +995,12 @@ mod tests {
     #[test]
     fn kyc_must_be_verified_and_unexpired_on_both_sides() {
         let mut book = issued();
-        let to_expired = Op::Transfer {
-            from: "qii".into(),
-            to: "expired".into(),
-            quantity: 1,
-        };
+        let to_expired = transfer("qii", "expired", 1);
         assert_eq!(
             codes(book.check(&to_expired, "qii", DAY, &facts)),
             ["receiver_kyc_invalid"]
         );
-        let to_pending = Op::Transfer {
-            from: "qii".into(),
-            to: "pending_kyc".into(),
-            quantity: 1,
-        };
+        let to_pending = transfer("qii", "pending_kyc", 1);
         assert_eq!(
             codes(book.check(&to_pending, "qii", DAY, &facts)),
             ["receiver_kyc_invalid"]
@@ -1024,11 +1012,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let from_expired = Op::Transfer {
-            from: "expired".into(),
-            to: "qii".into(),
-            quantity: 1,
-        };
+        let from_expired = transfer("expired", "qii", 1);
         assert_eq!(
             codes(book.check(&from_expired, "expired", DAY, &facts)),
             ["sender_kyc_invalid"]
@@ -1038,28 +1022,16 @@ mod tests {
     #[test]
     fn the_holder_cap_counts_new_holders_only() {
         let book = issued(); // qii and pro hold; the cap is 3
-        let third = Op::Transfer {
-            from: "qii".into(),
-            to: "qii2".into(),
-            quantity: 1,
-        };
+        let third = transfer("qii", "qii2", 1);
         assert!(book.check(&third, "qii", DAY, &facts).is_empty());
         let mut book = book;
         book.apply(&third, None).unwrap();
-        let fourth = Op::Transfer {
-            from: "qii".into(),
-            to: "qii3".into(),
-            quantity: 1,
-        };
+        let fourth = transfer("qii", "qii3", 1);
         assert_eq!(
             codes(book.check(&fourth, "qii", DAY, &facts)),
             ["max_holders"]
         );
-        let existing = Op::Transfer {
-            from: "qii".into(),
-            to: "pro".into(),
-            quantity: 1,
-        };
+        let existing = transfer("qii", "pro", 1);
         assert!(book.check(&existing, "qii", DAY, &facts).is_empty());
     }
 
@@ -1074,11 +1046,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let t = |q| Op::Transfer {
-            from: "qii".into(),
-            to: "qii2".into(),
-            quantity: q,
-        };
+        let t = |q| transfer("qii", "qii2", q);
         assert!(
             book.check(&t(100), "qii", DAY, &facts).is_empty(),
             "100 of 600 are not frozen"
@@ -1131,18 +1099,10 @@ mod tests {
             None,
         )
         .unwrap();
-        let first = Op::Transfer {
-            from: "qii".into(),
-            to: "qii2".into(),
-            quantity: 80,
-        };
+        let first = transfer("qii", "qii2", 80);
         assert_eq!(book.apply(&first, Some("op-1")).unwrap(), Outcome::Pending);
         assert_eq!(book.position("qii").held, 80);
-        let second = Op::Transfer {
-            from: "qii".into(),
-            to: "qii3".into(),
-            quantity: 30,
-        };
+        let second = transfer("qii", "qii3", 30);
         assert_eq!(
             codes(book.check(&second, "qii", DAY, &facts)),
             ["insufficient_balance"]
@@ -1211,11 +1171,7 @@ mod tests {
             Outcome::Redeemed(vec![("pro".into(), 200), ("qii".into(), 600)])
         );
         assert_eq!(book.outstanding(), 0);
-        let t = Op::Transfer {
-            from: "qii".into(),
-            to: "qii2".into(),
-            quantity: 1,
-        };
+        let t = transfer("qii", "qii2", 1);
         assert!(
             codes(book.check(&t, "qii", date!(2030 - 06 - 21), &facts))
                 .contains(&"bond_redeemed".to_owned())
@@ -1226,51 +1182,27 @@ mod tests {
     #[test]
     fn only_investors_of_an_allowed_category_can_receive() {
         let book = issued();
-        let to_issuer = Op::Transfer {
-            from: "qii".into(),
-            to: "issuer".into(),
-            quantity: 1,
-        };
+        let to_issuer = transfer("qii", "issuer", 1);
         assert_eq!(
             codes(book.check(&to_issuer, "qii", DAY, &facts)),
             ["receiver_not_investor"]
         );
-        let to_nobody = Op::Transfer {
-            from: "qii".into(),
-            to: "ghost".into(),
-            quantity: 1,
-        };
+        let to_nobody = transfer("qii", "ghost", 1);
         assert_eq!(
             codes(book.check(&to_nobody, "qii", DAY, &facts)),
             ["receiver_unknown"]
         );
         // QII ⊂ professional: a QII may hold a professional-only bond.
-        let to_qii = Op::Transfer {
-            from: "pro".into(),
-            to: "qii2".into(),
-            quantity: 1,
-        };
+        let to_qii = transfer("pro", "qii2", 1);
         assert!(book.check(&to_qii, "pro", DAY, &facts).is_empty());
     }
 
     #[test]
     fn at_the_holder_cap_a_whole_position_may_move_but_a_forced_split_may_not() {
         let mut book = issued(); // qii 600, pro 300; cap 3
-        book.apply(
-            &Op::Transfer {
-                from: "qii".into(),
-                to: "qii2".into(),
-                quantity: 100,
-            },
-            None,
-        )
-        .unwrap();
+        book.apply(&transfer("qii", "qii2", 100), None).unwrap();
         assert_eq!(book.holder_count(), 3);
-        let whole = Op::Transfer {
-            from: "pro".into(),
-            to: "qii3".into(),
-            quantity: 300,
-        };
+        let whole = transfer("pro", "qii3", 300);
         assert!(
             book.check(&whole, "pro", DAY, &facts).is_empty(),
             "the sender leaves: still 3 holders"

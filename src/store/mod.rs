@@ -286,7 +286,7 @@ impl Store {
     /// The party an unrevoked API key belongs to.
     pub async fn caller_by_token_hash(&self, token_hash: &[u8]) -> StoreResult<Option<CallerRow>> {
         let caller = on_pool!(self, p => sqlx::query(
-            "SELECT p.id, p.role, a.id AS key_id FROM api_keys a JOIN parties p ON p.id = a.party_id \
+            "SELECT p.id, p.role FROM api_keys a JOIN parties p ON p.id = a.party_id \
              WHERE a.token_hash = $1 AND a.revoked_at IS NULL")
             .bind(token_hash).fetch_optional(p).await.map_err(StoreError::from)
             .and_then(|row| row.map(|r| CallerRow::from_row(&r)).transpose()))?;

@@ -61,7 +61,6 @@ pub struct BondFilter {
 pub struct CallerRow {
     pub party_id: String,
     pub role: String,
-    pub api_key_id: String,
 }
 
 #[derive(Clone, Debug)]
@@ -135,7 +134,6 @@ impl CallerRow {
         Ok(CallerRow {
             party_id: row.try_get("id")?,
             role: row.try_get("role")?,
-            api_key_id: row.try_get("key_id")?,
         })
     }
 }
