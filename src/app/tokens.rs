@@ -765,7 +765,7 @@ impl App {
             .holders()
             .map(|(h, p)| (h.clone(), p.balance))
             .collect();
-        let lines = coupon::entitlements(&holders, &terms.denomination(), &period)
+        let lines = coupon::entitlements(&holders, &terms.denomination(), period)
             .map_err(|e| AppError::Internal(e.to_string()))?;
         let mut total = crate::domain::money::Amount::zero(terms.currency());
         for l in &lines {
