@@ -10,6 +10,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod examples;
 pub mod ids;
+pub mod label;
 pub mod money;
 pub mod party;
 pub mod record;
