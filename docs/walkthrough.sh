@@ -4,8 +4,9 @@
 #   export.jsonl    the bond ledger, one canonical entry a line
 #   checkpoint.txt  its latest signed checkpoint (C2SP signed note)
 #   jwks.json       the service's public keys
+#   label.jws       the bond's current certified label (compact JWS, EdDSA)
 # Then it runs `midori verify` on them (signatures, canonical form, Merkle root, and the token
-# invariants: supply conserved, no negative balance).
+# invariants: supply conserved, no negative balance), and `midori label verify` on the label.
 #
 # Usage: MIDORI_OPERATOR_TOKEN=mdr_… docs/walkthrough.sh DIR
 #   MIDORI_URL   base URL of the service (default http://127.0.0.1:8080)
@@ -88,17 +89,47 @@ call "$url/v1/bonds/$bond/holders" -H "authorization: Bearer $issuer_token" \
   | jq '{outstanding, holders: [.holders[] | {holder, balance}]}'
 call "$url/v1/bonds/$bond/coupons" | jq '.[0]'
 
-step "7. Anyone can find the bond and fetch its signed checkpoint and the service's keys"
+step "7. A verifier signs its second-party opinion; the issuer registers a project and reports allocation"
+rm -f "$dir/verifier.jwk"
+verifier_jwk=$("$midori" keygen --out "$dir/verifier.jwk")
+verifier_token=$(call -X POST "$url/v1/parties" -H "authorization: Bearer $operator" -H 'content-type: application/json' \
+  -d "$(jq -n --arg key "$verifier_jwk" '{role: "verifier", public_key: $key,
+        attributes: {name: "Kansai Green Review", country: "JP"}}')" | jq -r .api_key)
+monitor() { # signer-key token path payload
+  echo "$4" | "$midori" sign --key "$1" \
+    | call -X POST "$url/v1/bonds/$bond/$3" \
+        -H "authorization: Bearer $2" -H 'content-type: application/json' --data-binary @-
+}
+monitor "$dir/verifier.jwk" "$verifier_token" reviews "$(jq -n --arg b "$bond" '{type: "review.submit", bond_id: $b,
+  review: {review_id: "SPO-2025-OSAKA", kind: "pre_issuance", conclusion: "positive",
+           summary: "Framework aligned with ICMA GBP 2021 and the MoE Green Bond Guidelines 2022"}}')" | jq '{entry_type, entry_index}'
+monitor "$dir/issuer.jwk" "$issuer_token" projects "$(jq -n --arg b "$bond" '{type: "project.register", bond_id: $b,
+  project: {project_id: "SOLAR-OSAKA-BAY", name: "Osaka Bay solar plant", category: "renewable_energy",
+            sdg_targets: ["7.2"], country: "JP", location: "Sakishima, Osaka", total_cost: "8000000000",
+            financing_share: "100", status: "building", useful_life_years: "25"}}')" | jq '{entry_type, entry_index}'
+# 6,000 tokens of ¥1,000,000 are issued: ¥6bn of net proceeds, ¥4bn allocated, ¥2bn placed meanwhile.
+monitor "$dir/issuer.jwk" "$issuer_token" allocation-reports "$(jq -n --arg b "$bond" '{type: "allocation.report", bond_id: $b,
+  allocation: {period_start: "2025-06-20", period_end: "2026-03-31",
+    lines: [{project_id: "SOLAR-OSAKA-BAY", amount: "4000000000", use_of_funds: "financing", expense: "capex", value_date: "2025-09-01"}],
+    unallocated: {amount: "2000000000", placement: "Japanese government bonds"}}}')" | jq '{entry_type, entry_index}'
+call "$url/v1/bonds/$bond/allocation" | jq '{net_proceeds, allocated, unallocated, fully_allocated}'
+call "$url/v1/bonds/$bond/label" | jq '{status, since, obligations, reasons}'
+
+step "8. Anyone can find the bond and fetch its signed checkpoint and the service's keys"
 call "$url/v1/bonds?kind=green&category=renewable_energy" | jq '[.items[] | {id, name: .terms.name}]'
 call "$url/v1/bonds/$bond/ledger/checkpoint" > "$dir/checkpoint.txt"
 cat "$dir/checkpoint.txt"
 call "$url/.well-known/jwks.json" > "$dir/jwks.json"
 
-step "8. An inclusion proof for entry 0 in the current tree (RFC 9162)"
+step "9. An inclusion proof for entry 0 in the current tree (RFC 9162)"
 call "$url/v1/bonds/$bond/ledger/proofs/inclusion?index=0" | jq .
 
-step "9. The issuer (or a regulator) exports the ledger; anyone verifies it offline"
+step "10. The issuer (or a regulator) exports the ledger; anyone verifies it offline"
 call "$url/v1/bonds/$bond/ledger/export" -H "authorization: Bearer $issuer_token" > "$dir/export.jsonl"
 wc -l < "$dir/export.jsonl"
 "$midori" verify --export "$dir/export.jsonl" --checkpoint "$dir/checkpoint.txt" --keys "$dir/jwks.json"
 echo "$bond" > "$dir/bond-id.txt"
+
+step "11. The bond's certified label: a compact JWS that any JOSE library verifies with jwks.json"
+call "$url/v1/bonds/$bond/label" | jq -r .jws > "$dir/label.jws"
+"$midori" label verify --keys "$dir/jwks.json" "$dir/label.jws"

@@ -25,14 +25,19 @@ use utoipa::ToSchema;
 use super::{AppError, AppResult, Clock, format_time};
 use crate::domain::bond::BondSpec;
 use crate::domain::book::{Book, BookTerms, Op, Outcome, PartyFacts, Violation};
+use crate::domain::monitor::{
+    Context as MonitorContext, Elsewhere, Monitor, MonitorOp, MonitorTerms,
+};
 use crate::domain::party::{InvestorCategory, Kyc, KycStatus, Role};
 use crate::domain::record;
 use crate::ledger::entry::{Actor, Draft, Entry, ServiceSigner, SignedRequest};
 use crate::ledger::merkle::{self, Hash};
 use crate::ledger::note::{self, Checkpoint};
 use crate::store::{
-    Batch, LedgerWrite, NewBond, NewEntry, NewOperation, PartyFactsRow, Store, StoreError,
+    Batch, IssuerProjectRow, LedgerWrite, NewBond, NewEntry, NewOperation, PartyFactsRow, Store,
+    StoreError,
 };
+use rust_decimal::Decimal;
 
 /// Requests waiting for the engine at most; past this, callers get 503 at once.
 pub const QUEUE_MAX: usize = 16_384;
@@ -88,6 +93,11 @@ pub enum Action {
         /// A fact that a ledger may record once only (a coupon period paid, a KPI observed).
         once: Option<String>,
     },
+    /// Monitoring: projects, allocation and impact reports, reviews (checked against the
+    /// bond's monitoring state, like token operations against its book).
+    Monitor {
+        op: MonitorOp,
+    },
 }
 
 /// A verified, parsed request for the engine.
@@ -110,6 +120,12 @@ enum Work {
     DryRun {
         actor: String,
         op: Op,
+    },
+    /// A label change the service records (no client request): appended only if the last
+    /// recorded label status is still `from`.
+    Label {
+        from: Option<String>,
+        data: Value,
     },
 }
 
@@ -149,6 +165,11 @@ struct LedgerState {
     book: Option<Book>,
     /// Facts recorded once only, by key (see [`Action::Plain`]).
     once: HashSet<String>,
+    /// The bond's issuer (empty for other ledgers).
+    issuer: String,
+    monitor: Option<Monitor>,
+    /// The label status last recorded by a `label.changed` entry.
+    label: Option<String>,
 }
 
 /// The once-only key an entry of `kind` with `data` carries, if any.
@@ -226,6 +247,17 @@ impl Engine {
     /// Append to an existing ledger.
     pub async fn append(&self, ledger_id: String, append: Append) -> AppResult<Accepted> {
         self.accepted(ledger_id, Work::Append(append)).await
+    }
+
+    /// Record a label change on a bond's ledger, unless the last recorded status is no longer
+    /// `from` (another evaluation recorded it first).
+    pub async fn record_label(
+        &self,
+        ledger_id: String,
+        from: Option<String>,
+        data: Value,
+    ) -> AppResult<Accepted> {
+        self.accepted(ledger_id, Work::Label { from, data }).await
     }
 
     /// The verdict on `op` by `actor` against the ledger's current state, without writing.
@@ -314,6 +346,71 @@ pub fn apply_recorded(book: &mut Book, kind: &str, data: &Value) -> Result<(), S
         ));
     }
     Ok(())
+}
+
+/// A bond's state rebuilt from its ledger: tokens, monitoring, last recorded label.
+pub struct BondReplay {
+    pub book: Book,
+    pub monitor: Monitor,
+    pub label: Option<String>,
+    /// When the last `label.changed` entry says the status took effect.
+    pub label_since: Option<String>,
+    /// Date (Japan) on which the bond was fully redeemed, if it was.
+    pub redeemed_on: Option<Date>,
+}
+
+/// Replay a bond's entries (entry 0, the registration, included or not) from its terms.
+pub fn replay_bond<'a>(
+    book_terms: BookTerms,
+    monitor_terms: MonitorTerms,
+    entries: impl IntoIterator<Item = &'a Entry>,
+) -> Result<BondReplay, String> {
+    let mut r = BondReplay {
+        book: Book::new(book_terms),
+        monitor: Monitor::new(monitor_terms),
+        label: None,
+        label_since: None,
+        redeemed_on: None,
+    };
+    for entry in entries {
+        let index = crate::ledger::entry::parse_index(&entry.index).unwrap_or(0);
+        let on = OffsetDateTime::parse(&entry.time, &time::format_description::well_known::Rfc3339)
+            .map(rules_date)
+            .map_err(|e| format!("entry {index}: time: {e}"))?;
+        let context = |e: String| format!("entry {index}: {e}");
+        apply_recorded(&mut r.book, &entry.kind, &entry.data).map_err(context)?;
+        if r.redeemed_on.is_none() && r.book.is_fully_redeemed() {
+            r.redeemed_on = Some(on);
+        }
+        let actor = entry.actor.as_ref().map(|a| a.party.as_str()).unwrap_or("");
+        let net = Decimal::from(r.book.issued()) * r.monitor.terms().denomination;
+        r.monitor
+            .apply_recorded(&entry.kind, &entry.data, index, on, actor, net)
+            .map_err(context)?;
+        if entry.kind == "label.changed" {
+            r.label = entry
+                .data
+                .get("status")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            r.label_since = entry
+                .data
+                .get("effective_on")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
+    }
+    Ok(r)
+}
+
+/// The monitoring terms of a bond from its stored spec.
+pub fn monitor_terms(spec: &str) -> AppResult<MonitorTerms> {
+    let spec: BondSpec =
+        serde_json::from_str(spec).map_err(|e| AppError::Internal(format!("stored spec: {e}")))?;
+    let terms = spec
+        .validate()
+        .map_err(|_| AppError::Internal("stored spec no longer validates".into()))?;
+    Ok(MonitorTerms::from_bond(&terms))
 }
 
 /// The book terms of a bond from its stored spec.
@@ -469,8 +566,43 @@ impl Committer {
                     party_ids.insert(actor.clone());
                     named_parties(op, &mut party_ids);
                 }
+                Work::Label { .. } => {}
             }
         }
+        // Projects that monitoring operations name, as the issuer's other bonds record them.
+        let mut wanted: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for job in jobs {
+            if let Work::Append(Append {
+                action: Action::Monitor { op },
+                ..
+            }) = &job.work
+                && let Some(state) = self.cache.get(&job.ledger_id)
+            {
+                let names = wanted.entry(state.issuer.clone()).or_default();
+                match op {
+                    MonitorOp::RegisterProject(p) => {
+                        names.insert(p.id.clone());
+                    }
+                    MonitorOp::ReportAllocation(r) => {
+                        names.extend(r.lines.iter().map(|l| l.project.clone()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut projects: HashMap<(String, String), HashMap<String, IssuerProjectRow>> =
+            HashMap::new();
+        for (issuer, names) in &wanted {
+            let names: Vec<String> = names.iter().cloned().collect();
+            for row in batch.issuer_projects(issuer, &names).await? {
+                projects
+                    .entry((issuer.clone(), row.project_id.clone()))
+                    .or_default()
+                    .insert(row.ledger_id.clone(), row);
+            }
+        }
+        let mut project_writes: HashMap<(String, String, String), IssuerProjectRow> =
+            HashMap::new();
         // Pending transfers name their parties only in the book: add them for approvals.
         for job in jobs {
             let pending = match &job.work {
@@ -524,7 +656,7 @@ impl Committer {
         let mut retries: Vec<(usize, usize)> = Vec::new();
         let lookup = |id: &str| facts.get(id).cloned();
         for (i, job) in jobs.iter().enumerate() {
-            let (append, create) = match &job.work {
+            let (append, create, label_from) = match &job.work {
                 Work::DryRun { actor, op } => {
                     answers[i] = Some(
                         self.verdict(&job.ledger_id, actor, op, &lookup)
@@ -536,38 +668,41 @@ impl Committer {
                     origin,
                     bond,
                     append,
-                } => (append, Some((origin, bond.as_ref()))),
-                Work::Append(append) => (append, None),
+                } => (Some(append), Some((origin, bond.as_ref())), None),
+                Work::Append(append) => (Some(append), None, None),
+                Work::Label { from, .. } => (None, None, Some(from)),
             };
-            let hash = request_hash(&append.request)?;
-            if let Some(id) = &append.operation_id {
-                let key = (job.ledger_id.clone(), id.clone());
-                if let Some(stored) = stored_ops.get(&key) {
-                    answers[i] = Some(replay_answer(
-                        &stored.request_hash,
-                        &hash,
-                        &stored.result,
-                        id,
-                    ));
-                    continue;
-                }
-                if let Some((earlier_hash, earlier)) = batch_ops.get(&key) {
-                    if *earlier_hash == hash {
-                        // Answered with the earlier job's receipt once the batch has one.
-                        retries.push((i, *earlier));
-                    } else {
-                        answers[i] = Some(Err(reused_id(id)));
+            let mut hash = None;
+            let mut nonce_key = None;
+            if let Some(append) = append {
+                let h = request_hash(&append.request)?;
+                hash = Some(h);
+                if let Some(id) = &append.operation_id {
+                    let key = (job.ledger_id.clone(), id.clone());
+                    if let Some(stored) = stored_ops.get(&key) {
+                        answers[i] =
+                            Some(replay_answer(&stored.request_hash, &h, &stored.result, id));
+                        continue;
                     }
+                    if let Some((earlier_hash, earlier)) = batch_ops.get(&key) {
+                        if *earlier_hash == h {
+                            // Answered with the earlier job's receipt once the batch has one.
+                            retries.push((i, *earlier));
+                        } else {
+                            answers[i] = Some(Err(reused_id(id)));
+                        }
+                        continue;
+                    }
+                }
+                let key = (append.actor.party.clone(), append.nonce);
+                if used.contains(&key) || fresh_nonces.contains(&key) {
+                    answers[i] = Some(Err(AppError::Replay(format!(
+                        "nonce {} was already used by this party: a replayed request is never applied twice; sign a new request with a fresh nonce",
+                        append.nonce
+                    ))));
                     continue;
                 }
-            }
-            let nonce_key = (append.actor.party.clone(), append.nonce);
-            if used.contains(&nonce_key) || fresh_nonces.contains(&nonce_key) {
-                answers[i] = Some(Err(AppError::Replay(format!(
-                    "nonce {} was already used by this party: a replayed request is never applied twice; sign a new request with a fresh nonce",
-                    append.nonce
-                ))));
-                continue;
+                nonce_key = Some(key);
             }
             if let Some((origin, bond)) = create {
                 if let Some((new_bond, _)) = bond
@@ -589,6 +724,14 @@ impl Committer {
                         bond.as_ref().map(|(b, _)| b),
                     )
                     .await?;
+                let (book, monitor, issuer) = match bond {
+                    Some((new_bond, terms)) => (
+                        Some(Book::new(terms.clone())),
+                        Some(Monitor::new(monitor_terms(&new_bond.spec)?)),
+                        new_bond.issuer_id.clone(),
+                    ),
+                    None => (None, None, String::new()),
+                };
                 self.cache.insert(
                     job.ledger_id.clone(),
                     LedgerState {
@@ -596,8 +739,11 @@ impl Committer {
                         size: 0,
                         frontier: Vec::new(),
                         last_time: String::new(),
-                        book: bond.as_ref().map(|(_, t)| Book::new(t.clone())),
+                        book,
                         once: HashSet::new(),
+                        issuer,
+                        monitor,
+                        label: None,
                     },
                 );
             }
@@ -615,7 +761,30 @@ impl Committer {
                 OffsetDateTime::parse(&time, &time::format_description::well_known::Rfc3339)
                     .unwrap_or(now),
             );
-            let (kind, data, parties, status) = match &append.action {
+            let action = match (append, &job.work) {
+                (Some(append), _) => &append.action,
+                (None, Work::Label { data, .. }) => {
+                    if state.label.as_ref() != label_from.and_then(|f| f.as_ref()) {
+                        answers[i] = Some(Err(AppError::Conflict(
+                            "the label changed meanwhile; evaluate it again".into(),
+                        )));
+                        continue;
+                    }
+                    state.label = data
+                        .get("status")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    &Action::Plain {
+                        kind: "label.changed".into(),
+                        data: data.clone(),
+                        parties: vec![],
+                        once: None,
+                    }
+                }
+                (None, _) => continue,
+            };
+            let actor = append.map(|a| a.actor.party.as_str()).unwrap_or_default();
+            let (kind, data, parties, status) = match action {
                 Action::Plain {
                     kind,
                     data,
@@ -636,6 +805,75 @@ impl Committer {
                     }
                     (kind.clone(), data.clone(), parties.clone(), "applied")
                 }
+                Action::Monitor { op } => {
+                    let (Some(monitor), Some(book)) = (state.monitor.as_mut(), state.book.as_ref())
+                    else {
+                        answers[i] = Some(Err(AppError::Conflict(
+                            "this ledger is not a bond's".into(),
+                        )));
+                        continue;
+                    };
+                    let net_proceeds = Decimal::from(book.issued()) * monitor.terms().denomination;
+                    let issuer = state.issuer.clone();
+                    let ledger = job.ledger_id.clone();
+                    let elsewhere = |project: &str| -> Option<Elsewhere> {
+                        let rows = projects.get(&(issuer.clone(), project.to_owned()))?;
+                        let mut out: Option<Elsewhere> = None;
+                        for (l, row) in rows {
+                            if *l == ledger {
+                                continue;
+                            }
+                            let num = |t: &str| t.parse::<Decimal>().unwrap_or_default();
+                            let e = out.get_or_insert_with(|| Elsewhere {
+                                total_cost: num(&row.total_cost),
+                                financing_share: num(&row.financing_share),
+                                allocated: Decimal::ZERO,
+                            });
+                            e.allocated += num(&row.allocated);
+                        }
+                        out
+                    };
+                    let ctx = MonitorContext {
+                        net_proceeds,
+                        actor,
+                        today,
+                        elsewhere: &elsewhere,
+                    };
+                    let violations = monitor.check(op, &ctx);
+                    if !violations.is_empty() {
+                        answers[i] = Some(Err(AppError::Rules(violations)));
+                        continue;
+                    }
+                    let (kind, data) = monitor.apply(op, state.size, today, actor, net_proceeds);
+                    if matches!(
+                        op,
+                        MonitorOp::RegisterProject(_) | MonitorOp::ReportAllocation(_)
+                    ) {
+                        let allocated = monitor.allocated_by_project();
+                        for (id, p) in monitor.projects() {
+                            let row = IssuerProjectRow {
+                                issuer_id: issuer.clone(),
+                                project_id: id.clone(),
+                                ledger_id: ledger.clone(),
+                                total_cost: p.total_cost.normalize().to_string(),
+                                financing_share: p.financing_share.normalize().to_string(),
+                                allocated: allocated
+                                    .get(id)
+                                    .copied()
+                                    .unwrap_or_default()
+                                    .normalize()
+                                    .to_string(),
+                            };
+                            projects
+                                .entry((issuer.clone(), id.clone()))
+                                .or_default()
+                                .insert(ledger.clone(), row.clone());
+                            project_writes
+                                .insert((issuer.clone(), id.clone(), ledger.clone()), row);
+                        }
+                    }
+                    (kind, data, vec![], "applied")
+                }
                 Action::Book { op, reason } => {
                     let Some(book) = state.book.as_mut() else {
                         answers[i] = Some(Err(AppError::Conflict(
@@ -643,7 +881,7 @@ impl Committer {
                         )));
                         continue;
                     };
-                    let violations = book.check(op, &append.actor.party, today, &lookup);
+                    let violations = book.check(op, actor, today, &lookup);
                     if !violations.is_empty() {
                         answers[i] = Some(Err(AppError::Rules(violations)));
                         continue;
@@ -654,7 +892,9 @@ impl Committer {
                         }
                         _ => None,
                     };
-                    let op_id = append.operation_id.clone().unwrap_or_default();
+                    let op_id = append
+                        .and_then(|a| a.operation_id.clone())
+                        .unwrap_or_default();
                     let outcome = book
                         .apply(op, Some(&op_id))
                         .map_err(|e| AppError::Internal(e.to_string()))?;
@@ -679,8 +919,8 @@ impl Committer {
             };
             let draft = Draft {
                 kind: kind.clone(),
-                actor: Some(append.actor.clone()),
-                request: Some(append.request.clone()),
+                actor: append.map(|a| a.actor.clone()),
+                request: append.map(|a| a.request.clone()),
                 data,
             };
             let index = state.size;
@@ -699,7 +939,9 @@ impl Committer {
             write.new_size = state.size;
             write.nodes.extend(appended.nodes);
             let mut involved = parties;
-            involved.push(append.actor.party.clone());
+            if let Some(a) = append {
+                involved.push(a.actor.party.clone());
+            }
             write.entries.push(NewEntry {
                 index,
                 kind: kind.clone(),
@@ -708,22 +950,25 @@ impl Committer {
                 time,
                 parties: involved,
             });
-            fresh_nonces.insert(nonce_key);
-            if let Some(id) = &append.operation_id {
-                batch_ops.insert((job.ledger_id.clone(), id.clone()), (hash, i));
+            if let Some(key) = nonce_key {
+                fresh_nonces.insert(key);
+            }
+            let operation_id = append.and_then(|a| a.operation_id.clone());
+            if let (Some(id), Some(h)) = (&operation_id, hash) {
+                batch_ops.insert((job.ledger_id.clone(), id.clone()), (h, i));
             }
             pending.push(Pending {
                 job_index: i,
                 ledger_id: job.ledger_id.clone(),
                 receipt: Receipt {
-                    operation_id: append.operation_id.clone().unwrap_or_default(),
+                    operation_id: operation_id.clone().unwrap_or_default(),
                     status: status.into(),
                     entry_type: kind,
                     entry_index: index.to_string(),
                     tree_size: String::new(),
                     checkpoint: String::new(),
                 },
-                request_hash: append.operation_id.as_ref().map(|_| hash),
+                request_hash: operation_id.as_ref().and(hash),
             });
         }
 
@@ -781,6 +1026,8 @@ impl Committer {
                 batch.write_ledger(ledger_id, write).await?;
             }
         }
+        let rows: Vec<IssuerProjectRow> = project_writes.into_values().collect();
+        batch.upsert_issuer_projects(&rows).await?;
         let accepted_nonces: Vec<(String, u64)> = fresh_nonces.into_iter().collect();
         batch.insert_nonces(&accepted_nonces).await?;
         tracing::trace!(
@@ -865,19 +1112,23 @@ impl Committer {
             .last()
             .map(|r| r.created_at.clone())
             .unwrap_or_default();
-        let book = match batch.bond_by_ledger(ledger_id).await? {
+        let (book, monitor, label, issuer) = match batch.bond_by_ledger(ledger_id).await? {
             Some((issuer, spec)) => {
-                let terms = book_terms(&issuer, &spec)?;
-                let entries = rows.iter().map(|r| {
-                    let (entry, _) = Entry::from_leaf(&r.leaf).map_err(|e| e.to_string())?;
-                    Ok::<_, String>((entry.kind, entry.data))
-                });
-                let entries: Vec<(String, Value)> = entries
-                    .collect::<Result<_, _>>()
-                    .map_err(AppError::Internal)?;
-                Some(replay_book(terms, entries).map_err(AppError::Internal)?)
+                let entries: Vec<Entry> = rows
+                    .iter()
+                    .map(|r| Entry::from_leaf(&r.leaf).map(|(e, _)| e))
+                    .collect::<Result<_, _>>()?;
+                let replayed =
+                    replay_bond(book_terms(&issuer, &spec)?, monitor_terms(&spec)?, &entries)
+                        .map_err(AppError::Internal)?;
+                (
+                    Some(replayed.book),
+                    Some(replayed.monitor),
+                    replayed.label,
+                    issuer,
+                )
             }
-            None => None,
+            None => (None, None, None, String::new()),
         };
         self.cache.insert(
             ledger_id.to_owned(),
@@ -888,6 +1139,9 @@ impl Committer {
                 last_time,
                 book,
                 once,
+                issuer,
+                monitor,
+                label,
             },
         );
         Ok(())

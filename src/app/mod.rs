@@ -7,6 +7,7 @@ pub mod engine;
 mod error;
 pub mod keyfile;
 mod ledgers;
+mod monitoring;
 mod parties;
 mod tokens;
 
@@ -21,6 +22,7 @@ use crate::store::Store;
 pub use bonds::*;
 pub use error::{AppError, AppResult};
 pub use ledgers::*;
+pub use monitoring::*;
 pub use parties::*;
 pub use tokens::*;
 

@@ -670,16 +670,29 @@ impl App {
             .map_err(|_| AppError::Internal("stored spec no longer validates".into()))?;
         let (_, _, entries) = self.book_as_of(bond, None, None).await?;
         let mut step_ups = Vec::new();
+        // A miss is recorded by the issuer's KPI observation or by a verifier's KPI review
+        // (docs/labels.md); either one steps the coupon up once per KPI.
+        let mut missed: Vec<&str> = Vec::new();
         for e in &entries {
-            if e.kind == "kpi.observed" && e.data.get("met") == Some(&Value::Bool(false)) {
-                let kpi_id = e
-                    .data
-                    .get("kpi_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if let Some(kpi) = terms.kpis().iter().find(|k| k.id().as_str() == kpi_id) {
-                    step_ups.push(StepUp::after_missed_target(kpi));
-                }
+            let finding = match e.kind.as_str() {
+                "kpi.observed" => Some(&e.data),
+                "review.recorded" => e.data.get("kpi"),
+                _ => None,
+            };
+            let Some(finding) = finding else { continue };
+            if finding.get("met") != Some(&Value::Bool(false)) {
+                continue;
+            }
+            let kpi_id = finding
+                .get("kpi_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if missed.contains(&kpi_id) {
+                continue;
+            }
+            if let Some(kpi) = terms.kpis().iter().find(|k| k.id().as_str() == kpi_id) {
+                missed.push(kpi_id);
+                step_ups.push(StepUp::after_missed_target(kpi));
             }
         }
         Ok((terms, step_ups, entries))

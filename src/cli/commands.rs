@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use super::{AdminCommand, Cli, Command, CreatePartyArgs, ServeArgs, StoreArgs};
+use super::{AdminCommand, Cli, Command, CreatePartyArgs, LabelCommand, ServeArgs, StoreArgs};
 use crate::app::{App, CreateParty, SystemClock, format_time, keyfile};
 use crate::domain::party::{PartyAttributes, Role};
 use crate::http::{AppState, Limits};
@@ -75,6 +75,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keys,
             json,
         }) => verify(&export, &checkpoint, &keys, json),
+        Some(Command::Label(LabelCommand::Verify { keys, at, token })) => {
+            verify_label(&keys, at.as_deref(), token.as_deref())
+        }
         Some(Command::Openapi) => {
             print!("{}", crate::http::openapi_json());
             Ok(ExitCode::SUCCESS)
@@ -244,12 +247,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         kid = app.signer().kid(),
         "midori listening"
     );
+    let watch = app.spawn_label_watch(Duration::from_secs(args.label_watch_secs.max(1)));
     let state = AppState {
         app: app.clone(),
         metrics: Some(metrics),
         limits,
     };
     crate::http::serve(listener, state).await?;
+    watch.abort();
     app.store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
@@ -334,5 +339,59 @@ async fn create_party(args: CreatePartyArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(2))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// `midori label verify`: the signature with the JWK Set, then the expiry.
+fn verify_label(keys: &Path, at: Option<&str>, token: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let text = match token {
+        None => read_stdin()?,
+        Some(p) if p == Path::new("-") => read_stdin()?,
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+        }
+    };
+    let set: Value = serde_json::from_str(
+        &std::fs::read_to_string(keys).with_context(|| format!("reading {}", keys.display()))?,
+    )
+    .context("the key set is not JSON")?;
+    let jwks: Vec<Jwk> = serde_json::from_value(set.get("keys").cloned().unwrap_or(Value::Null))
+        .context("the key set has no `keys` array of JWKs")?;
+    let keys: Vec<(String, ed25519_dalek::VerifyingKey)> = jwks
+        .iter()
+        .filter_map(|k| {
+            Some((
+                k.kid.clone()?,
+                crate::ledger::canon::parse_public_key(&k.x).ok()?,
+            ))
+        })
+        .collect();
+    let now = match at {
+        Some(t) => time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+            .with_context(|| format!("--at {t:?} is not an RFC 3339 time"))?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    match crate::ledger::jws::verify(text.trim(), &keys) {
+        Err(e) => {
+            println!("label does NOT verify: {e}");
+            Ok(ExitCode::from(1))
+        }
+        Ok((kid, claims)) => {
+            let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+            let status = claims
+                .pointer("/label/status")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            let bond = claims.get("sub").and_then(Value::as_str).unwrap_or("?");
+            println!("{}", serde_json::to_string_pretty(&claims)?);
+            if exp <= now.unix_timestamp() {
+                println!(
+                    "signature OK (key {kid}), but the label EXPIRED at {exp}: fetch a fresh one"
+                );
+                return Ok(ExitCode::from(1));
+            }
+            println!("label OK: bond {bond} is {status:?}, signed by key {kid}, valid until {exp}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

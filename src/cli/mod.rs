@@ -67,6 +67,26 @@ pub enum Command {
     },
     /// Print the OpenAPI document (as committed in openapi/openapi.json).
     Openapi,
+    /// Labels: check a label JWS offline.
+    #[command(subcommand)]
+    Label(LabelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabelCommand {
+    /// Check a label's compact JWS against the service's JWK Set: the EdDSA signature, the
+    /// claims, and the expiry (against now, or `--at`). Exits 1 if it does not verify or has
+    /// expired; prints the claims.
+    Verify {
+        /// The service's JWK Set (`GET /.well-known/jwks.json`).
+        #[arg(long)]
+        keys: PathBuf,
+        /// Judge expiry at this RFC 3339 time instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// File with the JWS (`label.jws`); `-` or absent reads standard input.
+        token: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +189,10 @@ pub struct ServeArgs {
     /// Requests served at once; more are answered 503 with Retry-After.
     #[arg(long, env = "MIDORI_CONCURRENT_REQUESTS_MAX", default_value_t = crate::http::limits::CONCURRENT_REQUESTS_MAX)]
     pub concurrent_requests_max: usize,
+    /// Seconds between evaluations of every label's deadlines (each change becomes a ledger
+    /// entry; reads always evaluate at once).
+    #[arg(long, env = "MIDORI_LABEL_WATCH_SECS", default_value_t = 60)]
+    pub label_watch_secs: u64,
 }
 
 impl StoreArgs {

@@ -1,1 +1,1598 @@
 //! Label lifecycle: a bond's label status as a pure function of ledger facts and a date.
+//!
+//! Pure and deterministic: no I/O, no clock, no panics. "Today" is an argument, and every fact
+//! dated after it is ignored, so evaluating at a past date reconstructs the status as it was.
+//!
+//! ```text
+//! draft ─► reviewed ─► allocating ─► fully_allocated ─► verified ─► monitoring ─► matured
+//!            └──────────────┴─────────────┴────────────────┴────────────┘
+//!                    │ an obligation past due            ▲ the late report or review arrives
+//!                    ▼                                   │
+//!                 overdue ── more than grace_days ──► suspended
+//! any labelled state ──► revoked (negative review, or a review it rests on withdrawn): final
+//! ```
+//!
+//! Every parameter lives in [`RULES`]; `docs/labels.md` gives the standard each one comes from.
+//! The rules, precisely:
+//! - **Stages.** A positive pre-issuance review (second-party opinion) that is not withdrawn makes
+//!   the bond *reviewed*; one allocation report makes it *allocating*; the first report that says
+//!   so makes it *fully allocated*; a positive allocation verification dated on or after that
+//!   report's filing date makes it *verified*; an impact report filed on or after that date then
+//!   makes it *monitoring*. The maturity date, or an earlier full redemption, makes it *matured*.
+//! - **Obligations** (only once the bond is labelled). Allocation reports: the first is due
+//!   [`LabelRules::allocation_report_every_months`] after the issue date, each next one that long
+//!   after the latest `period_end` reported so far, until a report says fully allocated.
+//!   Post-issuance verification: due [`LabelRules::post_issuance_verification_within_months`]
+//!   after issue, met by the first positive allocation verification. Impact reports: the first
+//!   is due [`LabelRules::impact_report_every_months`] after the fully-allocated report was filed,
+//!   each next one that long after the latest impact `period_end` reported so far; only reports
+//!   filed on or after full allocation count (EU GBS Art. 12 asks for one *after* full
+//!   allocation). A report meets the open obligation only if it extends the period covered (or
+//!   declares full allocation): a correction of an earlier period is evidence, not a new report.
+//!   An obligation is late from the day after its due date. Deadlines stop at maturity: an open
+//!   obligation due on or after the maturity (or redemption) date is dropped, but one that was
+//!   already late stays late until it is met.
+//! - **Overdue and suspended.** Any open obligation past due makes the label *overdue*; more than
+//!   [`LabelRules::grace_days`] days past due makes it *suspended*. Both end the day the late
+//!   fact is recorded: the status is recomputed as if nothing had been late.
+//! - **Revoked**, for good: a negative review of any kind (misallocation or ineligible use found)
+//!   once the label exists, or the withdrawal of a positive review the label rests on — the
+//!   latest positive pre-issuance review or the latest positive allocation verification at the
+//!   time of withdrawal. A negative review before the label exists leaves the bond in draft.
+//!
+//! Month arithmetic clamps to the end of the month ([`add_months`]). Reports are considered in
+//! order of filing date; reports filed on the same day keep their ledger order.
+
+use time::{Date, Duration, Month};
+
+use crate::domain::wire::{format_date, wire_enum};
+
+/// The parameters of the label rules. [`RULES`] is the one set midori applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LabelRules {
+    /// Allocation reports are due at least this often until full allocation.
+    pub allocation_report_every_months: u32,
+    /// The post-issuance (allocation) verification is due this long after issue.
+    pub post_issuance_verification_within_months: u32,
+    /// Impact reports are due at least this often after full allocation, until maturity.
+    pub impact_report_every_months: u32,
+    /// An overdue label is suspended once an obligation is more than this many days late.
+    pub grace_days: u32,
+}
+
+/// The label rules midori applies: the single place their values live.
+pub const RULES: LabelRules = LabelRules {
+    // ICMA Green Bond Principles ("annually, until full allocation"), Japan Ministry of the
+    // Environment Green Bond Guidelines 2022, EU GBS (Regulation (EU) 2023/2631) Art. 11.
+    allocation_report_every_months: 12,
+    // Climate Bonds Standard v3 and later: post-issuance verification within 24 months of issue
+    // *(check against the version the bond is certified under)*.
+    post_issuance_verification_within_months: 24,
+    // ICMA Harmonised Framework for Impact Reporting ("annually"); EU GBS Art. 12: at least one
+    // impact report after full allocation.
+    impact_report_every_months: 12,
+    // midori's choice. The Luxembourg Green Exchange removes a bond that has not reported for a
+    // year; three months of grace flags the lapse well before that.
+    grace_days: 90,
+};
+
+wire_enum! {
+    /// Where a bond's label stands.
+    pub enum Status ("label status") {
+        /// No positive pre-issuance review yet: there is no label.
+        Draft = "draft",
+        /// A positive pre-issuance review (second-party opinion) is recorded.
+        Reviewed = "reviewed",
+        /// At least one allocation report is filed.
+        Allocating = "allocating",
+        /// An allocation report says the proceeds are fully allocated.
+        FullyAllocated = "fully_allocated",
+        /// A positive allocation verification dated on or after full allocation.
+        Verified = "verified",
+        /// Verified, and impact reported after full allocation.
+        Monitoring = "monitoring",
+        /// On or after maturity or full redemption, with nothing late.
+        Matured = "matured",
+        /// A report or review is past due, by at most the grace period.
+        Overdue = "overdue",
+        /// A report or review is past due by more than the grace period.
+        Suspended = "suspended",
+        /// A negative review, or a review the label rests on withdrawn. Final.
+        Revoked = "revoked",
+    }
+}
+
+wire_enum! {
+    /// What an external review looked at.
+    pub enum ReviewKind ("review kind") {
+        /// Second-party opinion or pre-issuance verification of the framework.
+        PreIssuance = "pre_issuance",
+        /// Post-issuance verification of the allocation of proceeds.
+        AllocationVerification = "allocation_verification",
+        ImpactVerification = "impact_verification",
+        /// Verification of a sustainability-linked bond's KPI.
+        KpiVerification = "kpi_verification",
+    }
+}
+
+wire_enum! {
+    /// What a review concluded.
+    pub enum Conclusion ("review conclusion") {
+        Positive = "positive",
+        /// Misallocation or ineligible use of proceeds found.
+        Negative = "negative",
+    }
+}
+
+wire_enum! {
+    /// What an obligation asks for.
+    pub enum ObligationKind ("obligation kind") {
+        AllocationReport = "allocation_report",
+        PostIssuanceVerification = "post_issuance_verification",
+        ImpactReport = "impact_report",
+    }
+}
+
+/// What the ledger says about a bond's label, built from its entries elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Facts {
+    pub issue_date: Date,
+    pub maturity_date: Date,
+    pub fully_redeemed_on: Option<Date>,
+    /// External reviews, by verifiers.
+    pub reviews: Vec<ReviewFact>,
+    /// By the issuer, in ledger order; a correction is a new report.
+    pub allocation_reports: Vec<ReportFact>,
+    /// By the issuer, in ledger order.
+    pub impact_reports: Vec<ReportFact>,
+}
+
+/// One external review.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewFact {
+    /// The ledger entry index or the review's id: what evidence names.
+    pub id: String,
+    pub kind: ReviewKind,
+    pub conclusion: Conclusion,
+    pub on: Date,
+    pub withdrawn_on: Option<Date>,
+}
+
+/// One allocation or impact report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportFact {
+    pub id: String,
+    pub period_start: Date,
+    pub period_end: Date,
+    pub filed_on: Date,
+    /// Allocation reports only: the proceeds are fully allocated.
+    pub fully_allocated: bool,
+}
+
+/// A bond's label on one date: the status, why, and what comes next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Standing {
+    pub status: Status,
+    /// When the current status began.
+    pub since: Date,
+    /// Every obligation so far, met or not, by due date. Empty for a draft or revoked label.
+    pub obligations: Vec<Obligation>,
+    /// The next date on which the status changes if no new fact arrives (a deadline, the end of
+    /// the grace period, maturity); `None` if it never does.
+    pub next_change: Option<Date>,
+    pub evidence: Evidence,
+    /// Sentences a person can act on.
+    pub reasons: Vec<String>,
+}
+
+/// A report or review the label requires by a date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Obligation {
+    pub kind: ObligationKind,
+    pub due: Date,
+    /// The report or review that met it; `None` while open.
+    pub met: Option<Met>,
+    /// Days past due when met, or on the evaluation date while open; 0 if on time.
+    pub days_late: u32,
+}
+
+/// The fact that met an obligation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Met {
+    pub id: String,
+    /// When the report was filed or the review given.
+    pub on: Date,
+}
+
+/// The ids of the facts the status rests on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// The latest positive pre-issuance review not withdrawn.
+    pub pre_issuance_review: Option<String>,
+    /// The allocation report filed last.
+    pub allocation_report: Option<ReportRef>,
+    /// The latest positive allocation verification not withdrawn.
+    pub verification: Option<String>,
+    /// The impact report filed last.
+    pub impact_report: Option<ReportRef>,
+    /// The review whose negative conclusion or withdrawal revoked the label.
+    pub revoked_by: Option<String>,
+}
+
+/// A report named in evidence, with the period it covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportRef {
+    pub id: String,
+    pub period_start: Date,
+    pub period_end: Date,
+}
+
+/// The label's standing on `today`, from the facts dated on or before it.
+pub fn evaluate(facts: &Facts, today: Date, rules: &LabelRules) -> Standing {
+    let timeline = Timeline::new(facts, rules);
+    let now = timeline.assess(today, today);
+    let candidates = timeline.candidates(today);
+    // The status is constant between candidate dates, so the latest candidate on which it
+    // changed is when the current status began.
+    let since = candidates
+        .iter()
+        .rev()
+        .filter(|day| **day <= today)
+        .find(|day| timeline.changes_on(today, **day))
+        .or(candidates.first())
+        .map_or(today, |day| (*day).min(today));
+    let next_change = candidates
+        .iter()
+        .filter(|day| **day > today)
+        .find(|day| timeline.assess(today, **day).status != now.status)
+        .copied();
+    let reasons = timeline.reasons(&now, today);
+    Standing {
+        status: now.status,
+        since,
+        obligations: now.obligations,
+        next_change,
+        evidence: now.evidence,
+        reasons,
+    }
+}
+
+/// Each change of status from `from` to `to` (both included), with the date it took effect:
+/// the days on which the status differs from the day before. Facts after `to` are ignored.
+///
+/// Computed from the dates on which a change is possible (every fact date, every due date, the
+/// day after it, the day the grace period ends, maturity) rather than day by day.
+pub fn history(facts: &Facts, from: Date, to: Date, rules: &LabelRules) -> Vec<(Date, Status)> {
+    let timeline = Timeline::new(facts, rules);
+    timeline
+        .candidates(to)
+        .into_iter()
+        .filter(|day| (from..=to).contains(day))
+        .filter(|day| timeline.changes_on(to, *day))
+        .map(|day| (day, timeline.assess(to, day).status))
+        .collect()
+}
+
+/// `date` plus `months` calendar months, on the same day of the month or, when that month is
+/// shorter, its last day: 31 January + 1 month = 28 February (29 in a leap year). The clamp does
+/// not stick: 28 February + 1 month = 28 March. `None` past the last representable date.
+pub fn add_months(date: Date, months: u32) -> Option<Date> {
+    let index =
+        i64::from(date.year()) * 12 + i64::from(u8::from(date.month())) - 1 + i64::from(months);
+    let year = i32::try_from(index.div_euclid(12)).ok()?;
+    let month = Month::try_from(u8::try_from(index.rem_euclid(12) + 1).ok()?).ok()?;
+    let day = date.day().min(month.length(year));
+    Date::from_calendar_date(year, month, day).ok()
+}
+
+impl Standing {
+    /// The obligations past due and not met.
+    pub fn overdue(&self) -> impl Iterator<Item = &Obligation> {
+        self.obligations.iter().filter(|o| o.is_overdue())
+    }
+}
+
+impl Obligation {
+    /// Whether it is open and past due.
+    pub fn is_overdue(&self) -> bool {
+        self.met.is_none() && self.days_late > 0
+    }
+}
+
+/// The facts of one bond, sorted once, to be assessed on many dates.
+struct Timeline<'a> {
+    facts: &'a Facts,
+    rules: &'a LabelRules,
+    /// Allocation reports by filing date; reports filed the same day keep their ledger order.
+    allocation: Vec<&'a ReportFact>,
+    /// Impact reports, ordered the same way.
+    impact: Vec<&'a ReportFact>,
+    /// The earliest revocation in the facts, whatever its date. Whether a fact revokes depends
+    /// only on facts dated on or before it, so this is computed once.
+    revocation: Option<Revocation<'a>>,
+}
+
+#[derive(Clone, Copy)]
+struct Revocation<'a> {
+    on: Date,
+    review: &'a ReviewFact,
+    cause: Cause,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    Negative,
+    Withdrawn,
+}
+
+/// The label on one date, with what the reasons need.
+struct Assessment<'a> {
+    status: Status,
+    obligations: Vec<Obligation>,
+    evidence: Evidence,
+    revocation: Option<Revocation<'a>>,
+    /// Negative reviews of a bond that has no label.
+    negative_while_draft: Vec<&'a ReviewFact>,
+    full_allocation_on: Option<Date>,
+    /// The maturity date, or the full redemption date if earlier.
+    end: Date,
+    redeemed: bool,
+}
+
+impl<'a> Timeline<'a> {
+    fn new(facts: &'a Facts, rules: &'a LabelRules) -> Self {
+        let by_filing = |reports: &'a [ReportFact]| {
+            let mut sorted: Vec<&ReportFact> = reports.iter().collect();
+            // Stable: equal filing dates keep ledger order.
+            sorted.sort_by_key(|report| report.filed_on);
+            sorted
+        };
+        let mut timeline = Timeline {
+            facts,
+            rules,
+            allocation: by_filing(&facts.allocation_reports),
+            impact: by_filing(&facts.impact_reports),
+            revocation: None,
+        };
+        timeline.revocation = timeline.first_revocation();
+        timeline
+    }
+
+    /// The label on `on`, from the facts dated on or before both `known` and `on`; deadlines are
+    /// measured at `on` (later than `known` to ask what happens if nothing new arrives).
+    fn assess(&self, known: Date, on: Date) -> Assessment<'a> {
+        let seen = known.min(on);
+        let withdrawn = |day: Date| day <= seen;
+        let pre_issuance = self.latest_positive(ReviewKind::PreIssuance, seen, withdrawn);
+        let verification =
+            self.latest_positive(ReviewKind::AllocationVerification, seen, withdrawn);
+        let allocation = filed_by(&self.allocation, seen);
+        let impact = filed_by(&self.impact, seen);
+        let full = allocation.iter().find(|report| report.fully_allocated);
+        let revocation = self.revocation.filter(|r| r.on <= seen);
+        let redeemed_on = self.facts.fully_redeemed_on.filter(|day| *day <= seen);
+        let end = redeemed_on.map_or(self.facts.maturity_date, |day| {
+            day.min(self.facts.maturity_date)
+        });
+        let mut assessment = Assessment {
+            status: Status::Draft,
+            obligations: Vec::new(),
+            evidence: Evidence {
+                pre_issuance_review: pre_issuance.map(|review| review.id.clone()),
+                allocation_report: allocation.last().map(|report| report_ref(report)),
+                verification: verification.map(|review| review.id.clone()),
+                impact_report: impact.last().map(|report| report_ref(report)),
+                revoked_by: revocation.map(|r| r.review.id.clone()),
+            },
+            revocation,
+            negative_while_draft: Vec::new(),
+            full_allocation_on: full.map(|report| report.filed_on),
+            end,
+            redeemed: redeemed_on.is_some_and(|day| day <= self.facts.maturity_date),
+        };
+        if revocation.is_some() {
+            assessment.status = Status::Revoked;
+            return assessment;
+        }
+        if pre_issuance.is_none() {
+            assessment.negative_while_draft = self
+                .facts
+                .reviews
+                .iter()
+                .filter(|review| review.conclusion == Conclusion::Negative && review.on <= seen)
+                .collect();
+            return assessment;
+        }
+
+        let mut obligations = self.obligations(seen);
+        obligations.retain(|o| o.met.is_some() || o.due < end);
+        for obligation in &mut obligations {
+            let late_on = obligation.met.as_ref().map_or(on, |met| met.on);
+            obligation.days_late = days_after(obligation.due, late_on);
+        }
+        let worst = obligations
+            .iter()
+            .filter(|o| o.met.is_none())
+            .map(|o| o.days_late)
+            .max()
+            .unwrap_or(0);
+        let verified = full.is_some_and(|full| verification.is_some_and(|v| v.on >= full.filed_on));
+        let impact_after_full =
+            full.is_some_and(|full| impact.iter().any(|r| r.filed_on >= full.filed_on));
+        assessment.status = if worst > self.rules.grace_days {
+            Status::Suspended
+        } else if worst > 0 {
+            Status::Overdue
+        } else if on >= end {
+            Status::Matured
+        } else if verified && impact_after_full {
+            Status::Monitoring
+        } else if verified {
+            Status::Verified
+        } else if full.is_some() {
+            Status::FullyAllocated
+        } else if !allocation.is_empty() {
+            Status::Allocating
+        } else {
+            Status::Reviewed
+        };
+        assessment.obligations = obligations;
+        assessment
+    }
+
+    /// Every obligation the facts dated on or before `seen` give rise to, met or open, by due
+    /// date, without lateness and without the cut at maturity. The chains only grow as facts
+    /// arrive, so the due dates seen on any earlier date are among these.
+    fn obligations(&self, seen: Date) -> Vec<Obligation> {
+        let rules = self.rules;
+        let issue = self.facts.issue_date;
+        let allocation = filed_by(&self.allocation, seen);
+        let mut obligations = report_chain(
+            ObligationKind::AllocationReport,
+            add_months(issue, rules.allocation_report_every_months),
+            rules.allocation_report_every_months,
+            allocation.iter().copied(),
+            |report| report.fully_allocated,
+        );
+        if let Some(due) = add_months(issue, rules.post_issuance_verification_within_months) {
+            let first = self
+                .positive(ReviewKind::AllocationVerification, seen, |day| day <= seen)
+                .min_by_key(|review| review.on);
+            obligations.push(Obligation {
+                kind: ObligationKind::PostIssuanceVerification,
+                due,
+                met: first.map(|review| Met {
+                    id: review.id.clone(),
+                    on: review.on,
+                }),
+                days_late: 0,
+            });
+        }
+        if let Some(full) = allocation.iter().find(|report| report.fully_allocated) {
+            let after_full = filed_by(&self.impact, seen)
+                .iter()
+                .copied()
+                .filter(|report| report.filed_on >= full.filed_on);
+            obligations.extend(report_chain(
+                ObligationKind::ImpactReport,
+                add_months(full.filed_on, rules.impact_report_every_months),
+                rules.impact_report_every_months,
+                after_full,
+                |_| false,
+            ));
+        }
+        obligations.sort_by_key(|o| o.due);
+        obligations
+    }
+
+    /// The dates on which the status can differ from the day before, from the facts known on
+    /// `known`: every fact date, maturity, and for every obligation its due date, the day after
+    /// (late) and the day its grace period ends. Sorted, without repeats; a superset is fine.
+    fn candidates(&self, known: Date) -> Vec<Date> {
+        let facts = self.facts;
+        let mut days = vec![facts.issue_date, facts.maturity_date];
+        days.extend(facts.fully_redeemed_on);
+        for review in &facts.reviews {
+            days.push(review.on);
+            days.extend(review.withdrawn_on);
+        }
+        for report in facts.allocation_reports.iter().chain(&facts.impact_reports) {
+            days.push(report.filed_on);
+        }
+        let suspension_days = i64::from(self.rules.grace_days) + 1;
+        for obligation in self.obligations(known) {
+            days.push(obligation.due);
+            days.extend(obligation.due.next_day());
+            days.extend(plus_days(obligation.due, suspension_days));
+        }
+        days.sort_unstable();
+        days.dedup();
+        days
+    }
+
+    /// Whether the status on `day` differs from the day before, with facts known on `known`.
+    fn changes_on(&self, known: Date, day: Date) -> bool {
+        day.previous_day().is_some_and(|before| {
+            self.assess(known, before).status != self.assess(known, day).status
+        })
+    }
+
+    /// The latest positive review of `kind` dated on or before `on` and not withdrawn on a day
+    /// for which `withdrawn` holds; of reviews on the same day, the last in ledger order.
+    fn latest_positive(
+        &self,
+        kind: ReviewKind,
+        on: Date,
+        withdrawn: impl Fn(Date) -> bool,
+    ) -> Option<&'a ReviewFact> {
+        self.positive(kind, on, withdrawn)
+            .max_by_key(|review| review.on)
+    }
+
+    /// The positive reviews of `kind` dated on or before `on` and not withdrawn on a day for
+    /// which `withdrawn` holds, in ledger order.
+    fn positive(
+        &self,
+        kind: ReviewKind,
+        on: Date,
+        withdrawn: impl Fn(Date) -> bool,
+    ) -> impl Iterator<Item = &'a ReviewFact> {
+        self.facts.reviews.iter().filter(move |review| {
+            review.kind == kind
+                && review.conclusion == Conclusion::Positive
+                && review.on <= on
+                && review.withdrawn_on.is_none_or(|day| !withdrawn(day))
+        })
+    }
+
+    /// The earliest fact that revokes the label, if any.
+    fn first_revocation(&self) -> Option<Revocation<'a>> {
+        // The label exists on `day` if a positive pre-issuance review was given by then and not
+        // withdrawn before it.
+        let labelled_on = |day: Date| {
+            self.latest_positive(ReviewKind::PreIssuance, day, |w| w < day)
+                .is_some()
+        };
+        self.facts
+            .reviews
+            .iter()
+            .filter_map(|review| match review.conclusion {
+                Conclusion::Negative => labelled_on(review.on).then_some(Revocation {
+                    on: review.on,
+                    review,
+                    cause: Cause::Negative,
+                }),
+                Conclusion::Positive => {
+                    let withdrawn_on = review.withdrawn_on?;
+                    // The label rests on the review if it was the latest of its kind just
+                    // before the withdrawal.
+                    let rested_on = matches!(
+                        review.kind,
+                        ReviewKind::PreIssuance | ReviewKind::AllocationVerification
+                    ) && self
+                        .latest_positive(review.kind, withdrawn_on, |w| w < withdrawn_on)
+                        .is_some_and(|latest| std::ptr::eq(latest, review));
+                    (rested_on && labelled_on(withdrawn_on)).then_some(Revocation {
+                        on: withdrawn_on,
+                        review,
+                        cause: Cause::Withdrawn,
+                    })
+                }
+            })
+            .min_by_key(|revocation| revocation.on)
+    }
+
+    fn reasons(&self, now: &Assessment<'_>, today: Date) -> Vec<String> {
+        let grace_days = self.rules.grace_days;
+        let mut reasons = Vec::new();
+        match now.status {
+            Status::Revoked => {
+                if let Some(revocation) = now.revocation {
+                    let review = revocation.review;
+                    let what = review_name(review.kind);
+                    reasons.push(match revocation.cause {
+                        Cause::Negative => format!(
+                            "{what} {} of {} found misallocation or ineligible use: the label is \
+                             revoked for good; a new certification is a new label",
+                            review.id,
+                            format_date(review.on)
+                        ),
+                        Cause::Withdrawn => format!(
+                            "{what} {} was withdrawn on {} and the label rested on it: the label \
+                             is revoked for good; a new certification is a new label",
+                            review.id,
+                            format_date(revocation.on)
+                        ),
+                    });
+                }
+                return reasons;
+            }
+            Status::Draft => {
+                reasons.push(
+                    "no positive pre-issuance review (second-party opinion) is recorded: the \
+                     label starts with one"
+                        .to_owned(),
+                );
+                for review in &now.negative_while_draft {
+                    reasons.push(format!(
+                        "{} {} of {} is negative",
+                        review_name(review.kind),
+                        review.id,
+                        format_date(review.on)
+                    ));
+                }
+                return reasons;
+            }
+            Status::Matured => {
+                let ended = if now.redeemed {
+                    "fully redeemed"
+                } else {
+                    "matured"
+                };
+                reasons.push(format!(
+                    "{ended} on {}: no further reports or reviews are due",
+                    format_date(now.end)
+                ));
+            }
+            Status::FullyAllocated => {
+                if let Some(full) = now.full_allocation_on {
+                    reasons.push(format!(
+                        "a positive allocation verification dated on or after {} makes the label \
+                         verified",
+                        format_date(full)
+                    ));
+                }
+            }
+            _ => {}
+        }
+        for obligation in now.obligations.iter().filter(|o| o.is_overdue()) {
+            let (what, action) = obligation_name(obligation.kind);
+            let due = format_date(obligation.due);
+            let late = days(obligation.days_late);
+            reasons.push(if obligation.days_late > grace_days {
+                format!(
+                    "{what} due {due} is {late} late, more than the {grace_days} days of grace: \
+                     the label is suspended until it is {action}"
+                )
+            } else {
+                let suspended_from = plus_days(obligation.due, i64::from(grace_days) + 1)
+                    .map_or_else(|| "never".to_owned(), format_date);
+                format!(
+                    "{what} due {due} is {late} late: the label is suspended from \
+                     {suspended_from} unless it is {action} before then"
+                )
+            });
+        }
+        for obligation in now
+            .obligations
+            .iter()
+            .filter(|o| o.met.is_none() && o.due >= today)
+        {
+            let (what, _) = obligation_name(obligation.kind);
+            reasons.push(format!("next {what} due {}", format_date(obligation.due)));
+        }
+        reasons
+    }
+}
+
+/// The reports filed on or before `seen` (a prefix: `reports` are sorted by filing date).
+fn filed_by<'r, 'a>(reports: &'r [&'a ReportFact], seen: Date) -> &'r [&'a ReportFact] {
+    &reports[..reports.partition_point(|report| report.filed_on <= seen)]
+}
+
+/// A chain of report obligations: the first due `first_due`, each next one `every_months` after
+/// the latest period end reported so far. A report meets the open obligation if it extends the
+/// period covered or `ends` the chain; ends the chain once `ends` holds. The last, open
+/// obligation is included unless its due date cannot be represented.
+fn report_chain<'a>(
+    kind: ObligationKind,
+    first_due: Option<Date>,
+    every_months: u32,
+    reports: impl IntoIterator<Item = &'a ReportFact>,
+    ends: impl Fn(&ReportFact) -> bool,
+) -> Vec<Obligation> {
+    let mut chain = Vec::new();
+    let mut due = first_due;
+    let mut covered: Option<Date> = None;
+    for report in reports {
+        let Some(this_due) = due else { break };
+        let extends = covered.is_none_or(|end| report.period_end > end);
+        let last = ends(report);
+        if !extends && !last {
+            continue;
+        }
+        chain.push(Obligation {
+            kind,
+            due: this_due,
+            met: Some(Met {
+                id: report.id.clone(),
+                on: report.filed_on,
+            }),
+            days_late: 0,
+        });
+        if last {
+            return chain;
+        }
+        let end = covered.map_or(report.period_end, |end| end.max(report.period_end));
+        covered = Some(end);
+        due = add_months(end, every_months);
+    }
+    if let Some(due) = due {
+        chain.push(Obligation {
+            kind,
+            due,
+            met: None,
+            days_late: 0,
+        });
+    }
+    chain
+}
+
+fn report_ref(report: &ReportFact) -> ReportRef {
+    ReportRef {
+        id: report.id.clone(),
+        period_start: report.period_start,
+        period_end: report.period_end,
+    }
+}
+
+/// Whole days from `due` to `day`, 0 if `day` is not after `due`.
+fn days_after(due: Date, day: Date) -> u32 {
+    u32::try_from((day - due).whole_days().max(0)).unwrap_or(u32::MAX)
+}
+
+fn plus_days(date: Date, days: i64) -> Option<Date> {
+    date.checked_add(Duration::days(days))
+}
+
+fn days(count: u32) -> String {
+    if count == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{count} days")
+    }
+}
+
+fn review_name(kind: ReviewKind) -> &'static str {
+    match kind {
+        ReviewKind::PreIssuance => "pre-issuance review",
+        ReviewKind::AllocationVerification => "allocation verification",
+        ReviewKind::ImpactVerification => "impact verification",
+        ReviewKind::KpiVerification => "KPI verification",
+    }
+}
+
+/// What the obligation asks for, and what meeting it takes.
+fn obligation_name(kind: ObligationKind) -> (&'static str, &'static str) {
+    match kind {
+        ObligationKind::AllocationReport => ("allocation report", "filed"),
+        ObligationKind::PostIssuanceVerification => ("post-issuance verification", "recorded"),
+        ObligationKind::ImpactReport => ("impact report", "filed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use time::macros::date;
+
+    use super::*;
+
+    /// Issued 2027-04-01 for five years; no reviews or reports yet.
+    fn bond() -> Facts {
+        Facts {
+            issue_date: date!(2027 - 04 - 01),
+            maturity_date: date!(2032 - 04 - 01),
+            fully_redeemed_on: None,
+            reviews: Vec::new(),
+            allocation_reports: Vec::new(),
+            impact_reports: Vec::new(),
+        }
+    }
+
+    fn review(id: &str, kind: ReviewKind, conclusion: Conclusion, on: Date) -> ReviewFact {
+        ReviewFact {
+            id: id.to_owned(),
+            kind,
+            conclusion,
+            on,
+            withdrawn_on: None,
+        }
+    }
+
+    fn spo(id: &str, on: Date) -> ReviewFact {
+        review(id, ReviewKind::PreIssuance, Conclusion::Positive, on)
+    }
+
+    fn verification(id: &str, on: Date) -> ReviewFact {
+        review(
+            id,
+            ReviewKind::AllocationVerification,
+            Conclusion::Positive,
+            on,
+        )
+    }
+
+    /// A report covering the twelve months up to `period_end`, filed on `filed_on`.
+    fn report(id: &str, period_end: Date, filed_on: Date) -> ReportFact {
+        ReportFact {
+            id: id.to_owned(),
+            period_start: a_year_before(period_end).next_day().unwrap(),
+            period_end,
+            filed_on,
+            fully_allocated: false,
+        }
+    }
+
+    /// The same day a year earlier, or the last day of that month (29 February → 28th).
+    fn a_year_before(day: Date) -> Date {
+        let year = day.year() - 1;
+        let month = day.month();
+        Date::from_calendar_date(year, month, day.day().min(month.length(year))).unwrap()
+    }
+
+    fn final_report(id: &str, period_end: Date, filed_on: Date) -> ReportFact {
+        ReportFact {
+            fully_allocated: true,
+            ..report(id, period_end, filed_on)
+        }
+    }
+
+    /// Reviewed 2027-03-01, allocated in two reports (fully on 2029-03-31), verified
+    /// 2029-06-30 and monitoring from the impact report of 2029-09-30.
+    fn monitored() -> Facts {
+        let mut facts = bond();
+        facts.reviews = vec![
+            spo("spo-1", date!(2027 - 03 - 01)),
+            verification("ver-1", date!(2029 - 06 - 30)),
+        ];
+        facts.allocation_reports = vec![
+            report("alloc-2028", date!(2028 - 03 - 31), date!(2028 - 03 - 31)),
+            final_report("alloc-2029", date!(2029 - 03 - 31), date!(2029 - 03 - 31)),
+        ];
+        facts.impact_reports = vec![report(
+            "impact-2029",
+            date!(2029 - 09 - 30),
+            date!(2029 - 09 - 30),
+        )];
+        facts
+    }
+
+    fn status(facts: &Facts, today: Date) -> Status {
+        evaluate(facts, today, &RULES).status
+    }
+
+    fn open(standing: &Standing, kind: ObligationKind) -> Vec<Date> {
+        standing
+            .obligations
+            .iter()
+            .filter(|o| o.kind == kind && o.met.is_none())
+            .map(|o| o.due)
+            .collect()
+    }
+
+    #[test]
+    fn the_rules_are_those_docs_labels_md_documents() {
+        assert_eq!(
+            RULES,
+            LabelRules {
+                allocation_report_every_months: 12,
+                post_issuance_verification_within_months: 24,
+                impact_report_every_months: 12,
+                grace_days: 90,
+            }
+        );
+    }
+
+    #[test]
+    fn statuses_travel_as_snake_case_strings() {
+        assert_eq!(Status::FullyAllocated.as_str(), "fully_allocated");
+        assert_eq!(
+            serde_json::to_string(&Status::Suspended).unwrap(),
+            "\"suspended\""
+        );
+        assert_eq!(Status::parse("revoked"), Ok(Status::Revoked));
+        assert_eq!(Status::ALL.len(), 10);
+    }
+
+    #[test]
+    fn a_bond_without_a_positive_pre_issuance_review_is_draft_with_no_obligations() {
+        let standing = evaluate(&bond(), date!(2028 - 06 - 01), &RULES);
+        assert_eq!(standing.status, Status::Draft);
+        assert!(standing.obligations.is_empty());
+        assert_eq!(standing.next_change, None);
+        assert!(standing.reasons[0].contains("no positive pre-issuance review"));
+    }
+
+    #[test]
+    fn a_second_party_opinion_makes_the_bond_reviewed_from_its_date() {
+        let mut facts = bond();
+        facts.reviews.push(spo("spo-1", date!(2027 - 03 - 01)));
+        assert_eq!(status(&facts, date!(2027 - 02 - 28)), Status::Draft);
+        let standing = evaluate(&facts, date!(2027 - 05 - 01), &RULES);
+        assert_eq!(standing.status, Status::Reviewed);
+        assert_eq!(standing.since, date!(2027 - 03 - 01));
+        assert_eq!(
+            standing.evidence.pre_issuance_review.as_deref(),
+            Some("spo-1")
+        );
+    }
+
+    #[test]
+    fn the_stages_follow_the_reports_and_reviews_in_order() {
+        let facts = monitored();
+        assert_eq!(status(&facts, date!(2028 - 03 - 30)), Status::Reviewed);
+        assert_eq!(status(&facts, date!(2028 - 03 - 31)), Status::Allocating);
+        assert_eq!(
+            status(&facts, date!(2029 - 03 - 31)),
+            Status::FullyAllocated
+        );
+        assert_eq!(status(&facts, date!(2029 - 06 - 30)), Status::Verified);
+        assert_eq!(status(&facts, date!(2029 - 09 - 30)), Status::Monitoring);
+    }
+
+    #[test]
+    fn a_verification_before_full_allocation_meets_the_deadline_but_does_not_make_it_verified() {
+        let mut facts = bond();
+        facts.reviews = vec![
+            spo("spo-1", date!(2027 - 03 - 01)),
+            verification("ver-early", date!(2028 - 06 - 30)),
+        ];
+        facts.allocation_reports = vec![
+            report("alloc-2028", date!(2028 - 03 - 31), date!(2028 - 03 - 31)),
+            final_report("alloc-2029", date!(2029 - 03 - 31), date!(2029 - 03 - 31)),
+        ];
+        let standing = evaluate(&facts, date!(2029 - 05 - 01), &RULES);
+        assert_eq!(standing.status, Status::FullyAllocated);
+        assert!(standing.overdue().next().is_none());
+        assert!(
+            standing.reasons[0]
+                .contains("a positive allocation verification dated on or after 2029-03-31")
+        );
+    }
+
+    #[test]
+    fn an_impact_report_before_verification_waits_for_it_then_the_label_is_monitoring() {
+        let mut facts = monitored();
+        facts.reviews[1].on = date!(2029 - 10 - 15);
+        // The verification was due 2029-04-01: 182 days late on 2029-09-30.
+        assert_eq!(status(&facts, date!(2029 - 09 - 30)), Status::Suspended);
+        assert_eq!(status(&facts, date!(2029 - 10 - 15)), Status::Monitoring);
+    }
+
+    #[test]
+    fn the_first_allocation_report_is_due_twelve_months_after_issue_and_late_the_day_after() {
+        let mut facts = bond();
+        facts.reviews.push(spo("spo-1", date!(2027 - 03 - 01)));
+        let on_due = evaluate(&facts, date!(2028 - 04 - 01), &RULES);
+        assert_eq!(on_due.status, Status::Reviewed);
+        assert_eq!(
+            open(&on_due, ObligationKind::AllocationReport),
+            [date!(2028 - 04 - 01)]
+        );
+        assert_eq!(on_due.next_change, Some(date!(2028 - 04 - 02)));
+
+        let late = evaluate(&facts, date!(2028 - 05 - 11), &RULES);
+        assert_eq!(late.status, Status::Overdue);
+        assert_eq!(late.since, date!(2028 - 04 - 02));
+        assert_eq!(
+            late.reasons[0],
+            "allocation report due 2028-04-01 is 40 days late: the label is suspended from \
+             2028-07-01 unless it is filed before then"
+        );
+        let overdue: Vec<_> = late.overdue().map(|o| (o.kind, o.days_late)).collect();
+        assert_eq!(overdue, [(ObligationKind::AllocationReport, 40)]);
+        assert_eq!(late.next_change, Some(date!(2028 - 07 - 01)));
+    }
+
+    #[test]
+    fn the_next_allocation_report_is_due_twelve_months_after_the_period_last_reported() {
+        let mut facts = bond();
+        facts.reviews.push(spo("spo-1", date!(2027 - 03 - 01)));
+        // Period to 2028-02-29, filed in June: the next report is due 2029-02-28.
+        facts.allocation_reports.push(report(
+            "alloc-1",
+            date!(2028 - 02 - 29),
+            date!(2028 - 06 - 15),
+        ));
+        let standing = evaluate(&facts, date!(2028 - 07 - 01), &RULES);
+        assert_eq!(standing.status, Status::Allocating);
+        assert_eq!(
+            open(&standing, ObligationKind::AllocationReport),
+            [date!(2029 - 02 - 28)]
+        );
+        let met = &standing.obligations[0];
+        assert_eq!(met.due, date!(2028 - 04 - 01));
+        assert_eq!(met.met.as_ref().map(|m| m.id.as_str()), Some("alloc-1"));
+        assert_eq!(met.days_late, 75);
+    }
+
+    #[test]
+    fn a_correction_of_an_earlier_period_neither_meets_nor_moves_the_deadline() {
+        let mut facts = bond();
+        facts.reviews.push(spo("spo-1", date!(2027 - 03 - 01)));
+        facts.allocation_reports = vec![
+            report("alloc-1", date!(2028 - 03 - 31), date!(2028 - 03 - 31)),
+            report(
+                "alloc-1-corrected",
+                date!(2028 - 03 - 31),
+                date!(2029 - 03 - 01),
+            ),
+        ];
+        let standing = evaluate(&facts, date!(2029 - 04 - 01), &RULES);
+        assert_eq!(standing.status, Status::Overdue);
+        assert_eq!(
+            open(&standing, ObligationKind::AllocationReport),
+            [date!(2029 - 03 - 31)]
+        );
+        let latest = standing.evidence.allocation_report.unwrap();
+        assert_eq!(latest.id, "alloc-1-corrected");
+    }
+
+    #[test]
+    fn overdue_for_more_than_the_grace_days_is_suspended() {
+        let mut facts = bond();
+        facts.reviews.push(spo("spo-1", date!(2027 - 03 - 01)));
+        // Due 2028-04-01: 90 days late on 2028-06-30, 91 on 2028-07-01.
+        assert_eq!(status(&facts, date!(2028 - 06 - 30)), Status::Overdue);
+        let suspended = evaluate(&facts, date!(2028 - 07 - 01), &RULES);
+        assert_eq!(suspended.status, Status::Suspended);
+        assert_eq!(suspended.since, date!(2028 - 07 - 01));
+        assert_eq!(suspended.next_change, None);
+        assert_eq!(
+            suspended.reasons[0],
+            "allocation report due 2028-04-01 is 91 days late, more than the 90 days of grace: \
+             the label is suspended until it is filed"
+        );
+    }
+
+    #[test]
+    fn a_late_report_cures_overdue_and_suspended_from_the_day_it_is_filed() {
+        let mut facts = bond();
+        facts.reviews.push(spo("spo-1", date!(2027 - 03 - 01)));
+        facts.allocation_reports.push(report(
+            "alloc-1",
+            date!(2028 - 03 - 31),
+            date!(2028 - 09 - 15),
+        ));
+        assert_eq!(status(&facts, date!(2028 - 09 - 14)), Status::Suspended);
+        let cured = evaluate(&facts, date!(2028 - 09 - 15), &RULES);
+        assert_eq!(cured.status, Status::Allocating);
+        assert_eq!(cured.since, date!(2028 - 09 - 15));
+        assert_eq!(cured.obligations[0].days_late, 167);
+        assert!(cured.overdue().next().is_none());
+
+        facts.allocation_reports[0].filed_on = date!(2028 - 05 - 01);
+        assert_eq!(status(&facts, date!(2028 - 04 - 30)), Status::Overdue);
+        assert_eq!(status(&facts, date!(2028 - 05 - 01)), Status::Allocating);
+    }
+
+    #[test]
+    fn post_issuance_verification_is_due_twenty_four_months_after_issue() {
+        let mut facts = monitored();
+        facts.reviews.truncate(1);
+        let standing = evaluate(&facts, date!(2029 - 04 - 01), &RULES);
+        assert_eq!(standing.status, Status::FullyAllocated);
+        assert_eq!(
+            open(&standing, ObligationKind::PostIssuanceVerification),
+            [date!(2029 - 04 - 01)]
+        );
+        assert_eq!(standing.next_change, Some(date!(2029 - 04 - 02)));
+        let late = evaluate(&facts, date!(2029 - 04 - 02), &RULES);
+        assert_eq!(late.status, Status::Overdue);
+        assert!(
+            late.reasons.contains(
+                &"post-issuance verification due 2029-04-01 is 1 day late: the label is suspended \
+              from 2029-07-01 unless it is recorded before then"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn the_first_impact_report_is_due_twelve_months_after_the_fully_allocated_report() {
+        let mut facts = monitored();
+        facts.impact_reports.clear();
+        let standing = evaluate(&facts, date!(2029 - 07 - 01), &RULES);
+        assert_eq!(standing.status, Status::Verified);
+        assert_eq!(
+            open(&standing, ObligationKind::ImpactReport),
+            [date!(2030 - 03 - 31)]
+        );
+        assert!(
+            standing
+                .reasons
+                .contains(&"next impact report due 2030-03-31".to_owned())
+        );
+        assert_eq!(status(&facts, date!(2030 - 04 - 01)), Status::Overdue);
+    }
+
+    #[test]
+    fn impact_reports_filed_before_full_allocation_do_not_count() {
+        let mut facts = monitored();
+        facts.impact_reports = vec![report(
+            "impact-early",
+            date!(2028 - 12 - 31),
+            date!(2029 - 01 - 31),
+        )];
+        let standing = evaluate(&facts, date!(2029 - 07 - 01), &RULES);
+        assert_eq!(standing.status, Status::Verified);
+        assert_eq!(
+            open(&standing, ObligationKind::ImpactReport),
+            [date!(2030 - 03 - 31)]
+        );
+    }
+
+    #[test]
+    fn a_negative_review_revokes_and_revocation_is_final() {
+        let mut facts = monitored();
+        facts.reviews.push(review(
+            "ver-2",
+            ReviewKind::AllocationVerification,
+            Conclusion::Negative,
+            date!(2030 - 06 - 30),
+        ));
+        // Later facts change nothing.
+        facts
+            .reviews
+            .push(verification("ver-3", date!(2030 - 09 - 01)));
+        facts.impact_reports.push(report(
+            "impact-2030",
+            date!(2030 - 09 - 30),
+            date!(2030 - 09 - 30),
+        ));
+        assert_eq!(status(&facts, date!(2030 - 06 - 29)), Status::Monitoring);
+        let standing = evaluate(&facts, date!(2031 - 01 - 01), &RULES);
+        assert_eq!(standing.status, Status::Revoked);
+        assert_eq!(standing.since, date!(2030 - 06 - 30));
+        assert_eq!(standing.next_change, None);
+        assert!(standing.obligations.is_empty());
+        assert_eq!(standing.evidence.revoked_by.as_deref(), Some("ver-2"));
+        assert_eq!(
+            standing.reasons,
+            [
+                "allocation verification ver-2 of 2030-06-30 found misallocation or ineligible use: \
+              the label is revoked for good; a new certification is a new label"
+            ]
+        );
+        assert_eq!(status(&facts, date!(2040 - 01 - 01)), Status::Revoked);
+    }
+
+    #[test]
+    fn a_negative_review_before_the_label_exists_leaves_the_bond_in_draft() {
+        let mut facts = bond();
+        facts.reviews = vec![
+            review(
+                "spo-no",
+                ReviewKind::PreIssuance,
+                Conclusion::Negative,
+                date!(2027 - 01 - 10),
+            ),
+            spo("spo-yes", date!(2027 - 03 - 01)),
+        ];
+        let draft = evaluate(&facts, date!(2027 - 02 - 01), &RULES);
+        assert_eq!(draft.status, Status::Draft);
+        assert_eq!(
+            draft.reasons[1],
+            "pre-issuance review spo-no of 2027-01-10 is negative"
+        );
+        assert_eq!(status(&facts, date!(2027 - 03 - 01)), Status::Reviewed);
+    }
+
+    #[test]
+    fn withdrawing_the_review_the_label_rests_on_revokes() {
+        let mut facts = monitored();
+        facts.reviews[1].withdrawn_on = Some(date!(2030 - 02 - 01));
+        assert_eq!(status(&facts, date!(2030 - 01 - 31)), Status::Monitoring);
+        let standing = evaluate(&facts, date!(2030 - 02 - 01), &RULES);
+        assert_eq!(standing.status, Status::Revoked);
+        assert_eq!(standing.evidence.revoked_by.as_deref(), Some("ver-1"));
+        assert!(standing.reasons[0].starts_with(
+            "allocation verification ver-1 was withdrawn on 2030-02-01 and the label rested on it"
+        ));
+
+        let mut facts = monitored();
+        facts.reviews[0].withdrawn_on = Some(date!(2028 - 01 - 01));
+        assert_eq!(status(&facts, date!(2028 - 01 - 01)), Status::Revoked);
+    }
+
+    #[test]
+    fn withdrawing_a_review_the_label_no_longer_rests_on_does_not_revoke() {
+        let mut facts = monitored();
+        let mut old = spo("spo-0", date!(2026 - 12 - 01));
+        old.withdrawn_on = Some(date!(2027 - 06 - 01));
+        facts.reviews.push(old);
+        let standing = evaluate(&facts, date!(2027 - 06 - 01), &RULES);
+        assert_eq!(standing.status, Status::Reviewed);
+        assert_eq!(
+            standing.evidence.pre_issuance_review.as_deref(),
+            Some("spo-1")
+        );
+    }
+
+    #[test]
+    fn at_maturity_the_label_is_matured_and_later_deadlines_are_dropped() {
+        let mut facts = monitored();
+        facts.maturity_date = date!(2030 - 06 - 30);
+        let before = evaluate(&facts, date!(2030 - 06 - 29), &RULES);
+        assert_eq!(before.status, Status::Monitoring);
+        // The impact report due 2030-09-30 falls after maturity.
+        assert!(open(&before, ObligationKind::ImpactReport).is_empty());
+        assert_eq!(before.next_change, Some(date!(2030 - 06 - 30)));
+        let matured = evaluate(&facts, date!(2030 - 06 - 30), &RULES);
+        assert_eq!(matured.status, Status::Matured);
+        assert_eq!(matured.since, date!(2030 - 06 - 30));
+        assert_eq!(matured.next_change, None);
+        assert_eq!(
+            matured.reasons,
+            ["matured on 2030-06-30: no further reports or reviews are due"]
+        );
+    }
+
+    #[test]
+    fn full_redemption_ends_the_label_early() {
+        let mut facts = monitored();
+        facts.fully_redeemed_on = Some(date!(2030 - 01 - 15));
+        assert_eq!(status(&facts, date!(2030 - 01 - 14)), Status::Monitoring);
+        let standing = evaluate(&facts, date!(2030 - 12 - 01), &RULES);
+        assert_eq!(standing.status, Status::Matured);
+        assert_eq!(standing.since, date!(2030 - 01 - 15));
+        assert!(standing.reasons[0].starts_with("fully redeemed on 2030-01-15"));
+    }
+
+    #[test]
+    fn a_report_already_late_at_maturity_stays_late_until_filed() {
+        let mut facts = monitored();
+        facts.maturity_date = date!(2030 - 11 - 01);
+        // The impact report due 2030-09-30 was late before maturity.
+        assert_eq!(status(&facts, date!(2030 - 10 - 01)), Status::Overdue);
+        assert_eq!(status(&facts, date!(2030 - 11 - 01)), Status::Overdue);
+        assert_eq!(status(&facts, date!(2030 - 12 - 30)), Status::Suspended);
+        facts.impact_reports.push(report(
+            "impact-2030",
+            date!(2030 - 09 - 30),
+            date!(2031 - 01 - 20),
+        ));
+        assert_eq!(status(&facts, date!(2031 - 01 - 20)), Status::Matured);
+    }
+
+    #[test]
+    fn facts_dated_after_today_are_ignored() {
+        let mut facts = monitored();
+        facts.reviews[1].withdrawn_on = Some(date!(2031 - 01 - 01));
+        let standing = evaluate(&facts, date!(2029 - 07 - 01), &RULES);
+        assert_eq!(standing.status, Status::Verified);
+        assert_eq!(standing.evidence.impact_report, None);
+        assert_eq!(standing.evidence.revoked_by, None);
+        // The next change without new facts is not the impact report filed on 2029-09-30 nor
+        // the withdrawal: it is the impact report falling due.
+        assert_eq!(standing.next_change, Some(date!(2030 - 04 - 01)));
+        // The impact report due 2030-09-30 is more than 90 days late; the withdrawal counts
+        // from its date.
+        assert_eq!(status(&facts, date!(2030 - 12 - 31)), Status::Suspended);
+        assert_eq!(status(&facts, date!(2031 - 01 - 01)), Status::Revoked);
+    }
+
+    #[test]
+    fn evidence_names_the_facts_the_status_rests_on() {
+        let evidence = evaluate(&monitored(), date!(2029 - 10 - 01), &RULES).evidence;
+        assert_eq!(
+            evidence,
+            Evidence {
+                pre_issuance_review: Some("spo-1".to_owned()),
+                allocation_report: Some(ReportRef {
+                    id: "alloc-2029".to_owned(),
+                    period_start: date!(2028 - 04 - 01),
+                    period_end: date!(2029 - 03 - 31),
+                }),
+                verification: Some("ver-1".to_owned()),
+                impact_report: Some(ReportRef {
+                    id: "impact-2029".to_owned(),
+                    period_start: date!(2028 - 10 - 01),
+                    period_end: date!(2029 - 09 - 30),
+                }),
+                revoked_by: None,
+            }
+        );
+    }
+
+    #[test]
+    fn adding_months_clamps_to_the_end_of_a_shorter_month() {
+        assert_eq!(
+            add_months(date!(2027 - 01 - 31), 1),
+            Some(date!(2027 - 02 - 28))
+        );
+        assert_eq!(
+            add_months(date!(2028 - 01 - 31), 1),
+            Some(date!(2028 - 02 - 29))
+        );
+        assert_eq!(
+            add_months(date!(2028 - 02 - 29), 12),
+            Some(date!(2029 - 02 - 28))
+        );
+        assert_eq!(
+            add_months(date!(2027 - 02 - 28), 1),
+            Some(date!(2027 - 03 - 28))
+        );
+        assert_eq!(
+            add_months(date!(2027 - 08 - 31), 6),
+            Some(date!(2028 - 02 - 29))
+        );
+        assert_eq!(
+            add_months(date!(2027 - 11 - 15), 2),
+            Some(date!(2028 - 01 - 15))
+        );
+        assert_eq!(
+            add_months(date!(2027 - 04 - 01), 0),
+            Some(date!(2027 - 04 - 01))
+        );
+        assert_eq!(add_months(Date::MAX, 1), None);
+        assert_eq!(add_months(date!(2027 - 04 - 01), u32::MAX), None);
+    }
+
+    /// The worked scenario of the brief: reviewed, allocated, late verification, monitoring,
+    /// no impact report in 2030, a late one in 2031, then misallocation found.
+    fn scenario() -> Facts {
+        let mut facts = monitored();
+        facts.impact_reports.push(report(
+            "impact-2030",
+            date!(2030 - 09 - 30),
+            date!(2031 - 02 - 15),
+        ));
+        facts.reviews.push(review(
+            "ver-2",
+            ReviewKind::AllocationVerification,
+            Conclusion::Negative,
+            date!(2031 - 06 - 01),
+        ));
+        facts
+            .reviews
+            .push(verification("ver-3", date!(2031 - 08 - 01)));
+        facts
+    }
+
+    #[test]
+    fn history_gives_exactly_the_change_points_of_the_scenario() {
+        let changes = history(
+            &scenario(),
+            date!(2027 - 01 - 01),
+            date!(2033 - 12 - 31),
+            &RULES,
+        );
+        assert_eq!(
+            changes,
+            [
+                (date!(2027 - 03 - 01), Status::Reviewed),
+                (date!(2028 - 03 - 31), Status::Allocating),
+                (date!(2029 - 03 - 31), Status::FullyAllocated),
+                // Verification was due 24 months after issue, 2029-04-01; it came 90 days
+                // later, on the last day of grace.
+                (date!(2029 - 04 - 02), Status::Overdue),
+                (date!(2029 - 06 - 30), Status::Verified),
+                (date!(2029 - 09 - 30), Status::Monitoring),
+                // The impact report due 2029-09-30 + 12 months did not come.
+                (date!(2030 - 10 - 01), Status::Overdue),
+                (date!(2030 - 12 - 30), Status::Suspended),
+                // A late report restores the label.
+                (date!(2031 - 02 - 15), Status::Monitoring),
+                (date!(2031 - 06 - 01), Status::Revoked),
+            ]
+        );
+        let verified = evaluate(&scenario(), date!(2029 - 07 - 01), &RULES);
+        let verification = verified
+            .obligations
+            .iter()
+            .find(|o| o.kind == ObligationKind::PostIssuanceVerification)
+            .unwrap();
+        assert_eq!(
+            (verification.due, verification.days_late),
+            (date!(2029 - 04 - 01), 90)
+        );
+        assert_eq!(
+            history(
+                &scenario(),
+                date!(2030 - 01 - 01),
+                date!(2030 - 12 - 31),
+                &RULES
+            ),
+            [
+                (date!(2030 - 10 - 01), Status::Overdue),
+                (date!(2030 - 12 - 30), Status::Suspended),
+            ]
+        );
+        assert!(
+            history(
+                &scenario(),
+                date!(2031 - 01 - 01),
+                date!(2030 - 01 - 01),
+                &RULES
+            )
+            .is_empty()
+        );
+    }
+
+    /// The changes found by evaluating every day from `from` to `to`.
+    fn day_by_day(facts: &Facts, from: Date, to: Date, rules: &LabelRules) -> Vec<(Date, Status)> {
+        let mut changes = Vec::new();
+        let mut day = from;
+        let mut before = day.previous_day().map(|d| evaluate(facts, d, rules).status);
+        while day <= to {
+            let now = evaluate(facts, day, rules).status;
+            if before.is_some_and(|b| b != now) {
+                changes.push((day, now));
+            }
+            before = Some(now);
+            match day.next_day() {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        changes
+    }
+
+    /// The facts as known on `today`: what a caller would have had then.
+    fn known_on(facts: &Facts, today: Date) -> Facts {
+        let filed = |reports: &[ReportFact]| {
+            reports
+                .iter()
+                .filter(|r| r.filed_on <= today)
+                .cloned()
+                .collect()
+        };
+        Facts {
+            fully_redeemed_on: facts.fully_redeemed_on.filter(|d| *d <= today),
+            reviews: facts
+                .reviews
+                .iter()
+                .filter(|r| r.on <= today)
+                .map(|r| ReviewFact {
+                    withdrawn_on: r.withdrawn_on.filter(|d| *d <= today),
+                    ..r.clone()
+                })
+                .collect(),
+            allocation_reports: filed(&facts.allocation_reports),
+            impact_reports: filed(&facts.impact_reports),
+            ..facts.clone()
+        }
+    }
+
+    #[test]
+    fn history_since_and_next_change_agree_with_a_day_by_day_scan_of_the_scenario() {
+        let facts = scenario();
+        let (from, to) = (date!(2027 - 01 - 01), date!(2032 - 12 - 31));
+        let scanned = day_by_day(&facts, from, to, &RULES);
+        assert_eq!(history(&facts, from, to, &RULES), scanned);
+        for (change, status) in &scanned {
+            let standing = evaluate(&facts, *change, &RULES);
+            assert_eq!((standing.status, standing.since), (*status, *change));
+        }
+        let standing = evaluate(&facts, date!(2030 - 10 - 15), &RULES);
+        assert_eq!(standing.next_change, Some(date!(2030 - 12 - 30)));
+    }
+
+    fn arbitrary_facts() -> impl Strategy<Value = (Facts, u32)> {
+        let day = 0i64..2400;
+        let kind = prop_oneof![
+            4 => Just(ReviewKind::PreIssuance),
+            4 => Just(ReviewKind::AllocationVerification),
+            1 => Just(ReviewKind::ImpactVerification),
+            1 => Just(ReviewKind::KpiVerification),
+        ];
+        let conclusion =
+            prop_oneof![6 => Just(Conclusion::Positive), 1 => Just(Conclusion::Negative)];
+        let reviews = prop::collection::vec(
+            (
+                kind,
+                conclusion,
+                day.clone(),
+                prop::option::weighted(0.2, day.clone()),
+            ),
+            0..7,
+        );
+        let reports = prop::collection::vec((day.clone(), 0i64..200, any::<bool>()), 0..6);
+        (
+            day.clone(),
+            1i64..2400,
+            prop::option::weighted(0.1, day.clone()),
+            reviews,
+            reports.clone(),
+            reports,
+            prop_oneof![Just(0u32), Just(30u32), Just(90u32)],
+        )
+            .prop_map(
+                |(issue, term, redeemed, reviews, allocation, impact, grace)| {
+                    let base = date!(2026 - 01 - 01);
+                    let at = |days: i64| plus_days(base, days).unwrap();
+                    let reports = |list: Vec<(i64, i64, bool)>, prefix: &str| {
+                        list.into_iter()
+                            .enumerate()
+                            .map(|(i, (end, delay, full))| ReportFact {
+                                id: format!("{prefix}-{i}"),
+                                period_start: at(end - 365),
+                                period_end: at(end),
+                                filed_on: at(end + delay),
+                                fully_allocated: full,
+                            })
+                            .collect()
+                    };
+                    let facts = Facts {
+                        issue_date: at(issue),
+                        maturity_date: at(issue + term),
+                        fully_redeemed_on: redeemed.map(at),
+                        reviews: reviews
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, (kind, conclusion, on, withdrawn))| ReviewFact {
+                                id: format!("review-{i}"),
+                                kind,
+                                conclusion,
+                                on: at(on),
+                                withdrawn_on: withdrawn.map(at),
+                            })
+                            .collect(),
+                        allocation_reports: reports(allocation, "alloc"),
+                        impact_reports: reports(impact, "impact"),
+                    };
+                    (facts, grace)
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 64,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(13),
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn history_since_and_next_change_agree_with_a_day_by_day_scan(
+            (facts, grace) in arbitrary_facts(),
+            today_offset in 0i64..3000,
+        ) {
+            let rules = LabelRules { grace_days: grace, ..RULES };
+            let (from, to) = (date!(2025 - 12 - 01), date!(2033 - 12 - 31));
+            let scanned = day_by_day(&facts, from, to, &rules);
+            prop_assert_eq!(history(&facts, from, to, &rules), scanned.clone());
+
+            let today = plus_days(from, today_offset).unwrap();
+            let standing = evaluate(&facts, today, &rules);
+            let last_change = scanned.iter().rev().find(|(day, _)| *day <= today);
+            if let Some((day, _)) = last_change {
+                prop_assert_eq!(standing.since, *day);
+            }
+            let known = known_on(&facts, today);
+            prop_assert_eq!(&evaluate(&known, today, &rules), &standing);
+            let next = day_by_day(&known, today, to, &rules)
+                .into_iter()
+                .find(|(day, _)| *day > today)
+                .map(|(day, _)| day);
+            if standing.next_change.is_none_or(|day| day <= to) {
+                prop_assert_eq!(standing.next_change, next);
+            }
+        }
+
+        #[test]
+        fn no_input_makes_it_panic(
+            (mut facts, grace) in arbitrary_facts(),
+            extreme in prop_oneof![Just(Date::MIN), Just(Date::MAX)],
+            months in any::<u32>(),
+        ) {
+            facts.maturity_date = extreme;
+            if let Some(review) = facts.reviews.first_mut() {
+                review.on = extreme;
+            }
+            let rules = LabelRules {
+                allocation_report_every_months: months,
+                post_issuance_verification_within_months: months,
+                impact_report_every_months: months,
+                grace_days: grace.max(months),
+            };
+            for today in [Date::MIN, facts.issue_date, Date::MAX] {
+                let _ = evaluate(&facts, today, &rules);
+                let _ = evaluate(&facts, today, &RULES);
+            }
+            let _ = history(&facts, Date::MIN, Date::MAX, &rules);
+        }
+    }
+}

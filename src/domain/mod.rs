@@ -12,6 +12,7 @@ pub mod examples;
 pub mod ids;
 pub mod label;
 pub mod money;
+pub mod monitor;
 pub mod party;
 pub mod record;
 pub mod text;

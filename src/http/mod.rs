@@ -49,6 +49,8 @@ pub struct AppState {
         (name = "bonds", description = "The bond registry"),
         (name = "ledger", description = "A bond's signed, verifiable ledger: checkpoints, entries, proofs, export"),
         (name = "tokens", description = "Security-token operations, the holder register, positions, history and coupons"),
+        (name = "monitoring", description = "After issuance: eligible projects, allocation of proceeds, impact, external reviews"),
+        (name = "labels", description = "Certified labels: status from ledger facts and deadlines, signed as JWS, verifiable by anyone"),
     )
 )]
 struct ApiDoc;

@@ -73,3 +73,4 @@ pub enum LedgerError {
 }
 pub mod audit;
 pub mod entry;
+pub mod jws;

@@ -61,6 +61,17 @@ pub struct PartyFactsRow {
     pub attributes: String,
 }
 
+/// One bond's record of one of its issuer's projects (derived from its ledger).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuerProjectRow {
+    pub issuer_id: String,
+    pub project_id: String,
+    pub ledger_id: String,
+    pub total_cost: String,
+    pub financing_share: String,
+    pub allocated: String,
+}
+
 /// An open batch transaction. Dropping it without [`Batch::commit`] rolls back.
 pub struct Batch<'a> {
     tx: Tx,
@@ -221,6 +232,58 @@ impl Batch<'_> {
         let row: Option<(String,)> = on_tx!(&mut self.tx, c => sqlx::query_as("SELECT id FROM bonds WHERE isin = $1")
             .bind(isin).fetch_optional(c).await)?;
         Ok(row.is_some())
+    }
+
+    /// How the issuer's bonds record these projects: (project, ledger) → row.
+    pub async fn issuer_projects(
+        &mut self,
+        issuer: &str,
+        projects: &[String],
+    ) -> StoreResult<Vec<IssuerProjectRow>> {
+        let mut out = Vec::new();
+        for chunk in projects.chunks(ROWS_PER_STATEMENT) {
+            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT project_id, ledger_id, total_cost, financing_share, allocated \
+                 FROM issuer_projects WHERE issuer_id = $1 AND project_id IN ({})",
+                list.join(", ")
+            );
+            let rows: Vec<(String, String, String, String, String)> = on_tx!(&mut self.tx, c => {
+                let mut q = sqlx::query_as(AssertSqlSafe(sql.clone())).bind(issuer);
+                for p in chunk {
+                    q = q.bind(p);
+                }
+                q.fetch_all(c).await
+            })?;
+            out.extend(rows.into_iter().map(
+                |(project_id, ledger_id, total_cost, financing_share, allocated)| {
+                    IssuerProjectRow {
+                        issuer_id: issuer.to_owned(),
+                        project_id,
+                        ledger_id,
+                        total_cost,
+                        financing_share,
+                        allocated,
+                    }
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Insert or update these (issuer, project, ledger) rows.
+    pub async fn upsert_issuer_projects(&mut self, rows: &[IssuerProjectRow]) -> StoreResult<()> {
+        for r in rows {
+            on_tx!(&mut self.tx, c => sqlx::query(
+                "INSERT INTO issuer_projects (issuer_id, project_id, ledger_id, total_cost, financing_share, allocated) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (issuer_id, project_id, ledger_id) DO UPDATE SET \
+                 total_cost = excluded.total_cost, financing_share = excluded.financing_share, allocated = excluded.allocated")
+                .bind(&r.issuer_id).bind(&r.project_id).bind(&r.ledger_id)
+                .bind(&r.total_cost).bind(&r.financing_share).bind(&r.allocated)
+                .execute(c).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(())
     }
 
     /// The issuer and stored spec of the bond whose ledger this is, if it is a bond's.

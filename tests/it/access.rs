@@ -71,6 +71,16 @@ enum Body {
     SignedPause,
     /// An unsigned `token.transfer` of one token to the investor, for the dry run.
     DryRunTransfer,
+    /// A `project.register` of a fresh project, signed by the caller's own key.
+    SignedProject,
+    /// An `allocation.report` of the first period (nothing issued, nothing allocated).
+    SignedAllocation,
+    /// An `impact.report` on the project the world registered.
+    SignedImpact,
+    /// A `review.submit` (pre-issuance) with a fresh review id.
+    SignedReview,
+    /// A label token to check (not a valid one: the check still answers 200).
+    LabelToken,
 }
 
 struct Endpoint {
@@ -133,6 +143,20 @@ const MATRIX: &[Endpoint] = &[
     endpoint("GET",    "/v1/parties/{id}/history",                      Subject::Investor, Body::None,           [401, 200, 403, 403, 200, 403, 200]),
     endpoint("GET",    "/v1/bonds/{id}/coupons",                        Subject::Bond,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/v1/bonds/{id}/coupons/{period}/entitlements",  Subject::Bond,     Body::None,           [401, 200, 200, 403, 403, 403, 200]),
+    endpoint("POST",   "/v1/bonds/{id}/projects",                       Subject::Bond,     Body::SignedProject,  [401, 403, 201, 403, 403, 403, 403]),
+    endpoint("GET",    "/v1/bonds/{id}/projects",                       Subject::Bond,     Body::None,           EVERYONE_200),
+    endpoint("POST",   "/v1/bonds/{id}/allocation-reports",             Subject::Bond,     Body::SignedAllocation, [401, 403, 201, 403, 403, 403, 403]),
+    endpoint("GET",    "/v1/bonds/{id}/allocation",                     Subject::Bond,     Body::None,           EVERYONE_200),
+    endpoint("POST",   "/v1/bonds/{id}/impact-reports",                 Subject::Bond,     Body::SignedImpact,   [401, 403, 201, 403, 403, 403, 403]),
+    endpoint("GET",    "/v1/bonds/{id}/impact",                         Subject::Bond,     Body::None,           EVERYONE_200),
+    endpoint("POST",   "/v1/bonds/{id}/reviews",                        Subject::Bond,     Body::SignedReview,   [401, 403, 403, 403, 403, 201, 403]),
+    endpoint("GET",    "/v1/bonds/{id}/reviews",                        Subject::Bond,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/bonds/{id}/label",                          Subject::Bond,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/bonds/{id}/label/history",                  Subject::Bond,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/labels",                                    Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("POST",   "/v1/labels/verify",                             Subject::None,     Body::LabelToken,     EVERYONE_200),
+    endpoint("GET",    "/v1/parties/{id}/impact",                       Subject::Investor, Body::None,           [401, 200, 403, 403, 200, 403, 200]),
+    endpoint("GET",    "/v1/impact/indicators",                         Subject::None,     Body::None,           EVERYONE_200),
 ];
 
 /// The parties and the bond every cell works on.
@@ -150,6 +174,16 @@ impl World {
     async fn new(t: &TestApp) -> World {
         let owner = t.party(Role::Issuer, "Osaka Prefecture").await;
         let bond = t.register(&owner, green_spec()).await;
+        let project = owner.sign(json!({"type": "project.register", "bond_id": bond,
+            "project": project("ACCESS-0")}));
+        let reply = t
+            .post(
+                &format!("/v1/bonds/{bond}/projects"),
+                Some(&owner.token),
+                project,
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
         World {
             operator: t.party(Role::Operator, "Exchange operations").await,
             other_issuer: t.party(Role::Issuer, "Sakai City").await,
@@ -195,6 +229,13 @@ fn signed_by(party: Option<&Party>, payload: Value) -> Value {
 
 static DOCUMENTS: AtomicU64 = AtomicU64::new(1);
 static OPERATIONS: AtomicU64 = AtomicU64::new(1);
+static PROJECTS: AtomicU64 = AtomicU64::new(1);
+
+fn project(id: &str) -> Value {
+    json!({"project_id": id, "name": "Access matrix solar", "category": "renewable_energy",
+        "country": "JP", "location": "Osaka", "total_cost": "1000000", "financing_share": "100",
+        "status": "planned", "useful_life_years": "20"})
+}
 
 fn body(kind: Body, caller: Option<&Party>, world: &World) -> Option<Value> {
     match kind {
@@ -228,6 +269,37 @@ fn body(kind: Body, caller: Option<&Party>, world: &World) -> Option<Value> {
                     "operation_id": format!("access-pause-{n}"), "reason": "access matrix"}),
             ))
         }
+        Body::SignedProject => {
+            let n = PROJECTS.fetch_add(1, Ordering::SeqCst);
+            Some(signed_by(
+                caller,
+                json!({"type": "project.register", "bond_id": world.bond,
+                    "project": project(&format!("ACCESS-{n}"))}),
+            ))
+        }
+        Body::SignedAllocation => Some(signed_by(
+            caller,
+            json!({"type": "allocation.report", "bond_id": world.bond, "allocation": {
+                "period_start": "2025-06-20", "period_end": "2025-12-31", "lines": [],
+                "unallocated": {"amount": "0", "placement": "nothing issued yet"}}}),
+        )),
+        Body::SignedImpact => Some(signed_by(
+            caller,
+            json!({"type": "impact.report", "bond_id": world.bond, "impact": {
+                "period_start": "2025-06-20", "period_end": "2025-12-31", "basis": "ex_ante",
+                "figures": [{"projects": ["ACCESS-0"], "indicator": "renewable_capacity",
+                    "value": "1.5", "unit": "MW", "methodology": "nameplate", "baseline": "none"}]}}),
+        )),
+        Body::SignedReview => {
+            let n = PROJECTS.fetch_add(1, Ordering::SeqCst);
+            Some(signed_by(
+                caller,
+                json!({"type": "review.submit", "bond_id": world.bond, "review": {
+                    "review_id": format!("ACCESS-SPO-{n}"), "kind": "pre_issuance",
+                    "conclusion": "positive", "summary": "access matrix"}}),
+            ))
+        }
+        Body::LabelToken => Some(json!({"jws": "e30.e30.AAAA"})),
         Body::DryRunTransfer => Some(json!({
             "type": "token.transfer", "bond_id": world.bond,
             "to": world.investor.id, "quantity": "1",

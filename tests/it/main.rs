@@ -7,6 +7,7 @@ mod access;
 mod bonds;
 mod docs;
 mod ledger;
+mod monitoring;
 mod openapi;
 mod parties;
 mod problems;

@@ -3,6 +3,7 @@
 
 mod bonds;
 mod ledger;
+mod monitoring;
 mod parties;
 mod system;
 mod tokens;
@@ -19,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(bonds::router())
         .merge(ledger::router())
         .merge(tokens::router())
+        .merge(monitoring::router())
 }
 
 pub async fn fallback() -> ApiError {

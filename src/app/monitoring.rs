@@ -1,0 +1,906 @@
+//! Monitoring after issuance and certified labels: signed projects, allocation and impact
+//! reports and external reviews on a bond's ledger; the label's standing on any read, its JWS,
+//! its recorded history; investors' share of a bond's impact.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime, Time};
+use utoipa::ToSchema;
+
+use super::engine::{
+    Accepted, Action, Append, BondReplay, book_terms, monitor_terms, replay_bond, rules_date,
+};
+use super::parties::require_role;
+use super::{App, AppError, AppResult, Caller};
+use crate::domain::error::FieldError;
+use crate::domain::ids::Currency;
+use crate::domain::label::{self, RULES, Standing, Status};
+use crate::domain::monitor::{
+    self, AllocationReportSpec, ImpactReportSpec, MonitorOp, ProjectSpec, ProjectStatusSpec,
+    ReviewSpec, WithdrawalSpec,
+};
+use crate::domain::party::Role;
+use crate::domain::wire::format_date;
+use crate::ledger::entry::{Entry, SignedRequest};
+use crate::ledger::jws;
+use crate::store::{BondFilter, BondRow};
+
+/// How long a label JWS is valid at most; sooner if the status can change sooner.
+pub const LABEL_VALIDITY_HOURS: i64 = 24;
+/// Bonds evaluated per page by the background label watch and the label list.
+const BONDS_PER_PAGE: u32 = 100;
+/// Decimal places of pro-rated impact figures.
+pub const IMPACT_DECIMALS: u32 = 6;
+
+/// Every monitoring operation a signed payload may carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum MonitoringType {
+    #[serde(rename = "project.register")]
+    RegisterProject,
+    #[serde(rename = "project.update_status")]
+    UpdateProjectStatus,
+    #[serde(rename = "allocation.report")]
+    ReportAllocation,
+    #[serde(rename = "impact.report")]
+    ReportImpact,
+    #[serde(rename = "review.submit")]
+    SubmitReview,
+    #[serde(rename = "review.withdraw")]
+    WithdrawReview,
+}
+
+impl MonitoringType {
+    fn member(self) -> &'static str {
+        match self {
+            MonitoringType::RegisterProject => "project",
+            MonitoringType::UpdateProjectStatus => "project_status",
+            MonitoringType::ReportAllocation => "allocation",
+            MonitoringType::ReportImpact => "impact",
+            MonitoringType::SubmitReview => "review",
+            MonitoringType::WithdrawReview => "withdrawal",
+        }
+    }
+    fn by_verifier(self) -> bool {
+        matches!(
+            self,
+            MonitoringType::SubmitReview | MonitoringType::WithdrawReview
+        )
+    }
+}
+
+/// The payload of a signed monitoring operation: the envelope and exactly the member that its
+/// `type` takes (docs/labels.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringPayload {
+    #[serde(rename = "type")]
+    pub kind: MonitoringType,
+    pub kid: String,
+    pub nonce: String,
+    /// The bond; must match the URL.
+    pub bond_id: String,
+    #[serde(default)]
+    pub project: Option<ProjectSpec>,
+    #[serde(default)]
+    pub project_status: Option<ProjectStatusSpec>,
+    #[serde(default)]
+    pub allocation: Option<AllocationReportSpec>,
+    #[serde(default)]
+    pub impact: Option<ImpactReportSpec>,
+    #[serde(default)]
+    pub review: Option<ReviewSpec>,
+    #[serde(default)]
+    pub withdrawal: Option<WithdrawalSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProjectView {
+    pub project_id: String,
+    pub name: String,
+    pub category: String,
+    pub sdg_targets: Vec<String>,
+    pub country: String,
+    pub location: String,
+    pub total_cost: String,
+    /// Percent of the cost that bonds may finance.
+    pub financing_share: String,
+    pub status: String,
+    pub useful_life_years: String,
+    /// Σ this bond has allocated to the project (reports in force).
+    pub allocated: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AllocationReportView {
+    pub entry_index: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub filed_on: String,
+    pub amends: Option<String>,
+    /// Whether this version is the one in force for its period (not amended since).
+    pub in_force: bool,
+    pub fully_allocated: bool,
+}
+
+/// Where the proceeds of a bond stand.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AllocationView {
+    pub bond_id: String,
+    pub currency: String,
+    /// Face value of the tokens issued.
+    pub net_proceeds: String,
+    pub allocated: String,
+    pub unallocated: String,
+    pub fully_allocated: bool,
+    pub projects: Vec<ProjectView>,
+    pub reports: Vec<AllocationReportView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Figure {
+    pub indicator: String,
+    pub unit: String,
+    pub value: String,
+}
+
+/// A bond's impact, pro-rated to the share of each project it financed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImpactView {
+    pub bond_id: String,
+    pub reports: Vec<String>,
+    pub total: Vec<Figure>,
+    pub by_category: BTreeMap<String, Vec<Figure>>,
+    /// Keyed by SDG goal number; a project serving two goals counts in both.
+    pub by_sdg_goal: BTreeMap<String, Vec<Figure>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReviewView {
+    pub review_id: String,
+    pub entry_index: String,
+    pub verifier: String,
+    pub kind: String,
+    pub conclusion: String,
+    pub on: String,
+    pub report_index: Option<String>,
+    pub summary: String,
+    pub withdrawn_on: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ObligationView {
+    pub kind: String,
+    pub due: String,
+    pub met_by: Option<String>,
+    pub met_on: Option<String>,
+    pub days_late: u32,
+}
+
+/// A bond's label now: the standing computed from its ledger, and the signed JWS of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LabelView {
+    pub bond_id: String,
+    pub status: String,
+    pub since: String,
+    pub next_change: Option<String>,
+    pub obligations: Vec<ObligationView>,
+    #[schema(value_type = Object)]
+    pub evidence: Value,
+    pub reasons: Vec<String>,
+    /// Size of the bond's ledger that the evaluation read.
+    pub checkpoint_size: String,
+    /// Compact JWS (EdDSA) of the label; verify with `/.well-known/jwks.json`.
+    pub jws: String,
+}
+
+/// One recorded label change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LabelChange {
+    pub entry_index: String,
+    pub time: String,
+    pub previous: Option<String>,
+    pub status: String,
+    pub effective_on: String,
+    pub reasons: Vec<String>,
+}
+
+/// One bond in the list of labels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LabelSummary {
+    pub bond_id: String,
+    pub name: String,
+    pub kind: String,
+    pub isin: Option<String>,
+    pub status: String,
+    pub since: String,
+}
+
+/// What a label check found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LabelCheck {
+    /// The signature verifies with a published service key.
+    pub signature_valid: bool,
+    /// `exp` is in the past.
+    pub expired: bool,
+    pub kid: Option<String>,
+    #[schema(value_type = Object)]
+    pub claims: Option<Value>,
+    /// The bond's status now, re-evaluated from its ledger.
+    pub current_status: Option<String>,
+    /// The token's status is the bond's status now.
+    pub current: bool,
+    pub problem: Option<String>,
+}
+
+/// An investor's share of one bond's impact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InvestorImpact {
+    pub bond_id: String,
+    pub bond_name: String,
+    pub holding: String,
+    pub issue_size: String,
+    /// holding ÷ issue size × the bond's pro-rated impact.
+    pub figures: Vec<Figure>,
+}
+
+fn field(pointer: &str, code: &str, detail: impl Into<String>) -> FieldError {
+    FieldError {
+        pointer: format!("/payload{pointer}"),
+        code: code.into(),
+        detail: detail.into(),
+    }
+}
+
+fn prefixed(errors: Vec<FieldError>, member: &str) -> AppError {
+    AppError::Validation(
+        errors
+            .into_iter()
+            .map(|e| e.prefixed(&format!("/payload/{member}")))
+            .collect(),
+    )
+}
+
+fn figures(values: &BTreeMap<String, Decimal>, factor: Decimal) -> Vec<Figure> {
+    values
+        .iter()
+        .map(|(indicator, value)| Figure {
+            indicator: indicator.clone(),
+            unit: monitor::indicator(indicator)
+                .map(|i| i.unit)
+                .unwrap_or("")
+                .to_owned(),
+            value: (value * factor)
+                .round_dp(IMPACT_DECIMALS)
+                .normalize()
+                .to_string(),
+        })
+        .collect()
+}
+
+fn obligation_view(o: &label::Obligation) -> ObligationView {
+    ObligationView {
+        kind: o.kind.as_str().to_owned(),
+        due: format_date(o.due),
+        met_by: o.met.as_ref().map(|m| m.id.clone()),
+        met_on: o.met.as_ref().map(|m| format_date(m.on)),
+        days_late: o.days_late,
+    }
+}
+
+fn evidence_json(s: &Standing) -> Value {
+    let report = |r: &Option<label::ReportRef>| {
+        r.as_ref().map(|r| {
+            json!({ "entry_index": r.id, "period_start": format_date(r.period_start), "period_end": format_date(r.period_end) })
+        })
+    };
+    json!({
+        "pre_issuance_review": s.evidence.pre_issuance_review,
+        "allocation_report": report(&s.evidence.allocation_report),
+        "verification": s.evidence.verification,
+        "impact_report": report(&s.evidence.impact_report),
+        "revoked_by": s.evidence.revoked_by,
+    })
+}
+
+/// Midnight (Japan) starting `date`, as Unix seconds.
+fn start_of_day_jst(date: Date) -> i64 {
+    let offset = time::UtcOffset::from_hms(super::engine::RULES_UTC_OFFSET_HOURS, 0, 0)
+        .unwrap_or(time::UtcOffset::UTC);
+    date.with_time(Time::MIDNIGHT)
+        .assume_offset(offset)
+        .unix_timestamp()
+}
+
+impl App {
+    /// Perform a signed monitoring operation on a bond.
+    pub async fn monitor(
+        &self,
+        caller: &Caller,
+        bond_id: &str,
+        request: SignedRequest,
+        allowed: &[MonitoringType],
+    ) -> AppResult<Accepted> {
+        let bond = self.bond_row(bond_id).await?;
+        let expected = request
+            .payload
+            .get("type")
+            .cloned()
+            .and_then(|t| serde_json::from_value::<MonitoringType>(t).ok())
+            .filter(|t| allowed.contains(t))
+            .ok_or_else(|| {
+                let names: Vec<String> = allowed
+                    .iter()
+                    .filter_map(|t| super::bonds::enum_str(t).ok())
+                    .collect();
+                AppError::Validation(vec![field(
+                    "/type",
+                    "wrong_operation",
+                    format!(
+                        "this endpoint takes a signed payload of type {}",
+                        names.join(" or ")
+                    ),
+                )])
+            })?;
+        if expected.by_verifier() {
+            require_role(
+                caller,
+                &[Role::Verifier],
+                "reviews are signed by an external reviewer (a verifier party)",
+            )?;
+        } else {
+            require_role(
+                caller,
+                &[Role::Issuer],
+                "only the bond's issuer reports on it",
+            )?;
+            if bond.issuer_id != caller.party_id {
+                return Err(AppError::Forbidden(
+                    "this bond belongs to another issuer".into(),
+                ));
+            }
+        }
+        let type_name = super::bonds::enum_str(&expected)?;
+        let verified = self.verify_signed(caller, request, &type_name).await?;
+        let payload: MonitoringPayload = serde_json::from_value(verified.request.payload.clone())
+            .map_err(|e| {
+            AppError::Validation(vec![field("", "payload_invalid", e.to_string())])
+        })?;
+        let mut errors = Vec::new();
+        if payload.bond_id != bond.id {
+            errors.push(field(
+                "/bond_id",
+                "bond_mismatch",
+                "the signed bond_id differs from the bond in the URL",
+            ));
+        }
+        let present = [
+            ("project", payload.project.is_some()),
+            ("project_status", payload.project_status.is_some()),
+            ("allocation", payload.allocation.is_some()),
+            ("impact", payload.impact.is_some()),
+            ("review", payload.review.is_some()),
+            ("withdrawal", payload.withdrawal.is_some()),
+        ];
+        for (name, is) in present {
+            if is && name != expected.member() {
+                errors.push(field(
+                    &format!("/{name}"),
+                    "not_allowed_for_type",
+                    format!("`{name}` is not part of a {type_name} payload"),
+                ));
+            }
+            if !is && name == expected.member() {
+                errors.push(field(
+                    &format!("/{name}"),
+                    "required",
+                    format!("a {type_name} payload carries `{name}`"),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let currency = Currency::parse(&bond.currency)
+            .map_err(|_| AppError::Internal("stored currency".into()))?;
+        let member = expected.member();
+        let op = match expected {
+            MonitoringType::RegisterProject => payload
+                .project
+                .as_ref()
+                .map(|p| p.validate(currency).map(MonitorOp::RegisterProject)),
+            MonitoringType::UpdateProjectStatus => {
+                payload.project_status.as_ref().map(|p| p.validate())
+            }
+            MonitoringType::ReportAllocation => payload
+                .allocation
+                .as_ref()
+                .map(|p| p.validate(currency).map(MonitorOp::ReportAllocation)),
+            MonitoringType::ReportImpact => payload
+                .impact
+                .as_ref()
+                .map(|p| p.validate().map(MonitorOp::ReportImpact)),
+            MonitoringType::SubmitReview => payload
+                .review
+                .as_ref()
+                .map(|p| p.validate().map(MonitorOp::Review)),
+            MonitoringType::WithdrawReview => payload.withdrawal.as_ref().map(|p| p.validate()),
+        }
+        .ok_or_else(|| AppError::Internal("member checked above".into()))?
+        .map_err(|e| prefixed(e, member))?;
+        let append = Append {
+            actor: verified.actor,
+            request: verified.request,
+            nonce: verified.nonce,
+            operation_id: None,
+            action: Action::Monitor { op },
+        };
+        let accepted = self.engine().append(bond.ledger_id.clone(), append).await?;
+        // The label follows from the new fact at once (the watch would record it later too).
+        if let Err(e) = self.refresh_label(&bond.id).await {
+            tracing::warn!(bond = %bond.id, error = %e, "label refresh after a monitoring entry");
+        }
+        Ok(accepted)
+    }
+
+    /// A bond's state replayed from its whole ledger, and the date it was registered.
+    async fn bond_replay(&self, bond: &BondRow) -> AppResult<(BondReplay, u64)> {
+        let size = self.store.ledger(&bond.ledger_id).await?.size;
+        let mut entries = Vec::new();
+        let mut start = 0;
+        while start < size {
+            let rows = self.store.entries(&bond.ledger_id, start, size).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                entries.push(Entry::from_leaf(&row.leaf)?.0);
+            }
+            start += rows.len() as u64;
+        }
+        let replay = replay_bond(
+            book_terms(&bond.issuer_id, &bond.spec)?,
+            monitor_terms(&bond.spec)?,
+            &entries,
+        )
+        .map_err(AppError::Internal)?;
+        Ok((replay, size))
+    }
+
+    fn rules_today(&self) -> Date {
+        rules_date(self.clock.now())
+    }
+
+    pub async fn projects(&self, bond_id: &str) -> AppResult<Vec<ProjectView>> {
+        let bond = self.bond_row(bond_id).await?;
+        let (r, _) = self.bond_replay(&bond).await?;
+        Ok(project_views(&r))
+    }
+
+    pub async fn allocation(&self, bond_id: &str) -> AppResult<AllocationView> {
+        let bond = self.bond_row(bond_id).await?;
+        let (r, _) = self.bond_replay(&bond).await?;
+        let net = Decimal::from(r.book.issued()) * r.monitor.terms().denomination;
+        let allocated = r.monitor.allocated();
+        let in_force: Vec<u64> = r.monitor.reports_in_force().map(|a| a.index).collect();
+        Ok(AllocationView {
+            bond_id: bond.id,
+            currency: bond.currency,
+            net_proceeds: net.normalize().to_string(),
+            allocated: allocated.normalize().to_string(),
+            unallocated: (net - allocated).normalize().to_string(),
+            fully_allocated: !net.is_zero() && net == allocated,
+            projects: project_views(&r),
+            reports: r
+                .monitor
+                .allocation_reports()
+                .iter()
+                .map(|a| AllocationReportView {
+                    entry_index: a.index.to_string(),
+                    period_start: format_date(a.report.period_start),
+                    period_end: format_date(a.report.period_end),
+                    filed_on: format_date(a.on),
+                    amends: a.report.amends.map(|x| x.to_string()),
+                    in_force: in_force.contains(&a.index),
+                    fully_allocated: a.fully_allocated,
+                })
+                .collect(),
+        })
+    }
+
+    pub async fn impact(&self, bond_id: &str) -> AppResult<ImpactView> {
+        let bond = self.bond_row(bond_id).await?;
+        let (r, _) = self.bond_replay(&bond).await?;
+        let totals = r.monitor.impact();
+        Ok(ImpactView {
+            bond_id: bond.id,
+            reports: r
+                .monitor
+                .impact_reports()
+                .iter()
+                .map(|i| i.index.to_string())
+                .collect(),
+            total: figures(&totals.by_indicator, Decimal::ONE),
+            by_category: totals
+                .by_category
+                .iter()
+                .map(|(k, v)| (k.clone(), figures(v, Decimal::ONE)))
+                .collect(),
+            by_sdg_goal: totals
+                .by_sdg_goal
+                .iter()
+                .map(|(k, v)| (k.to_string(), figures(v, Decimal::ONE)))
+                .collect(),
+        })
+    }
+
+    pub async fn reviews(&self, bond_id: &str) -> AppResult<Vec<ReviewView>> {
+        let bond = self.bond_row(bond_id).await?;
+        let (r, _) = self.bond_replay(&bond).await?;
+        let mut out: Vec<ReviewView> = r
+            .monitor
+            .reviews()
+            .values()
+            .map(|x| ReviewView {
+                review_id: x.review.id.clone(),
+                entry_index: x.index.to_string(),
+                verifier: x.verifier.clone(),
+                kind: x.review.scope.as_str().to_owned(),
+                conclusion: x.review.conclusion.as_str().to_owned(),
+                on: format_date(x.on),
+                report_index: x.review.report_index.map(|i| i.to_string()),
+                summary: x.review.summary.clone(),
+                withdrawn_on: x.withdrawn_on.map(format_date),
+            })
+            .collect();
+        out.sort_by_key(|r| r.entry_index.parse::<u64>().unwrap_or(0));
+        Ok(out)
+    }
+
+    /// The label's standing now, computed from the ledger at this read, and its JWS.
+    pub async fn label(&self, bond_id: &str) -> AppResult<LabelView> {
+        let bond = self.bond_row(bond_id).await?;
+        let (r, size) = self.bond_replay(&bond).await?;
+        let facts = r.monitor.facts(r.redeemed_on);
+        let today = self.rules_today();
+        let standing = label::evaluate(&facts, today, &RULES);
+        let now = self.clock.now();
+        let iat = now.unix_timestamp();
+        let cap = iat + LABEL_VALIDITY_HOURS * 3600;
+        let exp = standing
+            .next_change
+            .map(|d| start_of_day_jst(d).min(cap))
+            .unwrap_or(cap)
+            .max(iat + 1);
+        let evidence = evidence_json(&standing);
+        let claims = json!({
+            "iss": self.origin(),
+            "sub": bond.id,
+            "iat": iat,
+            "exp": exp,
+            "label": {
+                "status": standing.status.as_str(),
+                "since": format_date(standing.since),
+                "bond": { "id": bond.id, "name": bond.name, "kind": bond.kind, "isin": bond.isin },
+                "evidence": evidence,
+                "checkpoint_size": size.to_string(),
+                "ledger": format!("{}/bonds/{}", self.origin(), bond.id),
+                "next_change": standing.next_change.map(format_date),
+                "rules": "midori label rules v1 (docs/labels.md)",
+            },
+        });
+        let token = jws::sign(&claims, self.signer())?;
+        Ok(LabelView {
+            bond_id: bond.id,
+            status: standing.status.as_str().to_owned(),
+            since: format_date(standing.since),
+            next_change: standing.next_change.map(format_date),
+            obligations: standing.obligations.iter().map(obligation_view).collect(),
+            evidence,
+            reasons: standing.reasons.clone(),
+            checkpoint_size: size.to_string(),
+            jws: token,
+        })
+    }
+
+    /// The label changes recorded on the bond's ledger.
+    pub async fn label_history(&self, bond_id: &str) -> AppResult<Vec<LabelChange>> {
+        let bond = self.bond_row(bond_id).await?;
+        let size = self.store.ledger(&bond.ledger_id).await?.size;
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < size {
+            let rows = self.store.entries(&bond.ledger_id, start, size).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let (e, _) = Entry::from_leaf(&row.leaf)?;
+                if e.kind != "label.changed" {
+                    continue;
+                }
+                let text = |k: &str| e.data.get(k).and_then(Value::as_str).map(str::to_owned);
+                out.push(LabelChange {
+                    entry_index: e.index.clone(),
+                    time: e.time.clone(),
+                    previous: text("previous"),
+                    status: text("status").unwrap_or_default(),
+                    effective_on: text("effective_on").unwrap_or_default(),
+                    reasons: e
+                        .data
+                        .get("reasons")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+            start += rows.len() as u64;
+        }
+        Ok(out)
+    }
+
+    /// Record on the bond's ledger every label change since the last recorded one, each with
+    /// the date it took effect. Returns how many were recorded.
+    pub async fn refresh_label(&self, bond_id: &str) -> AppResult<usize> {
+        let bond = self.bond_row(bond_id).await?;
+        let (r, _) = self.bond_replay(&bond).await?;
+        let facts = r.monitor.facts(r.redeemed_on);
+        let today = self.rules_today();
+        let registered = OffsetDateTime::parse(&bond.created_at, &Rfc3339)
+            .map(rules_date)
+            .unwrap_or(today);
+        let from = r
+            .label_since
+            .as_deref()
+            .and_then(|d| crate::domain::wire::parse_date(d).ok())
+            .unwrap_or(registered)
+            .min(today);
+        let mut current = r.label.clone();
+        let mut changes: Vec<(Date, Status)> = Vec::new();
+        let first = label::evaluate(&facts, from, &RULES).status;
+        if current.as_deref() != Some(first.as_str()) {
+            changes.push((from, first));
+        }
+        changes.extend(label::history(&facts, from, today, &RULES));
+        let mut recorded = 0;
+        for (on, status) in changes {
+            if current.as_deref() == Some(status.as_str()) {
+                continue;
+            }
+            let standing = label::evaluate(&facts, on, &RULES);
+            let data = json!({
+                "status": status.as_str(),
+                "previous": current,
+                "effective_on": format_date(on),
+                "reasons": standing.reasons,
+                "evidence": evidence_json(&standing),
+            });
+            match self
+                .engine()
+                .record_label(bond.ledger_id.clone(), current.clone(), data)
+                .await
+            {
+                Ok(_) => recorded += 1,
+                // Another evaluation got there first: it recorded the same facts.
+                Err(AppError::Conflict(_)) => return Ok(recorded),
+                Err(e) => return Err(e),
+            }
+            current = Some(status.as_str().to_owned());
+        }
+        Ok(recorded)
+    }
+
+    /// Refresh every bond's label (the background watch; also `midori` operators' tool).
+    pub async fn refresh_all_labels(&self) -> AppResult<usize> {
+        let mut after: Option<String> = None;
+        let mut recorded = 0;
+        loop {
+            let rows = self
+                .store
+                .bonds(&BondFilter::default(), after.as_deref(), BONDS_PER_PAGE)
+                .await?;
+            for row in &rows {
+                match self.refresh_label(&row.id).await {
+                    Ok(n) => recorded += n,
+                    Err(e) => tracing::warn!(bond = %row.id, error = %e, "label refresh"),
+                }
+            }
+            match rows.last() {
+                Some(last) if rows.len() == BONDS_PER_PAGE as usize => {
+                    after = Some(last.id.clone())
+                }
+                _ => return Ok(recorded),
+            }
+        }
+    }
+
+    /// Evaluate deadlines in the background, recording each label change as a ledger entry.
+    pub fn spawn_label_watch(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let app = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(app) = app.upgrade() else { return };
+                match app.refresh_all_labels().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(changes = n, "label changes recorded"),
+                    Err(e) => tracing::warn!(error = %e, "label watch"),
+                }
+            }
+        })
+    }
+
+    /// Bonds with their label status now, filtered like the bond list plus by status.
+    pub async fn labels(
+        &self,
+        filter: &BondFilter,
+        status: Option<&str>,
+    ) -> AppResult<Vec<LabelSummary>> {
+        if let Some(s) = status {
+            Status::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        }
+        let today = self.rules_today();
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let rows = self
+                .store
+                .bonds(filter, after.as_deref(), BONDS_PER_PAGE)
+                .await?;
+            for row in &rows {
+                let (r, _) = self.bond_replay(row).await?;
+                let standing = label::evaluate(&r.monitor.facts(r.redeemed_on), today, &RULES);
+                if status.is_some_and(|s| s != standing.status.as_str()) {
+                    continue;
+                }
+                out.push(LabelSummary {
+                    bond_id: row.id.clone(),
+                    name: row.name.clone(),
+                    kind: row.kind.clone(),
+                    isin: row.isin.clone(),
+                    status: standing.status.as_str().to_owned(),
+                    since: format_date(standing.since),
+                });
+            }
+            match rows.last() {
+                Some(last) if rows.len() == BONDS_PER_PAGE as usize => {
+                    after = Some(last.id.clone())
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Check a label JWS: signature against the published service keys, expiry, and whether
+    /// its status is still the bond's status.
+    pub async fn verify_label(&self, token: &str) -> AppResult<LabelCheck> {
+        let keys = self
+            .store
+            .service_keys()
+            .await?
+            .into_iter()
+            .filter_map(|k| {
+                let bytes: [u8; 32] = k.public_key.as_slice().try_into().ok()?;
+                Some((k.kid, ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?))
+            })
+            .collect::<Vec<_>>();
+        let (kid, claims) = match jws::verify(token.trim(), &keys) {
+            Ok(x) => x,
+            Err(e) => {
+                return Ok(LabelCheck {
+                    signature_valid: false,
+                    expired: false,
+                    kid: None,
+                    claims: None,
+                    current_status: None,
+                    current: false,
+                    problem: Some(e.to_string()),
+                });
+            }
+        };
+        let now = self.clock.now().unix_timestamp();
+        let expired = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .is_none_or(|exp| exp <= now);
+        let token_status = claims
+            .pointer("/label/status")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let bond_id = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let current_status = match self.bond_row(bond_id).await {
+            Ok(bond) => {
+                let (r, _) = self.bond_replay(&bond).await?;
+                let facts = r.monitor.facts(r.redeemed_on);
+                Some(
+                    label::evaluate(&facts, self.rules_today(), &RULES)
+                        .status
+                        .as_str()
+                        .to_owned(),
+                )
+            }
+            Err(_) => None,
+        };
+        let current = current_status.is_some() && current_status == token_status && !expired;
+        Ok(LabelCheck {
+            signature_valid: true,
+            expired,
+            kid: Some(kid),
+            claims: Some(claims),
+            current_status,
+            current,
+            problem: None,
+        })
+    }
+
+    /// An investor's share of the impact of every bond it holds (itself, or a regulator).
+    pub async fn party_impact(
+        &self,
+        caller: &Caller,
+        party_id: &str,
+    ) -> AppResult<Vec<InvestorImpact>> {
+        let positions = self.positions(caller, party_id).await?;
+        let mut out = Vec::new();
+        for p in positions {
+            let bond = self.bond_row(&p.bond_id).await?;
+            let (r, _) = self.bond_replay(&bond).await?;
+            let issue_size = r.book.terms().issue_size;
+            let holding: u64 = p.holding.balance.parse().unwrap_or(0);
+            if issue_size == 0 || holding == 0 {
+                continue;
+            }
+            let factor = Decimal::from(holding) / Decimal::from(issue_size);
+            out.push(InvestorImpact {
+                bond_id: bond.id,
+                bond_name: bond.name,
+                holding: holding.to_string(),
+                issue_size: issue_size.to_string(),
+                figures: figures(&r.monitor.impact().by_indicator, factor),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn project_views(r: &BondReplay) -> Vec<ProjectView> {
+    let allocated = r.monitor.allocated_by_project();
+    r.monitor
+        .projects()
+        .values()
+        .map(|p| ProjectView {
+            project_id: p.id.clone(),
+            name: p.name.clone(),
+            category: p.category.as_str().to_owned(),
+            sdg_targets: p.sdg_targets.iter().map(|t| t.to_string()).collect(),
+            country: p.country.as_str().to_owned(),
+            location: p.location.clone(),
+            total_cost: p.total_cost.normalize().to_string(),
+            financing_share: (p.financing_share * Decimal::ONE_HUNDRED)
+                .normalize()
+                .to_string(),
+            status: p.status.as_str().to_owned(),
+            useful_life_years: p.useful_life_years.to_string(),
+            allocated: allocated
+                .get(&p.id)
+                .copied()
+                .unwrap_or_default()
+                .normalize()
+                .to_string(),
+        })
+        .collect()
+}

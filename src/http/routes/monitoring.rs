@@ -1,0 +1,294 @@
+//! Monitoring after issuance (projects, allocation, impact, reviews) and certified labels.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::engine::Receipt;
+use crate::app::{
+    AllocationView, ImpactView, InvestorImpact, LabelChange, LabelCheck, LabelSummary, LabelView,
+    MonitoringType as T, ProjectView, ReviewView, enum_str,
+};
+use crate::domain::bond::{BondKind, Category};
+use crate::domain::label::Status;
+use crate::domain::monitor::INDICATORS;
+use crate::http::AppState;
+use crate::http::auth::Auth;
+use crate::http::problem::{ApiResult, Json, Path, Problem, Query};
+use crate::ledger::entry::SignedRequest;
+use crate::store::BondFilter;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_project, list_projects))
+        .routes(routes!(post_allocation_report, get_allocation))
+        .routes(routes!(post_impact_report, get_impact))
+        .routes(routes!(post_review, list_reviews))
+        .routes(routes!(get_label))
+        .routes(routes!(get_label_history))
+        .routes(routes!(list_labels))
+        .routes(routes!(verify_label))
+        .routes(routes!(party_impact))
+        .routes(routes!(indicators))
+}
+
+async fn monitor(
+    state: AppState,
+    caller: crate::app::Caller,
+    id: String,
+    request: SignedRequest,
+    allowed: &[T],
+) -> ApiResult<(StatusCode, Json<Receipt>)> {
+    let accepted = state.app.monitor(&caller, &id, request, allowed).await?;
+    Ok((StatusCode::CREATED, Json(accepted.receipt)))
+}
+
+/// Register an eligible project on the bond (`project.register`), or change a registered
+/// project's status (`project.update_status`). Signed by the bond's issuer.
+#[utoipa::path(post, path = "/v1/bonds/{id}/projects", tag = "monitoring", security(("bearer" = [])),
+    request_body(content = SignedRequest, description = "`payload` is a MonitoringPayload"),
+    responses((status = 201, body = Receipt),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn post_project(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(request): Json<SignedRequest>,
+) -> ApiResult<(StatusCode, Json<Receipt>)> {
+    monitor(
+        state,
+        caller,
+        id,
+        request,
+        &[T::RegisterProject, T::UpdateProjectStatus],
+    )
+    .await
+}
+
+/// The bond's eligible projects, with what the bond has allocated to each (public).
+#[utoipa::path(get, path = "/v1/bonds/{id}/projects", tag = "monitoring",
+    responses((status = 200, body = Vec<ProjectView>),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn list_projects(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<ProjectView>>> {
+    Ok(Json(state.app.projects(&id).await?))
+}
+
+/// File an allocation report (`allocation.report`), signed by the issuer. Refused with every
+/// broken rule: over-allocation, double counting across bonds, refinancing beyond the
+/// look-back, non-contiguous or over-long periods, a wrong unallocated balance.
+#[utoipa::path(post, path = "/v1/bonds/{id}/allocation-reports", tag = "monitoring", security(("bearer" = [])),
+    request_body(content = SignedRequest, description = "`payload` is a MonitoringPayload"),
+    responses((status = 201, body = Receipt),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn post_allocation_report(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(request): Json<SignedRequest>,
+) -> ApiResult<(StatusCode, Json<Receipt>)> {
+    monitor(state, caller, id, request, &[T::ReportAllocation]).await
+}
+
+/// Where the bond's proceeds stand: net proceeds, allocated, unallocated, per project, and
+/// every report with the version in force (public).
+#[utoipa::path(get, path = "/v1/bonds/{id}/allocation", tag = "monitoring",
+    responses((status = 200, body = AllocationView),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_allocation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AllocationView>> {
+    Ok(Json(state.app.allocation(&id).await?))
+}
+
+/// File an impact report (`impact.report`), signed by the issuer.
+#[utoipa::path(post, path = "/v1/bonds/{id}/impact-reports", tag = "monitoring", security(("bearer" = [])),
+    request_body(content = SignedRequest, description = "`payload` is a MonitoringPayload"),
+    responses((status = 201, body = Receipt),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn post_impact_report(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(request): Json<SignedRequest>,
+) -> ApiResult<(StatusCode, Json<Receipt>)> {
+    monitor(state, caller, id, request, &[T::ReportImpact]).await
+}
+
+/// The bond's impact pro-rated to its financing share: totals, per category, per SDG goal
+/// (public).
+#[utoipa::path(get, path = "/v1/bonds/{id}/impact", tag = "monitoring",
+    responses((status = 200, body = ImpactView),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_impact(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ImpactView>> {
+    Ok(Json(state.app.impact(&id).await?))
+}
+
+/// Record an external review (`review.submit`) or withdraw one's own (`review.withdraw`).
+/// Verifiers only: a reviewer can review, never change a report.
+#[utoipa::path(post, path = "/v1/bonds/{id}/reviews", tag = "monitoring", security(("bearer" = [])),
+    request_body(content = SignedRequest, description = "`payload` is a MonitoringPayload"),
+    responses((status = 201, body = Receipt),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn post_review(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(request): Json<SignedRequest>,
+) -> ApiResult<(StatusCode, Json<Receipt>)> {
+    monitor(
+        state,
+        caller,
+        id,
+        request,
+        &[T::SubmitReview, T::WithdrawReview],
+    )
+    .await
+}
+
+/// The bond's external reviews (public).
+#[utoipa::path(get, path = "/v1/bonds/{id}/reviews", tag = "monitoring",
+    responses((status = 200, body = Vec<ReviewView>),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn list_reviews(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<ReviewView>>> {
+    Ok(Json(state.app.reviews(&id).await?))
+}
+
+/// The bond's label now — evaluated from the ledger at this read, deadlines included — and
+/// its compact JWS (EdDSA), verifiable with `/.well-known/jwks.json` (public).
+#[utoipa::path(get, path = "/v1/bonds/{id}/label", tag = "labels",
+    responses((status = 200, body = LabelView),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_label(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<LabelView>> {
+    Ok(Json(state.app.label(&id).await?))
+}
+
+/// Every label change recorded on the bond's ledger, with the date it took effect (public).
+#[utoipa::path(get, path = "/v1/bonds/{id}/label/history", tag = "labels",
+    responses((status = 200, body = Vec<LabelChange>),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_label_history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<LabelChange>>> {
+    Ok(Json(state.app.label_history(&id).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LabelQuery {
+    status: Option<Status>,
+    kind: Option<BondKind>,
+    category: Option<Category>,
+    #[param(minimum = 1, maximum = 17)]
+    sdg_goal: Option<u8>,
+}
+
+/// Bonds with their label status now, filtered by status, kind, category, SDG goal (public).
+#[utoipa::path(get, path = "/v1/labels", tag = "labels", params(LabelQuery),
+    responses((status = 200, body = Vec<LabelSummary>),
+              (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn list_labels(
+    State(state): State<AppState>,
+    Query(query): Query<LabelQuery>,
+) -> ApiResult<Json<Vec<LabelSummary>>> {
+    if let Some(goal) = query.sdg_goal
+        && !(1..=17).contains(&goal)
+    {
+        return Err(crate::app::AppError::BadRequest(format!(
+            "sdg_goal must be between 1 and 17, got {goal}"
+        ))
+        .into());
+    }
+    let filter = BondFilter {
+        kind: query.kind.as_ref().map(enum_str).transpose()?,
+        issuer_id: None,
+        category: query.category.as_ref().map(enum_str).transpose()?,
+        sdg_goal: query.sdg_goal,
+    };
+    let status = query.status.map(|s| s.as_str());
+    Ok(Json(state.app.labels(&filter, status).await?))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelToken {
+    /// A label's compact JWS.
+    pub jws: String,
+}
+
+/// Check a label JWS: its signature against the published service keys, its expiry, and
+/// whether the bond's label is still what it says (public).
+#[utoipa::path(post, path = "/v1/labels/verify", tag = "labels", request_body = LabelToken,
+    responses((status = 200, body = LabelCheck),
+              (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn verify_label(
+    State(state): State<AppState>,
+    Json(token): Json<LabelToken>,
+) -> ApiResult<Json<LabelCheck>> {
+    Ok(Json(state.app.verify_label(&token.jws).await?))
+}
+
+/// An investor's share of the impact of each bond it holds: holding ÷ issue size × the bond's
+/// pro-rated impact (the investor itself, or a regulator).
+#[utoipa::path(get, path = "/v1/parties/{id}/impact", tag = "monitoring", security(("bearer" = [])),
+    responses((status = 200, body = Vec<InvestorImpact>),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn party_impact(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<InvestorImpact>>> {
+    Ok(Json(state.app.party_impact(&caller, &id).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IndicatorView {
+    id: &'static str,
+    unit: &'static str,
+    description: &'static str,
+    needs_emission_factor: bool,
+    needs_target_population: bool,
+}
+
+/// The impact indicator catalogue (ICMA Harmonised Framework core indicators) with units.
+#[utoipa::path(get, path = "/v1/impact/indicators", tag = "monitoring",
+    responses((status = 200, body = Vec<IndicatorView>)))]
+async fn indicators() -> Json<Vec<IndicatorView>> {
+    Json(
+        INDICATORS
+            .iter()
+            .map(|i| IndicatorView {
+                id: i.id,
+                unit: i.unit,
+                description: i.description,
+                needs_emission_factor: i.needs_emission_factor,
+                needs_target_population: i.needs_target_population,
+            })
+            .collect(),
+    )
+}

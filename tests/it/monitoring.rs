@@ -1,0 +1,669 @@
+//! Monitoring after issuance and certified labels, through the API on SQLite and PostgreSQL,
+//! with the service's clock under the test's control (never the wall clock).
+
+use midori::domain::party::Role;
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+use crate::on_both;
+use crate::support::*;
+
+/// Send a signed monitoring payload (`type`, with `member` set to `value`) to `path`.
+async fn monitor(
+    t: &TestApp,
+    party: &Party,
+    bond: &str,
+    path: &str,
+    kind: &str,
+    member: &str,
+    value: Value,
+) -> Reply {
+    let mut payload = json!({ "type": kind, "bond_id": bond });
+    payload[member] = value;
+    t.post(
+        &format!("/v1/bonds/{bond}/{path}"),
+        Some(&party.token),
+        party.sign(payload),
+    )
+    .await
+}
+
+#[track_caller]
+fn created(reply: &Reply) -> Value {
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    reply.json()
+}
+
+fn project(id: &str, category: &str, cost: &str, share: &str) -> Value {
+    json!({
+        "project_id": id, "name": format!("Project {id}"), "category": category,
+        "sdg_targets": ["7.2", "13.1"], "country": "JP", "location": "Osaka Bay, Osaka",
+        "total_cost": cost, "financing_share": share, "status": "building",
+        "useful_life_years": "25"
+    })
+}
+
+fn line(project: &str, amount: &str, use_of_funds: &str, value_date: &str) -> Value {
+    json!({ "project_id": project, "amount": amount, "use_of_funds": use_of_funds,
+            "expense": "capex", "value_date": value_date })
+}
+
+fn allocation(start: &str, end: &str, lines: Vec<Value>, unallocated: &str) -> Value {
+    json!({ "period_start": start, "period_end": end, "lines": lines,
+            "unallocated": { "amount": unallocated, "placement": "Japanese government bonds and bank deposits" } })
+}
+
+fn review(id: &str, kind: &str, conclusion: &str, report: Option<&str>) -> Value {
+    let mut r = json!({ "review_id": id, "kind": kind, "conclusion": conclusion,
+                        "summary": "Reviewed against ICMA GBP 2021 and the issuer's framework." });
+    if let Some(i) = report {
+        r["report_index"] = Value::String(i.to_owned());
+    }
+    r
+}
+
+fn impact(start: &str, end: &str) -> Value {
+    json!({ "period_start": start, "period_end": end, "basis": "ex_post", "figures": [
+        { "projects": ["SOLAR-1"], "indicator": "renewable_generation", "value": "12000",
+          "unit": "MWh/yr", "methodology": "Metered generation at the grid connection point",
+          "baseline": "No generation before commissioning" },
+        { "projects": ["SOLAR-1"], "indicator": "ghg_avoided", "value": "5280", "unit": "tCO2e/yr",
+          "methodology": "Generation × grid emission factor", "baseline": "Kansai grid mix",
+          "emission_factor": { "value": "0.44", "unit": "tCO2e/MWh", "source": "Kansai Electric Power FY2022 adjusted factor" } },
+        { "projects": ["EVBUS-1"], "indicator": "ghg_avoided", "value": "1600", "unit": "tCO2e/yr",
+          "methodology": "Diesel bus emissions avoided per km", "baseline": "Diesel fleet 2024",
+          "emission_factor": { "value": "0.00258", "unit": "tCO2e/l", "source": "MoE Japan calculation manual" } }
+    ]})
+}
+
+async fn label(t: &TestApp, bond: &str) -> Value {
+    let reply = t.get(&format!("/v1/bonds/{bond}/label"), None).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()
+}
+
+/// Osaka's ¥10bn green bond (10,000 tokens of ¥1m, issued 2025-06-20, maturing 2030-06-20),
+/// with two investors holding 6,000 and 4,000 tokens.
+async fn green_bond(t: &TestApp) -> (Party, String, Party, Party, Party) {
+    t.set_time(datetime!(2025-05-01 01:00 UTC));
+    let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+    let verifier = t.party(Role::Verifier, "Kansai Rating Review").await;
+    let a = t.party(Role::Investor, "Kansai Pension Fund").await;
+    let b = t.party(Role::Investor, "Naniwa Trust Bank").await;
+    let bond = t.register(&issuer, green_spec()).await;
+    t.set_time(datetime!(2025-06-20 01:00 UTC));
+    created(
+        &t.op(
+            &issuer,
+            &bond,
+            json!({"type": "token.issue", "allocations": [
+                {"investor": a.id, "quantity": "6000"}, {"investor": b.id, "quantity": "4000"}]}),
+        )
+        .await,
+    );
+    (issuer, bond, verifier, a, b)
+}
+
+on_both!(
+    a_green_label_follows_the_ledger_through_its_whole_life,
+    |t: TestApp| async move {
+        let (issuer, bond, verifier, a, _b) = green_bond(&t).await;
+        assert_eq!(label(&t, &bond).await["status"], "draft");
+
+        // Second-party opinion before the label can be anything.
+        t.set_time(datetime!(2025-06-25 01:00 UTC));
+        created(
+            &monitor(
+                &t,
+                &verifier,
+                &bond,
+                "reviews",
+                "review.submit",
+                "review",
+                review("SPO-2025", "pre_issuance", "positive", None),
+            )
+            .await,
+        );
+        assert_eq!(label(&t, &bond).await["status"], "reviewed");
+
+        // Projects: a solar plant (¥8bn, all financeable) and electric buses (¥4bn, at most
+        // 50% from bonds: ¥2bn).
+        for p in [
+            project("SOLAR-1", "renewable_energy", "8000000000", "100"),
+            project("EVBUS-1", "clean_transportation", "4000000000", "50"),
+        ] {
+            created(
+                &monitor(
+                    &t,
+                    &issuer,
+                    &bond,
+                    "projects",
+                    "project.register",
+                    "project",
+                    p,
+                )
+                .await,
+            );
+        }
+
+        // First annual allocation report: ¥5bn + ¥1bn of ¥10bn; ¥4bn unallocated.
+        t.set_time(datetime!(2026-04-30 01:00 UTC));
+        let first = created(
+            &monitor(
+                &t,
+                &issuer,
+                &bond,
+                "allocation-reports",
+                "allocation.report",
+                "allocation",
+                allocation(
+                    "2025-06-20",
+                    "2026-03-31",
+                    vec![
+                        line("SOLAR-1", "5000000000", "financing", "2025-09-01"),
+                        line("EVBUS-1", "1000000000", "financing", "2025-11-15"),
+                    ],
+                    "4000000000",
+                ),
+            )
+            .await,
+        );
+        assert_eq!(label(&t, &bond).await["status"], "allocating");
+
+        // Second report allocates the remaining ¥4bn: fully allocated.
+        t.set_time(datetime!(2027-03-15 01:00 UTC));
+        let second = created(
+            &monitor(
+                &t,
+                &issuer,
+                &bond,
+                "allocation-reports",
+                "allocation.report",
+                "allocation",
+                allocation(
+                    "2026-04-01",
+                    "2027-02-28",
+                    vec![
+                        line("SOLAR-1", "3000000000", "financing", "2026-06-30"),
+                        line("EVBUS-1", "1000000000", "financing", "2026-10-01"),
+                    ],
+                    "0",
+                ),
+            )
+            .await,
+        );
+        let allocation_view = t
+            .get(&format!("/v1/bonds/{bond}/allocation"), None)
+            .await
+            .json();
+        assert_eq!(allocation_view["net_proceeds"], "10000000000");
+        assert_eq!(allocation_view["allocated"], "10000000000");
+        assert_eq!(allocation_view["fully_allocated"], true);
+        assert_eq!(label(&t, &bond).await["status"], "fully_allocated");
+        let _ = first;
+
+        // Post-issuance verification of the allocation, within 24 months of issue.
+        t.set_time(datetime!(2027-05-31 01:00 UTC));
+        let second_index = second["entry_index"].as_str().unwrap().to_owned();
+        created(
+            &monitor(
+                &t,
+                &verifier,
+                &bond,
+                "reviews",
+                "review.submit",
+                "review",
+                review("VER-2027", "allocation", "positive", Some(&second_index)),
+            )
+            .await,
+        );
+        assert_eq!(label(&t, &bond).await["status"], "verified");
+
+        // Impact report after full allocation: monitoring.
+        t.set_time(datetime!(2027-09-30 01:00 UTC));
+        created(
+            &monitor(
+                &t,
+                &issuer,
+                &bond,
+                "impact-reports",
+                "impact.report",
+                "impact",
+                impact("2026-04-01", "2027-03-31"),
+            )
+            .await,
+        );
+        assert_eq!(label(&t, &bond).await["status"], "monitoring");
+
+        // The bond financed all of SOLAR-1's ¥8bn and ¥2bn of EVBUS-1's ¥4bn: it claims
+        // 100% of the plant's figures and 50% of the buses'.
+        let bond_impact = t
+            .get(&format!("/v1/bonds/{bond}/impact"), None)
+            .await
+            .json();
+        let total = |j: &Value, indicator: &str| -> String {
+            j.as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["indicator"] == indicator)
+                .unwrap()["value"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(
+            total(&bond_impact["total"], "renewable_generation"),
+            "12000"
+        );
+        // 5,280 (solar, 8bn/8bn) + 1,600 × 2bn/4bn (buses) = 6,080 tCO2e/yr.
+        assert_eq!(total(&bond_impact["total"], "ghg_avoided"), "6080");
+        assert_eq!(
+            total(
+                &bond_impact["by_category"]["clean_transportation"],
+                "ghg_avoided"
+            ),
+            "800"
+        );
+        // Investor A holds 6,000 of 10,000 tokens: 60% of 6,080 = 3,648 tCO2e/yr.
+        let mine = t
+            .get(&format!("/v1/parties/{}/impact", a.id), Some(&a.token))
+            .await;
+        assert_eq!(mine.status, 200, "{}", mine.text());
+        assert_eq!(total(&mine.json()[0]["figures"], "ghg_avoided"), "3648");
+
+        // The next impact report is due a year after the last period's end (2028-03-31).
+        // Nothing arrives: overdue the day after, suspended after 90 days of grace.
+        t.set_time(datetime!(2028-05-01 01:00 UTC));
+        let now = label(&t, &bond).await;
+        assert_eq!(now["status"], "overdue", "{now}");
+        t.app.refresh_all_labels().await.unwrap();
+        t.set_time(datetime!(2028-07-15 01:00 UTC));
+        assert_eq!(label(&t, &bond).await["status"], "suspended");
+        t.app.refresh_all_labels().await.unwrap();
+
+        // A late report cures it.
+        t.set_time(datetime!(2028-08-01 01:00 UTC));
+        created(
+            &monitor(
+                &t,
+                &issuer,
+                &bond,
+                "impact-reports",
+                "impact.report",
+                "impact",
+                impact("2027-04-01", "2028-03-31"),
+            )
+            .await,
+        );
+        assert_eq!(label(&t, &bond).await["status"], "monitoring");
+
+        // A verifier finds misallocation: revoked, and revocation is final.
+        t.set_time(datetime!(2028-10-01 01:00 UTC));
+        created(
+            &monitor(
+                &t,
+                &verifier,
+                &bond,
+                "reviews",
+                "review.submit",
+                "review",
+                review("VER-2028", "allocation", "negative", Some(&second_index)),
+            )
+            .await,
+        );
+        let revoked = label(&t, &bond).await;
+        assert_eq!(revoked["status"], "revoked");
+
+        // Every change is a ledger entry, with the date it took effect.
+        let history = t
+            .get(&format!("/v1/bonds/{bond}/label/history"), None)
+            .await
+            .json();
+        let steps: Vec<(String, String)> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["status"].as_str().unwrap().to_owned(),
+                    h["effective_on"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, String)> = [
+            ("draft", "2025-05-01"),
+            ("reviewed", "2025-06-25"),
+            ("allocating", "2026-04-30"),
+            ("fully_allocated", "2027-03-15"),
+            ("verified", "2027-05-31"),
+            ("monitoring", "2027-09-30"),
+            ("overdue", "2028-04-01"),
+            ("suspended", "2028-06-30"),
+            ("monitoring", "2028-08-01"),
+            ("revoked", "2028-10-01"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(steps, expected);
+
+        // The JWS verifies with an off-the-shelf JOSE library and the published JWK Set...
+        let token = revoked["jws"].as_str().unwrap();
+        let jwks = t.jwks().await;
+        let header = jsonwebtoken::decode_header(token).unwrap();
+        let jwk = jwks
+            .iter()
+            .find(|k| k.kid.as_deref() == header.kid.as_deref())
+            .unwrap();
+        let key = jsonwebtoken::DecodingKey::from_ed_components(&jwk.x).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .unwrap()
+            .claims;
+        assert_eq!(claims["sub"], bond.as_str());
+        assert_eq!(claims["label"]["status"], "revoked");
+        assert_eq!(claims["label"]["evidence"]["revoked_by"], "VER-2028");
+        assert!(claims["exp"].as_i64().unwrap() > claims["iat"].as_i64().unwrap());
+
+        // ...and the service's own check agrees; an altered token does not verify.
+        let check = t
+            .post("/v1/labels/verify", None, json!({ "jws": token }))
+            .await
+            .json();
+        assert_eq!(
+            (check["signature_valid"].clone(), check["current"].clone()),
+            (json!(true), json!(true))
+        );
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        parts[1] = midori::ledger::canon::b64url(
+            serde_json::to_string(&json!({"iss": claims["iss"], "sub": bond, "iat": 1, "exp": 9_999_999_999i64, "label": {"status": "monitoring"}})).unwrap().as_bytes());
+        let forged = t
+            .post("/v1/labels/verify", None, json!({ "jws": parts.join(".") }))
+            .await
+            .json();
+        assert_eq!(forged["signature_valid"], false);
+
+        // Public lists by label status.
+        let revoked_list = t.get("/v1/labels?status=revoked", None).await.json();
+        assert_eq!(revoked_list.as_array().unwrap().len(), 1);
+        assert_eq!(
+            t.get("/v1/labels?status=monitoring", None).await.json(),
+            json!([])
+        );
+
+        // The export, with its monitoring and label entries, still verifies offline.
+        let export = t
+            .get(
+                &format!("/v1/bonds/{bond}/ledger/export"),
+                Some(&issuer.token),
+            )
+            .await
+            .text();
+        let checkpoint = t
+            .get(&format!("/v1/bonds/{bond}/ledger/checkpoint"), None)
+            .await
+            .text();
+        midori::ledger::audit::verify_export(
+            export.lines().map(str::as_bytes),
+            &checkpoint,
+            &t.jwks().await,
+        )
+        .unwrap();
+        // registration, issuance, 3 reviews, 2 projects, 2 allocation and 2 impact reports,
+        // and the 10 label changes.
+        assert_eq!(export.lines().count(), 21);
+    }
+);
+
+on_both!(
+    allocation_rules_refuse_what_the_standards_forbid,
+    |t: TestApp| async move {
+        let (issuer, bond, verifier, _a, _b) = green_bond(&t).await;
+        for p in [
+            project("SOLAR-1", "renewable_energy", "8000000000", "100"),
+            project("EVBUS-1", "clean_transportation", "4000000000", "50"),
+        ] {
+            created(
+                &monitor(
+                    &t,
+                    &issuer,
+                    &bond,
+                    "projects",
+                    "project.register",
+                    "project",
+                    p,
+                )
+                .await,
+            );
+        }
+        // A category outside the framework.
+        let reply = monitor(
+            &t,
+            &issuer,
+            &bond,
+            "projects",
+            "project.register",
+            "project",
+            project("FARM-1", "affordable_housing", "1000000", "100"),
+        )
+        .await;
+        assert_eq!(violation_codes(&reply), ["category_not_in_framework"]);
+
+        t.set_time(datetime!(2026-04-30 01:00 UTC));
+        let send = |a: Value| {
+            monitor(
+                &t,
+                &issuer,
+                &bond,
+                "allocation-reports",
+                "allocation.report",
+                "allocation",
+                a,
+            )
+        };
+        // Every broken rule at once: EVBUS-1 beyond cost × share (¥2bn), refinancing beyond
+        // the framework's 3-year look-back, a period that does not start on the issue date,
+        // and an unallocated balance that does not add up.
+        let reply = send(allocation(
+            "2025-07-01",
+            "2026-03-31",
+            vec![
+                line("EVBUS-1", "2500000000", "financing", "2025-08-01"),
+                line("SOLAR-1", "100000000", "refinancing", "2021-01-01"),
+            ],
+            "0",
+        ))
+        .await;
+        assert_eq!(
+            violation_codes(&reply),
+            [
+                "double_counting",
+                "period_not_contiguous",
+                "refinancing_beyond_look_back",
+                "unallocated_mismatch",
+            ]
+        );
+        // More than the ¥10bn of net proceeds.
+        let reply = send(allocation(
+            "2025-06-20",
+            "2026-03-31",
+            vec![
+                line("SOLAR-1", "8000000000", "financing", "2025-08-01"),
+                line("EVBUS-1", "2000000000", "financing", "2025-08-01"),
+                line("SOLAR-1", "500000000", "financing", "2025-09-01"),
+            ],
+            "0",
+        ))
+        .await;
+        assert!(violation_codes(&reply).contains(&"over_allocated".to_owned()));
+        // A period longer than twelve months, and one not yet ended.
+        let reply = send(allocation(
+            "2025-06-20",
+            "2026-06-20",
+            vec![],
+            "10000000000",
+        ))
+        .await;
+        assert_eq!(
+            violation_codes(&reply),
+            ["period_not_ended", "period_too_long"]
+        );
+
+        // A valid report, then its correction: the correction replaces it.
+        let first = created(
+            &send(allocation(
+                "2025-06-20",
+                "2026-03-31",
+                vec![line("SOLAR-1", "1000000000", "financing", "2025-08-01")],
+                "9000000000",
+            ))
+            .await,
+        );
+        let index = first["entry_index"].as_str().unwrap();
+        let mut fix = allocation(
+            "2025-06-20",
+            "2026-03-31",
+            vec![line("SOLAR-1", "1200000000", "financing", "2025-08-01")],
+            "8800000000",
+        );
+        fix["amends"] = json!(index);
+        created(&send(fix).await);
+        let view = t
+            .get(&format!("/v1/bonds/{bond}/allocation"), None)
+            .await
+            .json();
+        assert_eq!(view["allocated"], "1200000000");
+        let in_force: Vec<bool> = view["reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["in_force"].as_bool().unwrap())
+            .collect();
+        assert_eq!(in_force, [false, true]);
+
+        // A second bond of the same issuer cannot finance the same buses beyond ¥2bn in all,
+        // nor register the project with another cost.
+        t.set_time(datetime!(2026-05-01 01:00 UTC));
+        let mut spec = green_spec();
+        spec["name"] = json!("Osaka Prefecture Green Bond 2026");
+        spec["issue_date"] = json!("2026-05-01");
+        spec["maturity_date"] = json!("2031-05-01");
+        let other = t.register(&issuer, spec).await;
+        created(&t.op(&issuer, &other, json!({"type": "token.issue", "allocations": [{"investor": _a.id, "quantity": "5000"}]})).await);
+        let reply = monitor(
+            &t,
+            &issuer,
+            &other,
+            "projects",
+            "project.register",
+            "project",
+            project("EVBUS-1", "clean_transportation", "5000000000", "50"),
+        )
+        .await;
+        assert_eq!(violation_codes(&reply), ["project_differs_elsewhere"]);
+        created(
+            &monitor(
+                &t,
+                &issuer,
+                &other,
+                "projects",
+                "project.register",
+                "project",
+                project("EVBUS-1", "clean_transportation", "4000000000", "50"),
+            )
+            .await,
+        );
+        created(
+            &monitor(
+                &t,
+                &issuer,
+                &bond,
+                "allocation-reports",
+                "allocation.report",
+                "allocation",
+                allocation(
+                    "2026-04-01",
+                    "2026-04-30",
+                    vec![line("EVBUS-1", "1500000000", "financing", "2026-04-10")],
+                    "7300000000",
+                ),
+            )
+            .await,
+        );
+        t.set_time(datetime!(2026-06-01 01:00 UTC));
+        let reply = monitor(
+            &t,
+            &issuer,
+            &other,
+            "allocation-reports",
+            "allocation.report",
+            "allocation",
+            allocation(
+                "2026-05-01",
+                "2026-05-31",
+                vec![line("EVBUS-1", "600000000", "financing", "2026-05-10")],
+                "4400000000",
+            ),
+        )
+        .await;
+        assert_eq!(violation_codes(&reply), ["double_counting"]);
+        created(
+            &monitor(
+                &t,
+                &issuer,
+                &other,
+                "allocation-reports",
+                "allocation.report",
+                "allocation",
+                allocation(
+                    "2026-05-01",
+                    "2026-05-31",
+                    vec![line("EVBUS-1", "500000000", "financing", "2026-05-10")],
+                    "4500000000",
+                ),
+            )
+            .await,
+        );
+
+        // Roles: a verifier cannot report, an issuer cannot review, an investor neither.
+        let reply = monitor(
+            &t,
+            &verifier,
+            &bond,
+            "allocation-reports",
+            "allocation.report",
+            "allocation",
+            allocation("2026-05-01", "2026-05-31", vec![], "7300000000"),
+        )
+        .await;
+        reply.problem(403, "forbidden");
+        let reply = monitor(
+            &t,
+            &issuer,
+            &bond,
+            "reviews",
+            "review.submit",
+            "review",
+            review("SELF", "pre_issuance", "positive", None),
+        )
+        .await;
+        reply.problem(403, "forbidden");
+
+        // Unit-checked impact figures; GHG needs its emission factor.
+        let reply = monitor(&t, &issuer, &bond, "impact-reports", "impact.report", "impact", json!({
+            "period_start": "2025-06-20", "period_end": "2026-03-31", "basis": "ex_post", "figures": [
+            { "projects": ["SOLAR-1"], "indicator": "renewable_generation", "value": "1", "unit": "kWh/yr",
+              "methodology": "m", "baseline": "b" },
+            { "projects": ["SOLAR-1"], "indicator": "ghg_avoided", "value": "1", "unit": "tCO2e/yr",
+              "methodology": "m", "baseline": "b" }]})).await;
+        let body = reply.problem(422, "validation-failed");
+        let codes: Vec<&str> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes, ["wrong_unit", "emission_factor_required"]);
+    }
+);
