@@ -33,11 +33,15 @@ use crate::domain::record;
 use crate::ledger::entry::{Actor, Draft, Entry, ServiceSigner, SignedRequest};
 use crate::ledger::merkle::{self, Hash};
 use crate::ledger::note::{self, Checkpoint};
+use crate::sandbox::{
+    Replayer, Rulebook, State as SandboxState, Tx, TxBody, Verdict as SandboxVerdict,
+};
 use crate::store::{
-    Batch, IssuerProjectRow, LedgerWrite, NewBond, NewEntry, NewOperation, PartyFactsRow, Store,
-    StoreError,
+    Batch, IssuerProjectRow, LedgerWrite, NewBond, NewEntry, NewOperation, NewTrial, PartyFactsRow,
+    Store, StoreError,
 };
 use rust_decimal::Decimal;
+use serde_json::json;
 
 /// Requests waiting for the engine at most; past this, callers get 503 at once.
 pub const QUEUE_MAX: usize = 16_384;
@@ -59,6 +63,10 @@ pub struct Receipt {
     /// Size of the tree that the checkpoint below signs (it includes this entry).
     pub tree_size: String,
     pub checkpoint: String,
+    /// A trial transaction's verdict: every rule it broke (it is recorded either way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub verdict: Option<Value>,
 }
 
 /// A receipt, and whether it is the replay of an earlier identical request.
@@ -98,7 +106,64 @@ pub enum Action {
     Monitor {
         op: MonitorOp,
     },
+    /// A sandbox trial transaction: judged by the trial's rulebook and recorded either way,
+    /// with its verdict (the operation id is the transaction id).
+    Sandbox {
+        body: TxBody,
+    },
 }
+
+/// A trial ledger's rulebook and the rule state its transactions have built.
+#[derive(Clone)]
+struct TrialState {
+    rulebook: Arc<Rulebook>,
+    state: SandboxState,
+}
+
+impl TrialState {
+    /// Judge `tx` and apply it when accepted (the same code offline replay runs).
+    fn step(&mut self, tx: &Tx) -> SandboxVerdict {
+        let start = std::mem::replace(&mut self.state, SandboxState::new(Vec::<String>::new()));
+        let mut replayer = Replayer::new(&self.rulebook, start);
+        let verdict = replayer.step(tx);
+        self.state = replayer.into_state();
+        verdict
+    }
+}
+
+/// Rebuild a trial's rule state from its ledger entries, insisting that every recorded verdict
+/// is what the rulebook gives (a ledger cannot claim one verdict and hold another).
+pub fn replay_trial<'a>(
+    rulebook: Arc<Rulebook>,
+    regulator: &str,
+    entries: impl IntoIterator<Item = &'a Entry>,
+) -> Result<SandboxState, String> {
+    let mut trial = TrialState {
+        rulebook,
+        state: SandboxState::new([regulator.to_owned()]),
+    };
+    for entry in entries {
+        if entry.kind != SANDBOX_TX {
+            continue;
+        }
+        let tx: Tx = serde_json::from_value(entry.data.get("tx").cloned().unwrap_or_default())
+            .map_err(|e| format!("entry {}: tx: {e}", entry.index))?;
+        let recorded: SandboxVerdict =
+            serde_json::from_value(entry.data.get("verdict").cloned().unwrap_or_default())
+                .map_err(|e| format!("entry {}: verdict: {e}", entry.index))?;
+        let replayed = trial.step(&tx);
+        if replayed != recorded {
+            return Err(format!(
+                "entry {}: the recorded verdict differs from the rulebook's",
+                entry.index
+            ));
+        }
+    }
+    Ok(trial.state)
+}
+
+/// The entry type of a judged trial transaction.
+pub const SANDBOX_TX: &str = "sandbox.tx";
 
 /// A verified, parsed request for the engine.
 pub struct Append {
@@ -114,6 +179,7 @@ enum Work {
     Create {
         origin: String,
         bond: Box<Option<(NewBond, BookTerms)>>,
+        trial: Option<Box<(NewTrial, Arc<Rulebook>)>>,
         append: Append,
     },
     Append(Append),
@@ -170,6 +236,7 @@ struct LedgerState {
     monitor: Option<Monitor>,
     /// The label status last recorded by a `label.changed` entry.
     label: Option<String>,
+    trial: Option<TrialState>,
 }
 
 /// The once-only key an entry of `kind` with `data` carries, if any.
@@ -238,6 +305,28 @@ impl Engine {
             Work::Create {
                 origin,
                 bond: Box::new(bond),
+                trial: None,
+                append,
+            },
+        )
+        .await
+    }
+
+    /// Create a trial's ledger whose entry 0 is `append` (the regulator's signed creation).
+    pub async fn create_trial(
+        &self,
+        ledger_id: String,
+        origin: String,
+        trial: NewTrial,
+        rulebook: Arc<Rulebook>,
+        append: Append,
+    ) -> AppResult<Accepted> {
+        self.accepted(
+            ledger_id,
+            Work::Create {
+                origin,
+                bond: Box::new(None),
+                trial: Some(Box::new((trial, rulebook))),
                 append,
             },
         )
@@ -667,8 +756,9 @@ impl Committer {
                 Work::Create {
                     origin,
                     bond,
+                    trial,
                     append,
-                } => (Some(append), Some((origin, bond.as_ref())), None),
+                } => (Some(append), Some((origin, bond.as_ref(), trial)), None),
                 Work::Append(append) => (Some(append), None, None),
                 Work::Label { from, .. } => (None, None, Some(from)),
             };
@@ -704,7 +794,7 @@ impl Committer {
                 }
                 nonce_key = Some(key);
             }
-            if let Some((origin, bond)) = create {
+            if let Some((origin, bond, trial)) = create {
                 if let Some((new_bond, _)) = bond
                     && let Some(isin) = &new_bond.isin
                     && batch.isin_taken(isin).await?
@@ -724,6 +814,17 @@ impl Committer {
                         bond.as_ref().map(|(b, _)| b),
                     )
                     .await?;
+                let trial = match trial {
+                    Some(t) => {
+                        let (new_trial, rulebook) = t.as_ref();
+                        batch.insert_trial(new_trial).await?;
+                        Some(TrialState {
+                            rulebook: rulebook.clone(),
+                            state: SandboxState::new([new_trial.regulator_id.clone()]),
+                        })
+                    }
+                    None => None,
+                };
                 let (book, monitor, issuer) = match bond {
                     Some((new_bond, terms)) => (
                         Some(Book::new(terms.clone())),
@@ -744,6 +845,7 @@ impl Committer {
                         issuer,
                         monitor,
                         label: None,
+                        trial,
                     },
                 );
             }
@@ -784,6 +886,7 @@ impl Committer {
                 (None, _) => continue,
             };
             let actor = append.map(|a| a.actor.party.as_str()).unwrap_or_default();
+            let mut verdict_out: Option<Value> = None;
             let (kind, data, parties, status) = match action {
                 Action::Plain {
                     kind,
@@ -873,6 +976,38 @@ impl Committer {
                         }
                     }
                     (kind, data, vec![], "applied")
+                }
+                Action::Sandbox { body } => {
+                    let Some(trial) = state.trial.as_mut() else {
+                        answers[i] = Some(Err(AppError::Conflict(
+                            "this ledger is not a trial's".into(),
+                        )));
+                        continue;
+                    };
+                    let tx = Tx {
+                        id: append
+                            .and_then(|a| a.operation_id.clone())
+                            .unwrap_or_default(),
+                        time: OffsetDateTime::parse(
+                            &time,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .unwrap_or(now),
+                        actor: actor.to_owned(),
+                        body: body.clone(),
+                    };
+                    let verdict = trial.step(&tx);
+                    let status = if verdict.accepted {
+                        "accepted"
+                    } else {
+                        "refused"
+                    };
+                    verdict_out = Some(
+                        serde_json::to_value(&verdict)
+                            .map_err(|e| AppError::Internal(e.to_string()))?,
+                    );
+                    let data = json!({ "tx": tx, "verdict": verdict });
+                    (SANDBOX_TX.to_owned(), data, vec![], status)
                 }
                 Action::Book { op, reason } => {
                     let Some(book) = state.book.as_mut() else {
@@ -967,6 +1102,7 @@ impl Committer {
                     entry_index: index.to_string(),
                     tree_size: String::new(),
                     checkpoint: String::new(),
+                    verdict: verdict_out,
                 },
                 request_hash: operation_id.as_ref().and(hash),
             });
@@ -1130,6 +1266,22 @@ impl Committer {
             }
             None => (None, None, None, String::new()),
         };
+        let trial = match batch.trial_by_ledger(ledger_id).await? {
+            Some((text, regulator)) => {
+                let rulebook = Arc::new(
+                    Rulebook::parse(text.as_bytes())
+                        .map_err(|e| AppError::Internal(format!("stored rulebook: {e}")))?,
+                );
+                let entries: Vec<Entry> = rows
+                    .iter()
+                    .map(|r| Entry::from_leaf(&r.leaf).map(|(e, _)| e))
+                    .collect::<Result<_, _>>()?;
+                let state = replay_trial(rulebook.clone(), &regulator, &entries)
+                    .map_err(AppError::Internal)?;
+                Some(TrialState { rulebook, state })
+            }
+            None => None,
+        };
         self.cache.insert(
             ledger_id.to_owned(),
             LedgerState {
@@ -1142,6 +1294,7 @@ impl Committer {
                 issuer,
                 monitor,
                 label,
+                trial,
             },
         );
         Ok(())

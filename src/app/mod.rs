@@ -10,6 +10,7 @@ mod ledgers;
 mod monitoring;
 mod parties;
 mod tokens;
+mod trials;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub use ledgers::*;
 pub use monitoring::*;
 pub use parties::*;
 pub use tokens::*;
+pub use trials::*;
 
 /// The source of "now". Production reads the system clock; tests drive their own.
 pub trait Clock: Send + Sync {

@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use super::{AdminCommand, Cli, Command, CreatePartyArgs, LabelCommand, ServeArgs, StoreArgs};
+use super::{
+    AdminCommand, Cli, Command, CreatePartyArgs, LabelCommand, SandboxCommand, ServeArgs, StoreArgs,
+};
 use crate::app::{App, CreateParty, SystemClock, format_time, keyfile};
 use crate::domain::party::{PartyAttributes, Role};
 use crate::http::{AppState, Limits};
@@ -78,6 +80,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Label(LabelCommand::Verify { keys, at, token })) => {
             verify_label(&keys, at.as_deref(), token.as_deref())
         }
+        Some(Command::Sandbox(SandboxCommand::Replay {
+            rulebook,
+            ledger,
+            json,
+            threads,
+        })) => sandbox_replay(&rulebook, &ledger, json, threads),
         Some(Command::Openapi) => {
             print!("{}", crate::http::openapi_json());
             Ok(ExitCode::SUCCESS)
@@ -394,4 +402,51 @@ fn verify_label(keys: &Path, at: Option<&str>, token: Option<&Path>) -> anyhow::
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `midori sandbox replay`: stream the export, judge every transaction again.
+fn sandbox_replay(
+    rulebook: &Path,
+    ledger: &Path,
+    json: bool,
+    threads: usize,
+) -> anyhow::Result<ExitCode> {
+    use std::io::BufRead;
+    let bytes =
+        std::fs::read(rulebook).with_context(|| format!("reading {}", rulebook.display()))?;
+    let rulebook = crate::sandbox::Rulebook::parse(&bytes)
+        .with_context(|| format!("{} is not a valid rulebook", rulebook.display()))?;
+    let file =
+        std::fs::File::open(ledger).with_context(|| format!("reading {}", ledger.display()))?;
+    let lines = std::io::BufReader::with_capacity(1 << 20, file).split(b'\n');
+    let mut read_error = None;
+    let lines = lines.map_while(|l| match l {
+        Ok(l) => Some(l),
+        Err(e) => {
+            read_error = Some(e);
+            None
+        }
+    });
+    let outcome = crate::sandbox::ledger::replay_export(lines, &rulebook, threads);
+    if let Some(e) = read_error {
+        bail!("reading {}: {e}", ledger.display());
+    }
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            println!("replay FAILED: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print!("{}", outcome.summary());
+    }
+    let confirmed = outcome.consistent || outcome.mode == crate::sandbox::ledger::Mode::WhatIf;
+    Ok(if confirmed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

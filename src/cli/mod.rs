@@ -70,6 +70,31 @@ pub enum Command {
     /// Labels: check a label JWS offline.
     #[command(subcommand)]
     Label(LabelCommand),
+    /// Regulatory sandbox: replay a trial's ledger offline.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Replay a trial's ledger export under a rulebook, deterministically (no clock: time comes
+    /// from the entries). Under the rulebook the trial ran with (same SHA-256), confirms every
+    /// recorded verdict or lists each mismatch (exit 1); under another version, lists the
+    /// verdicts that would change. Checks every client signature too.
+    Replay {
+        /// The rulebook TOML file (e.g. sandbox/osaka-ifc-green-st-v1.toml).
+        #[arg(long)]
+        rulebook: PathBuf,
+        /// JSON Lines export (`GET /v1/trials/{id}/ledger/export`).
+        #[arg(long)]
+        ledger: PathBuf,
+        /// Print the result as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+        /// Threads verifying signatures.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -50,6 +50,7 @@ pub struct AppState {
         (name = "ledger", description = "A bond's signed, verifiable ledger: checkpoints, entries, proofs, export"),
         (name = "tokens", description = "Security-token operations, the holder register, positions, history and coupons"),
         (name = "monitoring", description = "After issuance: eligible projects, allocation of proceeds, impact, external reviews"),
+        (name = "sandbox", description = "Regulatory sandbox trials: rulebooks, signed transactions with verdicts, deterministic replay, audit of every ledger"),
         (name = "labels", description = "Certified labels: status from ledger facts and deadlines, signed as JWS, verifiable by anyone"),
     )
 )]

@@ -61,6 +61,20 @@ pub struct PartyFactsRow {
     pub attributes: String,
 }
 
+/// A trial to register with its ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTrial {
+    pub id: String,
+    pub ledger_id: String,
+    pub title: String,
+    pub regulator_id: String,
+    pub rulebook_id: String,
+    pub rulebook_version: u32,
+    pub rulebook_sha256: String,
+    pub rulebook: String,
+    pub created_at: String,
+}
+
 /// One bond's record of one of its issuer's projects (derived from its ledger).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuerProjectRow {
@@ -319,6 +333,27 @@ impl Batch<'_> {
                 .execute(c).await.map(|r| r.rows_affected()))?;
         }
         Ok(())
+    }
+
+    /// Register a trial (its ledger must exist).
+    pub async fn insert_trial(&mut self, t: &NewTrial) -> StoreResult<()> {
+        on_tx!(&mut self.tx, c => sqlx::query(
+            "INSERT INTO trials (id, ledger_id, title, regulator_id, rulebook_id, rulebook_version, rulebook_sha256, rulebook, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(&t.id).bind(&t.ledger_id).bind(&t.title).bind(&t.regulator_id).bind(&t.rulebook_id)
+            .bind(i64::from(t.rulebook_version)).bind(&t.rulebook_sha256).bind(&t.rulebook).bind(&t.created_at)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The rulebook text and regulator of the trial whose ledger this is, if it is a trial's.
+    pub async fn trial_by_ledger(
+        &mut self,
+        ledger_id: &str,
+    ) -> StoreResult<Option<(String, String)>> {
+        let row: Option<(String, String)> = on_tx!(&mut self.tx, c => sqlx::query_as(
+            "SELECT rulebook, regulator_id FROM trials WHERE ledger_id = $1").bind(ledger_id).fetch_optional(c).await)?;
+        Ok(row)
     }
 
     /// Record used nonces (the replay guard), many rows per statement.

@@ -491,6 +491,24 @@ impl Store {
         Ok(row)
     }
 
+    /// A trial by id.
+    pub async fn trial(&self, id: &str) -> StoreResult<TrialRow> {
+        let row: TrialTuple = on_pool!(self, p => sqlx::query_as(
+            "SELECT t.id, t.ledger_id, t.title, t.regulator_id, t.rulebook_id, t.rulebook_version, t.rulebook_sha256, t.rulebook, t.created_at, l.size \
+             FROM trials t JOIN ledgers l ON l.id = t.ledger_id WHERE t.id = $1")
+            .bind(id).fetch_one(p).await.map_err(StoreError::from))?;
+        TrialRow::from_tuple(row)
+    }
+
+    /// Every trial, in creation order.
+    pub async fn trials(&self) -> StoreResult<Vec<TrialRow>> {
+        let rows: Vec<TrialTuple> = on_pool!(self, p => sqlx::query_as(
+            "SELECT t.id, t.ledger_id, t.title, t.regulator_id, t.rulebook_id, t.rulebook_version, t.rulebook_sha256, t.rulebook, t.created_at, l.size \
+             FROM trials t JOIN ledgers l ON l.id = t.ledger_id ORDER BY t.id")
+            .fetch_all(p).await.map_err(StoreError::from))?;
+        rows.into_iter().map(TrialRow::from_tuple).collect()
+    }
+
     /// Bonds in id order (ids are UUIDv7, so that is registration order), filtered.
     pub async fn bonds(
         &self,
@@ -556,4 +574,51 @@ impl Store {
 fn to_hash(bytes: Vec<u8>) -> StoreResult<Hash> {
     Hash::try_from(bytes.as_slice())
         .map_err(|_| StoreError::Corrupt("stored hash is not 32 bytes".into()))
+}
+
+type TrialTuple = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+);
+
+/// A trial as registered, with its ledger's size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrialRow {
+    pub id: String,
+    pub ledger_id: String,
+    pub title: String,
+    pub regulator_id: String,
+    pub rulebook_id: String,
+    pub rulebook_version: u32,
+    pub rulebook_sha256: String,
+    pub rulebook: String,
+    pub created_at: String,
+    pub ledger_size: u64,
+}
+
+impl TrialRow {
+    fn from_tuple(t: TrialTuple) -> StoreResult<TrialRow> {
+        Ok(TrialRow {
+            id: t.0,
+            ledger_id: t.1,
+            title: t.2,
+            regulator_id: t.3,
+            rulebook_id: t.4,
+            rulebook_version: u32::try_from(t.5)
+                .map_err(|_| StoreError::Corrupt("rulebook version".into()))?,
+            rulebook_sha256: t.6,
+            rulebook: t.7,
+            created_at: t.8,
+            ledger_size: u64::try_from(t.9)
+                .map_err(|_| StoreError::Corrupt("ledger size".into()))?,
+        })
+    }
 }

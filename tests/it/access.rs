@@ -49,6 +49,8 @@ enum Subject {
     Bond,
     /// A fresh API key of the investor, created for this cell alone.
     ApiKey,
+    /// The trial created by the regulator.
+    Trial,
 }
 
 /// The request body of a cell. Bodies that change state are fresh for every cell, so that no
@@ -81,6 +83,12 @@ enum Body {
     SignedReview,
     /// A label token to check (not a valid one: the check still answers 200).
     LabelToken,
+    /// A `trial.create` with the shipped rulebook, signed by the caller's own key.
+    SignedTrial,
+    /// A `sandbox.tx` consent with a fresh transaction id (judged and recorded, even if refused).
+    SignedTrialTx,
+    /// `{}`: replay under the rulebook the trial ran with.
+    EmptyObject,
 }
 
 struct Endpoint {
@@ -157,7 +165,19 @@ const MATRIX: &[Endpoint] = &[
     endpoint("POST",   "/v1/labels/verify",                             Subject::None,     Body::LabelToken,     EVERYONE_200),
     endpoint("GET",    "/v1/parties/{id}/impact",                       Subject::Investor, Body::None,           [401, 200, 403, 403, 200, 403, 200]),
     endpoint("GET",    "/v1/impact/indicators",                         Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("POST",   "/v1/trials",                                    Subject::None,     Body::SignedTrial,    [401, 403, 403, 403, 403, 403, 201]),
+    endpoint("GET",    "/v1/trials",                                    Subject::None,     Body::None,           REGULATOR_ONLY),
+    endpoint("GET",    "/v1/trials/{id}",                               Subject::Trial,    Body::None,           REGULATOR_ONLY),
+    endpoint("POST",   "/v1/trials/{id}/transactions",                  Subject::Trial,    Body::SignedTrialTx,  [401, 403, 201, 201, 201, 403, 201]),
+    endpoint("GET",    "/v1/trials/{id}/ledger/checkpoint",             Subject::Trial,    Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/trials/{id}/ledger/export",                 Subject::Trial,    Body::None,           REGULATOR_ONLY),
+    endpoint("POST",   "/v1/trials/{id}/replay",                        Subject::Trial,    Body::EmptyObject,    REGULATOR_ONLY),
+    endpoint("GET",    "/v1/trials/{id}/report",                        Subject::Trial,    Body::None,           REGULATOR_ONLY),
+    endpoint("GET",    "/v1/audit/ledgers",                             Subject::None,     Body::None,           REGULATOR_ONLY),
 ];
+
+const REGULATOR_ONLY: [u16; 7] = [401, 403, 403, 403, 403, 403, 200];
+const RULEBOOK: &str = include_str!("../../sandbox/osaka-ifc-green-st-v1.toml");
 
 /// The parties and the bond every cell works on.
 struct World {
@@ -168,6 +188,7 @@ struct World {
     verifier: Party,
     regulator: Party,
     bond: String,
+    trial: String,
 }
 
 impl World {
@@ -184,12 +205,24 @@ impl World {
             )
             .await;
         assert_eq!(reply.status, 201, "{}", reply.text());
+        let regulator = t.party(Role::Regulator, "Kinki Local Finance Bureau").await;
+        let created = t
+            .post(
+                "/v1/trials",
+                Some(&regulator.token),
+                regulator.sign(json!({"type": "trial.create",
+                "trial": {"title": "Access matrix trial", "rulebook": RULEBOOK}})),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let trial = created.json()["trial"]["id"].as_str().unwrap().to_owned();
         World {
+            trial,
             operator: t.party(Role::Operator, "Exchange operations").await,
             other_issuer: t.party(Role::Issuer, "Sakai City").await,
             investor: t.party(Role::Investor, "Kansai Pension Fund").await,
             verifier: t.party(Role::Verifier, "Green Review K.K.").await,
-            regulator: t.party(Role::Regulator, "Kinki Local Finance Bureau").await,
+            regulator,
             owner,
             bond,
         }
@@ -300,6 +333,19 @@ fn body(kind: Body, caller: Option<&Party>, world: &World) -> Option<Value> {
             ))
         }
         Body::LabelToken => Some(json!({"jws": "e30.e30.AAAA"})),
+        Body::SignedTrial => Some(signed_by(
+            caller,
+            json!({"type": "trial.create", "trial": {"title": "Another trial", "rulebook": RULEBOOK}}),
+        )),
+        Body::SignedTrialTx => {
+            let n = PROJECTS.fetch_add(1, Ordering::SeqCst);
+            Some(signed_by(
+                caller,
+                json!({"type": "sandbox.tx", "trial_id": world.trial, "tx_id": format!("access-{n}"),
+                    "body": {"type": "disclosure.consent", "disclosure_version": "v0"}}),
+            ))
+        }
+        Body::EmptyObject => Some(json!({})),
         Body::DryRunTransfer => Some(json!({
             "type": "token.transfer", "bond_id": world.bond,
             "to": world.investor.id, "quantity": "1",
@@ -321,6 +367,7 @@ async fn call(t: &TestApp, world: &World, endpoint: &Endpoint, caller: Caller) -
         Subject::None => String::new(),
         Subject::Investor => world.investor.id.clone(),
         Subject::Bond => world.bond.clone(),
+        Subject::Trial => world.trial.clone(),
         Subject::ApiKey => {
             t.app
                 .create_api_key(None, &world.investor.id)

@@ -13,3 +13,4 @@ mod parties;
 mod problems;
 mod token_model;
 mod tokens;
+mod trials;

@@ -7,6 +7,7 @@ mod monitoring;
 mod parties;
 mod system;
 mod tokens;
+mod trials;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -21,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(ledger::router())
         .merge(tokens::router())
         .merge(monitoring::router())
+        .merge(trials::router())
 }
 
 pub async fn fallback() -> ApiError {

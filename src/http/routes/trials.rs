@@ -1,0 +1,200 @@
+//! Regulatory sandbox trials and the regulator's audit of every ledger.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::engine::Receipt;
+use crate::app::{LedgerAudit, TrialCreated, TrialView};
+use crate::http::AppState;
+use crate::http::auth::Auth;
+use crate::http::problem::{ApiResult, Json, Path, Problem};
+use crate::ledger::entry::SignedRequest;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_trial, list_trials))
+        .routes(routes!(get_trial))
+        .routes(routes!(submit))
+        .routes(routes!(checkpoint))
+        .routes(routes!(export))
+        .routes(routes!(replay))
+        .routes(routes!(report))
+        .routes(routes!(audit_ledgers))
+}
+
+/// Create a trial (regulators). The body is a signed `trial.create` payload carrying the
+/// rulebook's TOML text; the trial's ledger starts with it, pinned by its SHA-256.
+#[utoipa::path(post, path = "/v1/trials", tag = "sandbox", security(("bearer" = [])), request_body = SignedRequest,
+    responses((status = 201, body = TrialCreated),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create_trial(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Json(request): Json<SignedRequest>,
+) -> ApiResult<(StatusCode, Json<TrialCreated>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.app.create_trial(&caller, request).await?),
+    ))
+}
+
+/// Every trial (regulators).
+#[utoipa::path(get, path = "/v1/trials", tag = "sandbox", security(("bearer" = [])),
+    responses((status = 200, body = Vec<TrialView>),
+              (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn list_trials(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<Vec<TrialView>>> {
+    Ok(Json(state.app.trials(&caller).await?))
+}
+
+/// One trial (regulators).
+#[utoipa::path(get, path = "/v1/trials/{id}", tag = "sandbox", security(("bearer" = [])),
+    responses((status = 200, body = TrialView),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_trial(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TrialView>> {
+    Ok(Json(state.app.trial(&caller, &id).await?))
+}
+
+/// Submit a signed trial transaction (`sandbox.tx`). It is judged by the trial's rulebook and
+/// recorded on the trial's ledger either way: `status` is `accepted` or `refused`, and
+/// `verdict` lists every broken rule id (sorted) with its reason. `tx_id` is the idempotency
+/// key.
+#[utoipa::path(post, path = "/v1/trials/{id}/transactions", tag = "sandbox", security(("bearer" = [])),
+    request_body(content = SignedRequest, description = "`payload` is a TrialTxPayload"),
+    responses((status = 201, body = Receipt),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn submit(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(request): Json<SignedRequest>,
+) -> ApiResult<Response> {
+    let accepted = state.app.trial_tx(&caller, &id, request).await?;
+    let mut response = (StatusCode::CREATED, Json(accepted.receipt)).into_response();
+    if accepted.replayed {
+        response.headers_mut().insert(
+            "idempotent-replay",
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}
+
+/// The trial ledger's latest signed checkpoint (public).
+#[utoipa::path(get, path = "/v1/trials/{id}/ledger/checkpoint", tag = "sandbox",
+    responses((status = 200, content_type = "text/plain", body = String),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn checkpoint(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let text = state.app.trial_checkpoint(&id).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// The trial's ledger as JSON Lines, refusals included (regulators).
+#[utoipa::path(get, path = "/v1/trials/{id}/ledger/export", tag = "sandbox", security(("bearer" = [])),
+    responses((status = 200, content_type = "application/jsonl", body = String),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn export(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let bytes = state.app.trial_export(&caller, &id).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/jsonl")],
+        Body::from(bytes),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, Serialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Another rulebook's TOML text (what-if); absent: the rulebook the trial ran with.
+    #[serde(default)]
+    pub rulebook: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReplayResponse {
+    /// `mode` (confirm / what_if), `mismatches`, `consistent` and the `report`.
+    #[schema(value_type = Object)]
+    pub result: Value,
+    /// The same, as text.
+    pub summary: String,
+}
+
+/// Replay the trial deterministically from its ledger (regulators): under the rulebook it ran
+/// with, confirming every recorded verdict or listing each mismatch; under another rulebook
+/// version, listing the verdicts that would change.
+#[utoipa::path(post, path = "/v1/trials/{id}/replay", tag = "sandbox", security(("bearer" = [])),
+    request_body = ReplayRequest,
+    responses((status = 200, body = ReplayResponse),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn replay(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(request): Json<ReplayRequest>,
+) -> ApiResult<Json<ReplayResponse>> {
+    let outcome = state
+        .app
+        .replay_trial(&caller, &id, request.rulebook.as_deref())
+        .await?;
+    Ok(Json(ReplayResponse {
+        summary: outcome.summary(),
+        result: serde_json::to_value(&outcome)
+            .map_err(|e| crate::app::AppError::Internal(e.to_string()))?,
+    }))
+}
+
+/// The trial's report (regulators): transactions accepted and refused, violations by rule,
+/// each participant's exposure against its caps, outstanding against the aggregate cap,
+/// holders, exit and reporting status.
+#[utoipa::path(get, path = "/v1/trials/{id}/report", tag = "sandbox", security(("bearer" = [])),
+    responses((status = 200, body = Object),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn report(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let outcome = state.app.replay_trial(&caller, &id, None).await?;
+    Ok(Json(serde_json::to_value(&outcome.report).map_err(
+        |e| crate::app::AppError::Internal(e.to_string()),
+    )?))
+}
+
+/// Every ledger — bonds and trials — re-verified now (regulators): signatures, canonical form
+/// and Merkle root against the latest signed checkpoint, token invariants, trial verdicts.
+#[utoipa::path(get, path = "/v1/audit/ledgers", tag = "sandbox", security(("bearer" = [])),
+    responses((status = 200, body = Vec<LedgerAudit>),
+              (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn audit_ledgers(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<Vec<LedgerAudit>>> {
+    Ok(Json(state.app.audit_ledgers(&caller).await?))
+}

@@ -1,0 +1,338 @@
+//! Regulatory sandbox trials through the API, on SQLite and PostgreSQL: every transaction is
+//! judged and recorded (refusals too), the verdict recorded online is the offline replay's,
+//! and a regulator replays the trial under another rulebook version to see what would change.
+
+use midori::domain::party::Role;
+use midori::sandbox::Rulebook;
+use midori::sandbox::ledger::replay_export;
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+use crate::on_both;
+use crate::support::*;
+
+const V1: &str = include_str!("../../sandbox/osaka-ifc-green-st-v1.toml");
+const V2: &str = include_str!("../../sandbox/osaka-ifc-green-st-v2.toml");
+const DISCLOSURE: &str = "OIFC-GST-DISCLOSURE-2026-09";
+
+async fn tx(t: &TestApp, party: &Party, trial: &str, id: &str, body: Value) -> Reply {
+    t.post(
+        &format!("/v1/trials/{trial}/transactions"),
+        Some(&party.token),
+        party.sign(json!({"type": "sandbox.tx", "trial_id": trial, "tx_id": id, "body": body})),
+    )
+    .await
+}
+
+/// The rule ids a recorded verdict names (empty when accepted).
+#[track_caller]
+fn verdict(reply: &Reply) -> (String, Vec<String>) {
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let body = reply.json();
+    let rules = body["verdict"]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["rule"].as_str().unwrap().to_owned())
+        .collect();
+    (body["status"].as_str().unwrap().to_owned(), rules)
+}
+
+fn accepted() -> (String, Vec<String>) {
+    ("accepted".to_owned(), vec![])
+}
+
+fn refused(rules: &[&str]) -> (String, Vec<String>) {
+    (
+        "refused".to_owned(),
+        rules.iter().map(|r| r.to_string()).collect(),
+    )
+}
+
+on_both!(
+    a_trial_records_every_verdict_and_its_replay_confirms_them,
+    |t: TestApp| async move {
+        t.set_time(datetime!(2026-10-01 01:00 UTC));
+        let regulator = t.party(Role::Regulator, "Kinki Local Finance Bureau").await;
+        let issuer = t.party(Role::Issuer, "Osaka Green Energy K.K.").await;
+        let a = t.party(Role::Investor, "Kansai Pension Fund").await;
+        let b = t.party(Role::Investor, "Naniwa Securities").await;
+
+        // Only a regulator creates a trial; the rulebook is pinned by its SHA-256.
+        let create = |party: &Party| {
+            party.sign(json!({"type": "trial.create", "trial": {"title": "Osaka IFC ST green bond trial", "rulebook": V1}}))
+        };
+        t.post("/v1/trials", Some(&issuer.token), create(&issuer))
+            .await
+            .problem(403, "forbidden");
+        let created = t
+            .post("/v1/trials", Some(&regulator.token), create(&regulator))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let trial = created.json()["trial"]["id"].as_str().unwrap().to_owned();
+        let sha = Rulebook::parse(V1.as_bytes()).unwrap().sha256().to_owned();
+        assert_eq!(created.json()["trial"]["rulebook"]["sha256"], sha.as_str());
+
+        // The regulator admits participants; they consent to the disclosure.
+        for (n, (p, role, category)) in [
+            (&issuer, "issuer", None),
+            (&a, "investor", Some("qii")),
+            (&b, "investor", Some("professional")),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut body = json!({"type": "participant.admit", "party": p.id, "role": role, "kyc_expires_on": "2027-12-31"});
+            if let Some(c) = category {
+                body["investor_category"] = json!(c);
+            }
+            assert_eq!(
+                verdict(&tx(&t, &regulator, &trial, &format!("admit-{n}"), body).await),
+                accepted()
+            );
+        }
+        // A transaction before consenting is refused, and recorded.
+        assert_eq!(
+            verdict(&tx(&t, &issuer, &trial, "early", json!({"type": "issue", "to": a.id, "amount": "1000000", "use_of_proceeds": "renewable_energy"})).await),
+            refused(&["SBX-CONSENT"])
+        );
+        for (n, p) in [&issuer, &a, &b].into_iter().enumerate() {
+            let body = json!({"type": "disclosure.consent", "disclosure_version": DISCLOSURE});
+            assert_eq!(
+                verdict(&tx(&t, p, &trial, &format!("consent-{n}"), body).await),
+                accepted()
+            );
+        }
+
+        // Per-transaction cap ¥10,000,000: just inside, just outside.
+        let issue = |amount: &str, to: &Party| json!({"type": "issue", "to": to.id, "amount": amount, "use_of_proceeds": "renewable_energy"});
+        assert_eq!(
+            verdict(&tx(&t, &issuer, &trial, "issue-1", issue("8000000", &a)).await),
+            accepted()
+        );
+        assert_eq!(
+            verdict(&tx(&t, &issuer, &trial, "issue-2", issue("10000001", &a)).await),
+            refused(&["SBX-CAP-TX"])
+        );
+        // An ineligible use of proceeds.
+        let farm = json!({"type": "issue", "to": a.id, "amount": "1000", "use_of_proceeds": "affordable_housing"});
+        assert_eq!(
+            verdict(&tx(&t, &issuer, &trial, "issue-3", farm).await),
+            refused(&["SBX-USE-OF-PROCEEDS"])
+        );
+
+        // A transfer inside the lock-up and without the issuer's consent: both rules at once.
+        let transfer = json!({"type": "transfer", "to": b.id, "amount": "1000000"});
+        assert_eq!(
+            verdict(&tx(&t, &a, &trial, "t-1", transfer.clone()).await),
+            refused(&["SBX-ISSUER-CONSENT", "SBX-LOCKUP"])
+        );
+
+        // 35 days later (lock-up over), with a report filed and the issuer's consent: accepted.
+        t.set_time(datetime!(2026-11-05 01:00 UTC));
+        assert_eq!(
+            verdict(
+                &tx(
+                    &t,
+                    &issuer,
+                    &trial,
+                    "report-1",
+                    json!({"type": "report", "period_end": "2026-10-31"})
+                )
+                .await
+            ),
+            accepted()
+        );
+        assert_eq!(
+            verdict(
+                &tx(
+                    &t,
+                    &issuer,
+                    &trial,
+                    "consent-t-2",
+                    json!({"type": "issuer.consent", "transfer_id": "t-2"})
+                )
+                .await
+            ),
+            accepted()
+        );
+        let signed = a.sign(
+            json!({"type": "sandbox.tx", "trial_id": trial, "tx_id": "t-2", "body": transfer}),
+        );
+        let path = format!("/v1/trials/{trial}/transactions");
+        let reply = t.post(&path, Some(&a.token), signed.clone()).await;
+        assert_eq!(verdict(&reply), accepted());
+        // The transaction id is the idempotency key: the same signed request again gets the
+        // original answer; the same id with another body is a conflict.
+        let again = t.post(&path, Some(&a.token), signed).await;
+        assert_eq!(again.status, 201);
+        assert_eq!(again.headers.get("idempotent-replay").unwrap(), "true");
+        assert_eq!(again.json()["entry_index"], reply.json()["entry_index"]);
+        tx(
+            &t,
+            &a,
+            &trial,
+            "t-2",
+            json!({"type": "transfer", "to": b.id, "amount": "2"}),
+        )
+        .await
+        .problem(409, "conflict");
+
+        // Suspended: no new business, but exits pass.
+        assert_eq!(
+            verdict(
+                &tx(
+                    &t,
+                    &regulator,
+                    &trial,
+                    "suspend",
+                    json!({"type": "trial.status", "status": "suspended"})
+                )
+                .await
+            ),
+            accepted()
+        );
+        assert_eq!(
+            verdict(&tx(&t, &issuer, &trial, "issue-4", issue("1000", &b)).await),
+            refused(&["SBX-STATUS"])
+        );
+        assert_eq!(
+            verdict(
+                &tx(
+                    &t,
+                    &b,
+                    &trial,
+                    "exit-b",
+                    json!({"type": "redeem", "amount": "1000000"})
+                )
+                .await
+            ),
+            accepted()
+        );
+
+        // The regulator's report: violations by rule, exposure against caps.
+        let report = t
+            .get(
+                &format!("/v1/trials/{trial}/report"),
+                Some(&regulator.token),
+            )
+            .await;
+        assert_eq!(report.status, 200, "{}", report.text());
+        let report = report.json();
+        assert_eq!(report["violations"]["SBX-LOCKUP"], 1);
+        assert_eq!(report["violations"]["SBX-CAP-TX"], 1);
+        assert_eq!(report["status"], "suspended");
+        t.get(&format!("/v1/trials/{trial}/report"), Some(&a.token))
+            .await
+            .problem(403, "forbidden");
+
+        // Replay under the rulebook it ran with confirms every recorded verdict...
+        let replay = t
+            .post(
+                &format!("/v1/trials/{trial}/replay"),
+                Some(&regulator.token),
+                json!({}),
+            )
+            .await;
+        assert_eq!(replay.status, 200, "{}", replay.text());
+        let replay = replay.json();
+        assert_eq!(replay["result"]["mode"], "confirm");
+        assert_eq!(replay["result"]["consistent"], true);
+        assert_eq!(replay["result"]["transactions"], 17);
+
+        // ...and offline, from the export, byte for byte the same result.
+        let export = t
+            .get(
+                &format!("/v1/trials/{trial}/ledger/export"),
+                Some(&regulator.token),
+            )
+            .await
+            .text();
+        let offline = replay_export(
+            export.lines().map(str::as_bytes),
+            &Rulebook::parse(V1.as_bytes()).unwrap(),
+            2,
+        )
+        .unwrap();
+        assert_eq!(serde_json::to_value(&offline).unwrap(), replay["result"]);
+        // Split into chunks of any size, the same again (the replay streams).
+        let one_thread = replay_export(
+            export.lines().map(str::as_bytes),
+            &Rulebook::parse(V1.as_bytes()).unwrap(),
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_vec(&one_thread).unwrap(),
+            serde_json::to_vec(&offline).unwrap()
+        );
+
+        // What-if under v2 (¥5,000,000 per transaction, 60-day lock-up): the ¥8,000,000
+        // issuance would have been refused, and so would the transfer on day 35.
+        let what_if = t
+            .post(
+                &format!("/v1/trials/{trial}/replay"),
+                Some(&regulator.token),
+                json!({"rulebook": V2}),
+            )
+            .await
+            .json();
+        assert_eq!(what_if["result"]["mode"], "what_if");
+        let changed: Vec<&str> = what_if["result"]["mismatches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["tx_id"].as_str().unwrap())
+            .collect();
+        assert!(changed.contains(&"issue-1"), "{changed:?}");
+        assert!(changed.contains(&"t-2"), "{changed:?}");
+        assert!(
+            what_if["summary"]
+                .as_str()
+                .unwrap()
+                .contains("would change")
+        );
+
+        // A tampered verdict in the export is caught by the replay.
+        let tampered = export.replacen(
+            "\"accepted\":true,\"tx_id\":\"issue-1\"",
+            "\"accepted\":false,\"tx_id\":\"issue-1\"",
+            1,
+        );
+        assert_ne!(tampered, export);
+        let caught = replay_export(
+            tampered.lines().map(str::as_bytes),
+            &Rulebook::parse(V1.as_bytes()).unwrap(),
+            2,
+        )
+        .unwrap();
+        assert!(!caught.consistent);
+
+        // The regulator's audit re-verifies every ledger.
+        let audit = t.get("/v1/audit/ledgers", Some(&regulator.token)).await;
+        assert_eq!(audit.status, 200, "{}", audit.text());
+        let audit = audit.json();
+        let trial_audit = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == trial.as_str())
+            .unwrap();
+        assert_eq!(trial_audit["verified"], true, "{trial_audit}");
+        t.get("/v1/audit/ledgers", Some(&issuer.token))
+            .await
+            .problem(403, "forbidden");
+
+        // The trial ledger verifies like any other.
+        let checkpoint = t
+            .get(&format!("/v1/trials/{trial}/ledger/checkpoint"), None)
+            .await
+            .text();
+        midori::ledger::audit::verify_export(
+            export.lines().map(str::as_bytes),
+            &checkpoint,
+            &t.jwks().await,
+        )
+        .unwrap();
+    }
+);
