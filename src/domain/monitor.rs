@@ -22,7 +22,7 @@ use super::bond::{BondKind, BondTerms, Category, SdgTarget};
 use super::book::Violation;
 use super::error::{FieldError, FieldErrors};
 use super::ids::{Country, Currency};
-use super::label::{self, Conclusion, ReportFact, ReviewFact, ReviewKind};
+use super::label::{self, Conclusion, ReportFact, ReviewFact, ReviewKind, add_months};
 use super::money::Amount;
 use super::text::parse_text;
 use super::wire::{format_date, parse_date};
@@ -1030,15 +1030,6 @@ fn violation(code: &str, detail: impl Into<String>) -> Violation {
     }
 }
 
-/// `date` plus `months`, the day clamped to the month's end.
-pub fn add_months(date: Date, months: u32) -> Date {
-    let total = date.year() * 12 + (u8::from(date.month()) as i32 - 1) + months as i32;
-    let (year, month0) = (total.div_euclid(12), total.rem_euclid(12));
-    let month = time::Month::try_from(month0 as u8 + 1).unwrap_or(time::Month::December);
-    let day = date.day().min(month.length(year));
-    Date::from_calendar_date(year, month, day).unwrap_or(date)
-}
-
 impl Monitor {
     pub fn new(terms: MonitorTerms) -> Self {
         Monitor {
@@ -1195,12 +1186,15 @@ impl Monitor {
                 "period_reversed",
                 "the period ends before it starts",
             ));
-        } else if r.period_end >= add_months(r.period_start, PERIOD_MONTHS_MAX) {
+        } else if let Some(limit) = add_months(r.period_start, PERIOD_MONTHS_MAX)
+            && r.period_end >= limit
+        {
+            // No limit past the last representable date: such a period cannot be too long.
             v.push(violation(
                 "period_too_long",
                 format!(
                     "a reporting period is at most {PERIOD_MONTHS_MAX} months (ICMA GBP: annually; EU GBS Art. 11); this one ends on or after {}",
-                    format_date(add_months(r.period_start, PERIOD_MONTHS_MAX))
+                    format_date(limit)
                 ),
             ));
         }
@@ -1302,7 +1296,9 @@ impl Monitor {
                         format!("line {i}: the bond's framework sets no refinancing look-back, so it allows no refinancing"),
                     )),
                     Some(years) => {
-                        let earliest = add_months(t.issue_date, 0)
+                        // The same day `years` earlier; 29 February falls back to the 28th.
+                        let earliest = t
+                            .issue_date
                             .replace_year(t.issue_date.year() - i32::from(years))
                             .unwrap_or_else(|_| {
                                 Date::from_calendar_date(
@@ -1389,7 +1385,9 @@ impl Monitor {
                 "period_reversed",
                 "the period ends before it starts",
             ));
-        } else if r.period_end >= add_months(r.period_start, PERIOD_MONTHS_MAX) {
+        } else if add_months(r.period_start, PERIOD_MONTHS_MAX)
+            .is_some_and(|limit| r.period_end >= limit)
+        {
             v.push(violation(
                 "period_too_long",
                 format!("an impact reporting period is at most {PERIOD_MONTHS_MAX} months (ICMA Harmonised Framework: annual)"),
@@ -1858,4 +1856,1869 @@ fn recorded_op(kind: &str, data: &Value, currency: Currency) -> Result<MonitorOp
         "review.withdrawn" => parse::<WithdrawalSpec>(data)?.validate().map_err(errors)?,
         other => return Err(format!("{other} is not a monitoring entry")),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The monitoring rules as a specification: for each violation code, a case just inside
+    //! and just outside its limit. Bonds are the examples of `domain::examples`; the green one
+    //! is Osaka's ¥10bn (10,000 tokens of ¥1m) issued 2025-06-20 with a 3-year look-back.
+
+    use time::macros::date;
+
+    use super::*;
+    use crate::domain::bond::BondSpec;
+    use crate::domain::examples;
+
+    const ISSUER: &str = "issuer-osaka-prefecture";
+    const VERIFIER: &str = "verifier-kansai-review";
+    const OTHER_VERIFIER: &str = "verifier-naniwa-assurance";
+    /// The green bond's net proceeds once all 10,000 tokens of ¥1m are issued.
+    const NET: &str = "10000000000";
+
+    /// (entry type, data, index, date, actor, net proceeds): what the ledger keeps of an entry.
+    type Recorded = (String, Value, u64, Date, String, Decimal);
+
+    fn dec(text: &str) -> Decimal {
+        text.parse().expect("a decimal")
+    }
+
+    fn jpy() -> Currency {
+        Currency::parse("JPY").expect("JPY")
+    }
+
+    fn terms(spec: BondSpec) -> MonitorTerms {
+        MonitorTerms::from_bond(&spec.validate().expect("the example bond validates"))
+    }
+
+    fn nowhere(_: &str) -> Option<Elsewhere> {
+        None
+    }
+
+    fn codes(violations: Vec<Violation>) -> Vec<String> {
+        violations.into_iter().map(|v| v.code).collect()
+    }
+
+    fn field_codes(result: Result<impl std::fmt::Debug, Vec<FieldError>>) -> Vec<(String, String)> {
+        match result {
+            Ok(_) => Vec::new(),
+            Err(errors) => {
+                // A malformed amount is also reported as not more than zero: each (pointer,
+                // code) is read once here.
+                let mut list: Vec<_> = errors.into_iter().map(|e| (e.pointer, e.code)).collect();
+                list.dedup();
+                list
+            }
+        }
+    }
+
+    /// One bond's monitoring state with the entries recorded so far.
+    struct Bond {
+        monitor: Monitor,
+        /// The next entry index: 0 is the registration and 1 the issuance of the tokens.
+        next: u64,
+        log: Vec<Recorded>,
+    }
+
+    impl Bond {
+        fn new(terms: MonitorTerms) -> Self {
+            Bond {
+                monitor: Monitor::new(terms),
+                next: 2,
+                log: Vec::new(),
+            }
+        }
+
+        /// What `actor` doing `op` on `today` breaks, with every token issued and no other
+        /// bond financing the projects.
+        fn check(&self, op: &MonitorOp, actor: &str, today: Date) -> Vec<String> {
+            self.check_with(op, actor, today, dec(NET), &nowhere)
+        }
+
+        fn check_with(
+            &self,
+            op: &MonitorOp,
+            actor: &str,
+            today: Date,
+            net_proceeds: Decimal,
+            elsewhere: &dyn Fn(&str) -> Option<Elsewhere>,
+        ) -> Vec<String> {
+            let ctx = Context {
+                net_proceeds,
+                actor,
+                today,
+                elsewhere,
+            };
+            codes(self.monitor.check(op, &ctx))
+        }
+
+        /// Check `op` (it must pass) and record it as the next entry; its index.
+        #[track_caller]
+        fn record(&mut self, op: MonitorOp, actor: &str, on: Date) -> u64 {
+            assert_eq!(self.check(&op, actor, on), Vec::<String>::new(), "{op:?}");
+            let index = self.next;
+            let net = dec(NET);
+            let (kind, data) = self.monitor.apply(&op, index, on, actor, net);
+            self.log
+                .push((kind, data, index, on, actor.to_owned(), net));
+            self.next += 1;
+            index
+        }
+    }
+
+    fn project_spec(id: &str, category: &str, cost: &str, share: &str) -> ProjectSpec {
+        ProjectSpec {
+            project_id: id.to_owned(),
+            name: format!("Project {id}"),
+            category: category.to_owned(),
+            sdg_targets: vec!["7.2".to_owned(), "13.1".to_owned()],
+            country: "JP".to_owned(),
+            location: "Osaka Bay, Osaka".to_owned(),
+            total_cost: cost.to_owned(),
+            financing_share: share.to_owned(),
+            status: "building".to_owned(),
+            useful_life_years: "25".to_owned(),
+        }
+    }
+
+    fn project(id: &str, category: &str, cost: &str, share: &str) -> MonitorOp {
+        MonitorOp::RegisterProject(
+            project_spec(id, category, cost, share)
+                .validate(jpy())
+                .expect("a valid project"),
+        )
+    }
+
+    fn status(project: &str, status: &str) -> MonitorOp {
+        ProjectStatusSpec {
+            project_id: project.to_owned(),
+            status: status.to_owned(),
+            reason: "Sold to a municipal utility (material change)".to_owned(),
+        }
+        .validate()
+        .expect("a valid status change")
+    }
+
+    fn line(
+        project: &str,
+        amount: &str,
+        use_of_funds: &str,
+        value_date: &str,
+    ) -> AllocationLineSpec {
+        AllocationLineSpec {
+            project_id: project.to_owned(),
+            amount: amount.to_owned(),
+            use_of_funds: use_of_funds.to_owned(),
+            expense: "capex".to_owned(),
+            value_date: value_date.to_owned(),
+        }
+    }
+
+    fn allocation_spec(
+        start: &str,
+        end: &str,
+        lines: Vec<AllocationLineSpec>,
+        unallocated: &str,
+    ) -> AllocationReportSpec {
+        AllocationReportSpec {
+            period_start: start.to_owned(),
+            period_end: end.to_owned(),
+            lines,
+            unallocated: UnallocatedSpec {
+                amount: unallocated.to_owned(),
+                placement: "Japanese government bonds and bank deposits".to_owned(),
+            },
+            amends: None,
+        }
+    }
+
+    fn allocation(
+        start: &str,
+        end: &str,
+        lines: Vec<AllocationLineSpec>,
+        unallocated: &str,
+    ) -> MonitorOp {
+        MonitorOp::ReportAllocation(
+            allocation_spec(start, end, lines, unallocated)
+                .validate(jpy())
+                .expect("a valid allocation report"),
+        )
+    }
+
+    fn correction(
+        amends: u64,
+        start: &str,
+        end: &str,
+        lines: Vec<AllocationLineSpec>,
+        unallocated: &str,
+    ) -> MonitorOp {
+        let mut spec = allocation_spec(start, end, lines, unallocated);
+        spec.amends = Some(amends.to_string());
+        MonitorOp::ReportAllocation(spec.validate(jpy()).expect("a valid correction"))
+    }
+
+    /// A figure with the catalogue's unit, and the emission factor or target population its
+    /// indicator needs.
+    fn figure(projects: &[&str], indicator_id: &str, value: &str) -> ImpactFigureSpec {
+        let ind = indicator(indicator_id).expect("a catalogue indicator");
+        ImpactFigureSpec {
+            projects: projects.iter().map(|p| (*p).to_owned()).collect(),
+            indicator: indicator_id.to_owned(),
+            value: value.to_owned(),
+            unit: ind.unit.to_owned(),
+            methodology: "Metered at the site".to_owned(),
+            baseline: "Kansai grid mix 2024".to_owned(),
+            emission_factor: ind.needs_emission_factor.then(|| EmissionFactorSpec {
+                value: "0.44".to_owned(),
+                unit: "tCO2e/MWh".to_owned(),
+                source: "Kansai Electric Power FY2022 adjusted factor".to_owned(),
+            }),
+            target_population: ind
+                .needs_target_population
+                .then(|| "Low-income households in Osaka City".to_owned()),
+        }
+    }
+
+    fn impact_spec(
+        start: &str,
+        end: &str,
+        basis: &str,
+        figures: Vec<ImpactFigureSpec>,
+    ) -> ImpactReportSpec {
+        ImpactReportSpec {
+            period_start: start.to_owned(),
+            period_end: end.to_owned(),
+            basis: basis.to_owned(),
+            figures,
+            amends: None,
+        }
+    }
+
+    fn impact(start: &str, end: &str, figures: Vec<ImpactFigureSpec>) -> MonitorOp {
+        MonitorOp::ReportImpact(
+            impact_spec(start, end, "ex_post", figures)
+                .validate()
+                .expect("a valid impact report"),
+        )
+    }
+
+    fn review_spec(id: &str, kind: &str, conclusion: &str, report: Option<u64>) -> ReviewSpec {
+        ReviewSpec {
+            review_id: id.to_owned(),
+            kind: kind.to_owned(),
+            conclusion: conclusion.to_owned(),
+            report_index: report.map(|i| i.to_string()),
+            kpi: None,
+            summary: "Reviewed against ICMA GBP 2021 and the issuer's framework".to_owned(),
+            document_uri: None,
+        }
+    }
+
+    fn review(id: &str, kind: &str, conclusion: &str, report: Option<u64>) -> MonitorOp {
+        MonitorOp::Review(
+            review_spec(id, kind, conclusion, report)
+                .validate()
+                .expect("a valid review"),
+        )
+    }
+
+    fn kpi_review(id: &str, kpi: &str, value: &str, met: bool) -> MonitorOp {
+        let mut spec = review_spec(id, "kpi", if met { "positive" } else { "negative" }, None);
+        spec.kpi = Some(KpiFindingSpec {
+            kpi_id: kpi.to_owned(),
+            value: value.to_owned(),
+            met,
+        });
+        MonitorOp::Review(spec.validate().expect("a valid KPI review"))
+    }
+
+    fn withdraw(id: &str) -> MonitorOp {
+        WithdrawalSpec {
+            review_id: id.to_owned(),
+            reason: "Issued in error".to_owned(),
+        }
+        .validate()
+        .expect("a valid withdrawal")
+    }
+
+    /// The green bond with a solar plant (¥8bn, all financeable by bonds) and electric buses
+    /// (¥4bn, at most 50% from bonds: ¥2bn), registered on 2025-06-25.
+    fn green() -> Bond {
+        let mut bond = Bond::new(terms(examples::green()));
+        for op in [
+            project("SOLAR-1", "renewable_energy", "8000000000", "100"),
+            project("EVBUS-1", "clean_transportation", "4000000000", "50"),
+        ] {
+            bond.record(op, ISSUER, date!(2025 - 06 - 25));
+        }
+        bond
+    }
+
+    /// The first allocation period of the green bond, with its one line (and the rest
+    /// unallocated).
+    fn first_period(project: &str, amount: &str) -> MonitorOp {
+        let rest = dec(NET) - dec(amount);
+        allocation(
+            "2025-06-20",
+            "2026-03-31",
+            vec![line(project, amount, "financing", "2025-09-01")],
+            &rest.to_string(),
+        )
+    }
+
+    const AFTER_FIRST_PERIOD: Date = date!(2026 - 04 - 30);
+
+    // -----------------------------------------------------------------------------------------
+    // Field validation (`*Spec::validate`).
+
+    #[test]
+    fn a_project_spec_becomes_a_project_with_its_financing_share_as_a_fraction() {
+        let p = project_spec("EVBUS-1", "clean_transportation", "4000000000", "60")
+            .validate(jpy())
+            .unwrap();
+        assert_eq!(p.financing_share, dec("0.6"));
+        assert_eq!(p.financeable(), dec("2400000000"));
+        assert_eq!(p.category, Category::CleanTransportation);
+        assert_eq!(p.status, ProjectStatus::Building);
+        assert_eq!(p.useful_life_years, 25);
+        assert_eq!(p.sdg_targets.len(), 2);
+    }
+
+    #[test]
+    fn project_ids_are_1_to_64_characters_of_a_safe_alphabet() {
+        let with_id = |id: &str| {
+            field_codes(project_spec(id, "renewable_energy", "1", "100").validate(jpy()))
+        };
+        assert_eq!(with_id(&"A".repeat(ID_CHARS_MAX)), []);
+        assert_eq!(with_id("SOLAR-1.b_2:x"), []);
+        let refused = [("/project_id".to_owned(), "invalid_id".to_owned())];
+        assert_eq!(with_id(&"A".repeat(ID_CHARS_MAX + 1)), refused);
+        assert_eq!(with_id(""), refused);
+        assert_eq!(with_id("SOLAR 1"), refused);
+    }
+
+    #[test]
+    fn the_financing_share_is_a_percentage_above_0_and_at_most_100() {
+        let with_share = |share: &str| {
+            field_codes(project_spec("P", "renewable_energy", "1", share).validate(jpy()))
+                .into_iter()
+                .map(|(_, code)| code)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(with_share("100"), Vec::<String>::new());
+        assert_eq!(with_share("0.01"), Vec::<String>::new());
+        assert_eq!(with_share("100.01"), ["invalid_share"]);
+        assert_eq!(with_share("0"), ["invalid_share"]);
+        assert_eq!(with_share("-5"), ["invalid_number", "invalid_share"]);
+    }
+
+    #[test]
+    fn the_useful_life_is_1_to_100_whole_years() {
+        let with_life = |life: &str| {
+            let mut spec = project_spec("P", "renewable_energy", "1", "100");
+            spec.useful_life_years = life.to_owned();
+            field_codes(spec.validate(jpy()))
+        };
+        assert_eq!(with_life(&USEFUL_LIFE_YEARS_MAX.to_string()), []);
+        assert_eq!(with_life("1"), []);
+        let refused = [(
+            "/useful_life_years".to_owned(),
+            "invalid_useful_life".to_owned(),
+        )];
+        assert_eq!(with_life(&(USEFUL_LIFE_YEARS_MAX + 1).to_string()), refused);
+        assert_eq!(with_life("0"), refused);
+        assert_eq!(with_life("2.5"), refused);
+    }
+
+    #[test]
+    fn a_project_costs_a_positive_amount_in_the_bond_currency() {
+        let with_cost = |cost: &str| {
+            field_codes(project_spec("P", "renewable_energy", cost, "100").validate(jpy()))
+        };
+        assert_eq!(with_cost("1"), []);
+        let refused = [("/total_cost".to_owned(), "invalid_amount".to_owned())];
+        assert_eq!(with_cost("0"), refused);
+        // The yen has no minor unit (ISO 4217).
+        assert_eq!(with_cost("1.5"), refused);
+    }
+
+    #[test]
+    fn every_field_error_of_a_project_is_reported_at_once_with_its_pointer() {
+        let mut spec = project_spec("P", "forestry", "1", "100");
+        spec.sdg_targets = vec!["7.2".to_owned(), "7".to_owned()];
+        spec.country = "XX".to_owned();
+        spec.status = "closed".to_owned();
+        spec.name = "  ".to_owned();
+        assert_eq!(
+            field_codes(spec.validate(jpy())),
+            [
+                ("/name".to_owned(), "invalid_text".to_owned()),
+                ("/category".to_owned(), "invalid_value".to_owned()),
+                ("/sdg_targets/1".to_owned(), "invalid_sdg_target".to_owned()),
+                ("/country".to_owned(), "invalid_country".to_owned()),
+                ("/status".to_owned(), "invalid_value".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_status_change_and_a_withdrawal_name_their_subject_and_give_a_reason() {
+        let change = ProjectStatusSpec {
+            project_id: "SOLAR-1".to_owned(),
+            status: "closed".to_owned(),
+            reason: "".to_owned(),
+        };
+        assert_eq!(
+            field_codes(change.validate()),
+            [
+                ("/status".to_owned(), "invalid_value".to_owned()),
+                ("/reason".to_owned(), "invalid_text".to_owned()),
+            ]
+        );
+        let withdrawal = WithdrawalSpec {
+            review_id: "".to_owned(),
+            reason: "x".repeat(TEXT_CHARS_MAX + 1),
+        };
+        assert_eq!(
+            field_codes(withdrawal.validate()),
+            [
+                ("/review_id".to_owned(), "invalid_id".to_owned()),
+                ("/reason".to_owned(), "invalid_text".to_owned()),
+            ]
+        );
+        let withdrawal = WithdrawalSpec {
+            review_id: "SPO-2025".to_owned(),
+            reason: "x".repeat(TEXT_CHARS_MAX),
+        };
+        assert_eq!(field_codes(withdrawal.validate()), []);
+    }
+
+    #[test]
+    fn an_allocation_report_has_at_most_500_lines() {
+        let lines = |n: usize| vec![line("SOLAR-1", "1", "financing", "2025-09-01"); n];
+        let report = |n: usize| allocation_spec("2025-06-20", "2026-03-31", lines(n), "0");
+        assert_eq!(field_codes(report(LINES_MAX).validate(jpy())), []);
+        assert_eq!(
+            field_codes(report(LINES_MAX + 1).validate(jpy())),
+            [("/lines".to_owned(), "too_many_lines".to_owned())]
+        );
+    }
+
+    #[test]
+    fn every_field_error_of_an_allocation_report_is_reported_with_its_pointer() {
+        let mut spec = allocation_spec(
+            "2025-06-20",
+            "2026-02-30",
+            vec![
+                line("SOLAR-1", "0", "grant", "2025-09-01"),
+                line("SOLAR-1", "1.5", "financing", "yesterday"),
+            ],
+            "-1",
+        );
+        spec.lines[0].expense = "capital".to_owned();
+        spec.amends = Some("first".to_owned());
+        assert_eq!(
+            field_codes(spec.validate(jpy())),
+            [
+                ("/period_end".to_owned(), "invalid_date".to_owned()),
+                ("/lines/0/amount".to_owned(), "invalid_amount".to_owned()),
+                (
+                    "/lines/0/use_of_funds".to_owned(),
+                    "invalid_value".to_owned()
+                ),
+                ("/lines/0/expense".to_owned(), "invalid_value".to_owned()),
+                ("/lines/1/amount".to_owned(), "invalid_amount".to_owned()),
+                ("/lines/1/value_date".to_owned(), "invalid_date".to_owned()),
+                (
+                    "/unallocated/amount".to_owned(),
+                    "invalid_amount".to_owned()
+                ),
+                ("/amends".to_owned(), "invalid_index".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_impact_report_has_1_to_500_figures() {
+        let report = |n: usize| {
+            impact_spec(
+                "2025-06-20",
+                "2026-03-31",
+                "ex_post",
+                vec![figure(&["SOLAR-1"], "renewable_generation", "12000"); n],
+            )
+        };
+        assert_eq!(field_codes(report(1).validate()), []);
+        assert_eq!(field_codes(report(LINES_MAX).validate()), []);
+        assert_eq!(
+            field_codes(report(LINES_MAX + 1).validate()),
+            [("/figures".to_owned(), "too_many_figures".to_owned())]
+        );
+        assert_eq!(
+            field_codes(report(0).validate()),
+            [("/figures".to_owned(), "required".to_owned())]
+        );
+    }
+
+    #[test]
+    fn an_impact_figure_uses_the_catalogue_unit_and_states_its_factor_or_population() {
+        let mut wrong_unit = figure(&["SOLAR-1"], "renewable_generation", "12000");
+        wrong_unit.unit = "kWh/yr".to_owned();
+        let mut no_factor = figure(&["SOLAR-1"], "ghg_avoided", "5280");
+        no_factor.emission_factor = None;
+        let mut no_population = figure(&["HOUSING-1"], "beneficiaries", "1200");
+        no_population.target_population = None;
+        let mut unknown = figure(&["SOLAR-1"], "renewable_generation", "1");
+        unknown.indicator = "trees_planted".to_owned();
+        let nobody = figure(&[], "renewable_generation", "1");
+        let twice = figure(&["SOLAR-1", "SOLAR-1"], "renewable_generation", "1");
+        let spec = impact_spec(
+            "2025-06-20",
+            "2026-03-31",
+            "measured",
+            vec![wrong_unit, no_factor, no_population, unknown, nobody, twice],
+        );
+        assert_eq!(
+            field_codes(spec.validate()),
+            [
+                ("/basis".to_owned(), "invalid_value".to_owned()),
+                ("/figures/0/unit".to_owned(), "wrong_unit".to_owned()),
+                (
+                    "/figures/1/emission_factor".to_owned(),
+                    "emission_factor_required".to_owned()
+                ),
+                (
+                    "/figures/2/target_population".to_owned(),
+                    "target_population_required".to_owned()
+                ),
+                (
+                    "/figures/3/indicator".to_owned(),
+                    "unknown_indicator".to_owned()
+                ),
+                (
+                    "/figures/4/projects".to_owned(),
+                    "invalid_projects".to_owned()
+                ),
+                (
+                    "/figures/5/projects".to_owned(),
+                    "duplicate_project".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_review_names_a_report_or_a_kpi_exactly_when_its_kind_needs_one() {
+        let check = |spec: ReviewSpec| field_codes(spec.validate());
+        assert_eq!(
+            check(review_spec("SPO", "pre_issuance", "positive", None)),
+            []
+        );
+        assert_eq!(
+            check(review_spec("VER", "allocation", "positive", Some(4))),
+            []
+        );
+        assert_eq!(
+            check(review_spec("VER", "allocation", "positive", None)),
+            [("/report_index".to_owned(), "required".to_owned())]
+        );
+        assert_eq!(
+            check(review_spec("IMP", "impact", "positive", None)),
+            [("/report_index".to_owned(), "required".to_owned())]
+        );
+        assert_eq!(
+            check(review_spec("SPO", "pre_issuance", "positive", Some(4))),
+            [(
+                "/report_index".to_owned(),
+                "not_allowed_for_kind".to_owned()
+            )]
+        );
+        assert_eq!(
+            check(review_spec("KPI", "kpi", "positive", None)),
+            [("/kpi".to_owned(), "required".to_owned())]
+        );
+        let mut spo_with_kpi = review_spec("SPO", "pre_issuance", "positive", None);
+        spo_with_kpi.kpi = Some(KpiFindingSpec {
+            kpi_id: "ghg-scope-1-2".to_owned(),
+            value: "830000".to_owned(),
+            met: true,
+        });
+        assert_eq!(
+            check(spo_with_kpi),
+            [("/kpi".to_owned(), "not_allowed_for_kind".to_owned())]
+        );
+        assert_eq!(
+            check(review_spec("X", "audit", "mixed", None)),
+            [
+                ("/kind".to_owned(), "invalid_value".to_owned()),
+                ("/conclusion".to_owned(), "invalid_value".to_owned()),
+            ]
+        );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Projects.
+
+    #[test]
+    fn a_project_outside_the_framework_categories_is_refused() {
+        let bond = green();
+        let today = date!(2025 - 07 - 01);
+        let register = |category| project("P-1", category, "1000000", "100");
+        assert_eq!(
+            bond.check(&register("green_buildings"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        // A green category, but not one of this framework's four.
+        assert_eq!(
+            bond.check(&register("energy_efficiency"), ISSUER, today),
+            ["category_not_in_framework"]
+        );
+        assert_eq!(
+            bond.check(&register("affordable_housing"), ISSUER, today),
+            ["category_not_in_framework"]
+        );
+    }
+
+    #[test]
+    fn every_project_of_an_sdg_bond_maps_to_an_sdg_target() {
+        // The Sakai example's framework lists no category; give it two so that only the SDG
+        // rule is at stake here.
+        let mut spec = examples::sdg();
+        spec.framework.categories = vec![
+            Category::AccessToEssentialServices,
+            Category::RenewableEnergy,
+        ];
+        let bond = Bond::new(terms(spec));
+        let today = date!(2025 - 11 - 01);
+        let mut clinic = project_spec(
+            "CLINIC-1",
+            "access_to_essential_services",
+            "900000000",
+            "100",
+        );
+        clinic.sdg_targets = vec!["3.8".to_owned()];
+        let op = MonitorOp::RegisterProject(clinic.validate(jpy()).unwrap());
+        assert_eq!(bond.check(&op, ISSUER, today), Vec::<String>::new());
+        clinic.sdg_targets.clear();
+        let op = MonitorOp::RegisterProject(clinic.validate(jpy()).unwrap());
+        assert_eq!(bond.check(&op, ISSUER, today), ["sdg_target_required"]);
+        // A green bond's projects need no SDG target.
+        let mut solar = project_spec("SOLAR-2", "renewable_energy", "1000000", "100");
+        solar.sdg_targets.clear();
+        let op = MonitorOp::RegisterProject(solar.validate(jpy()).unwrap());
+        assert_eq!(green().check(&op, ISSUER, today), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_project_is_registered_once_per_bond() {
+        let bond = green();
+        let again = project("SOLAR-1", "renewable_energy", "8000000000", "100");
+        assert_eq!(
+            bond.check(&again, ISSUER, date!(2025 - 07 - 01)),
+            ["project_exists"]
+        );
+    }
+
+    #[test]
+    fn a_project_other_bonds_finance_is_registered_with_the_same_cost_and_share() {
+        let bond = Bond::new(terms(examples::green()));
+        let today = date!(2025 - 07 - 01);
+        let buses = |_: &str| {
+            Some(Elsewhere {
+                total_cost: dec("4000000000"),
+                financing_share: dec("0.5"),
+                allocated: dec("1500000000"),
+            })
+        };
+        let register = |cost, share| project("EVBUS-1", "clean_transportation", cost, share);
+        let check = |op: &MonitorOp| bond.check_with(op, ISSUER, today, dec(NET), &buses);
+        assert_eq!(check(&register("4000000000", "50")), Vec::<String>::new());
+        assert_eq!(
+            check(&register("4000000001", "50")),
+            ["project_differs_elsewhere"]
+        );
+        assert_eq!(
+            check(&register("4000000000", "50.01")),
+            ["project_differs_elsewhere"]
+        );
+    }
+
+    #[test]
+    fn only_a_registered_project_changes_status() {
+        let bond = green();
+        let today = date!(2025 - 07 - 01);
+        assert_eq!(
+            bond.check(&status("SOLAR-1", "operating"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&status("WIND-9", "operating"), ISSUER, today),
+            ["unknown_project"]
+        );
+    }
+
+    #[test]
+    fn a_sustainability_linked_bond_has_no_projects_allocation_or_project_impact() {
+        let bond = Bond::new(terms(examples::sustainability_linked()));
+        let today = date!(2026 - 10 - 01);
+        let register = project("PLANT-1", "renewable_energy", "1000000", "100");
+        assert!(
+            bond.check(&register, ISSUER, today)
+                .contains(&"no_use_of_proceeds".to_owned())
+        );
+        let report = allocation("2025-09-10", "2026-08-31", vec![], "10000000000");
+        assert_eq!(bond.check(&report, ISSUER, today), ["no_use_of_proceeds"]);
+        let report = impact(
+            "2025-09-10",
+            "2026-08-31",
+            vec![figure(&["PLANT-1"], "renewable_generation", "1")],
+        );
+        assert_eq!(bond.check(&report, ISSUER, today), ["no_use_of_proceeds"]);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Allocation periods.
+
+    #[test]
+    fn a_period_ends_on_or_after_the_day_it_starts() {
+        let bond = green();
+        let today = AFTER_FIRST_PERIOD;
+        let report = |end| allocation("2025-06-20", end, vec![], NET);
+        assert_eq!(
+            bond.check(&report("2025-06-20"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("2025-06-19"), ISSUER, today),
+            ["period_reversed"]
+        );
+    }
+
+    #[test]
+    fn a_period_is_at_most_twelve_months() {
+        let bond = green();
+        let today = date!(2026 - 07 - 01);
+        let report = |end| allocation("2025-06-20", end, vec![], NET);
+        assert_eq!(
+            bond.check(&report("2026-06-19"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("2026-06-20"), ISSUER, today),
+            ["period_too_long"]
+        );
+    }
+
+    #[test]
+    fn twelve_months_from_29_february_end_on_28_february() {
+        let mut spec = examples::green();
+        spec.issue_date = "2028-02-29".to_owned();
+        spec.maturity_date = "2033-02-28".to_owned();
+        let bond = Bond::new(terms(spec));
+        let today = date!(2029 - 03 - 31);
+        let report = |end| allocation("2028-02-29", end, vec![], NET);
+        assert_eq!(
+            bond.check(&report("2029-02-27"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("2029-02-28"), ISSUER, today),
+            ["period_too_long"]
+        );
+    }
+
+    #[test]
+    fn a_period_is_reported_once_it_has_ended() {
+        let bond = green();
+        let report = allocation("2025-06-20", "2026-03-31", vec![], NET);
+        assert_eq!(
+            bond.check(&report, ISSUER, date!(2026 - 03 - 31)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report, ISSUER, date!(2026 - 03 - 30)),
+            ["period_not_ended"]
+        );
+    }
+
+    #[test]
+    fn the_first_period_starts_on_the_issue_date_and_each_next_the_day_after_the_last() {
+        let mut bond = green();
+        let today = date!(2026 - 05 - 01);
+        for start in ["2025-06-21", "2025-06-19"] {
+            let report = allocation(start, "2026-03-31", vec![], NET);
+            assert_eq!(
+                bond.check(&report, ISSUER, today),
+                ["period_not_contiguous"],
+                "{start}"
+            );
+        }
+        bond.record(
+            allocation("2025-06-20", "2026-03-31", vec![], NET),
+            ISSUER,
+            today,
+        );
+        let next = |start| allocation(start, "2026-04-30", vec![], NET);
+        assert_eq!(
+            bond.check(&next("2026-04-01"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        // A gap of one day, and an overlap of one day.
+        assert_eq!(
+            bond.check(&next("2026-04-02"), ISSUER, today),
+            ["period_not_contiguous"]
+        );
+        assert_eq!(
+            bond.check(&next("2026-03-31"), ISSUER, today),
+            ["period_not_contiguous"]
+        );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Allocation lines.
+
+    #[test]
+    fn a_line_names_a_registered_project_that_is_not_divested() {
+        let mut bond = green();
+        let today = AFTER_FIRST_PERIOD;
+        let unknown = bond.check(&first_period("WIND-9", "1000000000"), ISSUER, today);
+        assert!(
+            unknown.contains(&"unknown_project".to_owned()),
+            "{unknown:?}"
+        );
+        assert_eq!(
+            bond.check(&first_period("EVBUS-1", "1000000000"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        bond.record(status("EVBUS-1", "divested"), ISSUER, date!(2026 - 01 - 15));
+        assert_eq!(
+            bond.check(&first_period("EVBUS-1", "1000000000"), ISSUER, today),
+            ["project_divested"]
+        );
+    }
+
+    #[test]
+    fn a_value_date_is_within_the_period_reported() {
+        let bond = green();
+        let report = |value_date| {
+            allocation(
+                "2025-06-20",
+                "2026-03-31",
+                vec![line("SOLAR-1", "1000000000", "financing", value_date)],
+                "9000000000",
+            )
+        };
+        let today = AFTER_FIRST_PERIOD;
+        assert_eq!(
+            bond.check(&report("2026-03-31"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("2026-04-01"), ISSUER, today),
+            ["value_date_after_period"]
+        );
+    }
+
+    #[test]
+    fn spending_before_the_issue_date_is_refinancing_not_financing() {
+        let bond = green();
+        let report = |use_of_funds, value_date| {
+            allocation(
+                "2025-06-20",
+                "2026-03-31",
+                vec![line("SOLAR-1", "1000000000", use_of_funds, value_date)],
+                "9000000000",
+            )
+        };
+        let today = AFTER_FIRST_PERIOD;
+        assert_eq!(
+            bond.check(&report("financing", "2025-06-20"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("financing", "2025-06-19"), ISSUER, today),
+            ["financing_before_issue"]
+        );
+        assert_eq!(
+            bond.check(&report("refinancing", "2025-06-19"), ISSUER, today),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn refinancing_reaches_back_at_most_the_framework_look_back() {
+        // Osaka's framework: three years before the issue date of 2025-06-20.
+        let bond = green();
+        let report = |value_date| {
+            allocation(
+                "2025-06-20",
+                "2026-03-31",
+                vec![line("SOLAR-1", "1000000000", "refinancing", value_date)],
+                "9000000000",
+            )
+        };
+        let today = AFTER_FIRST_PERIOD;
+        assert_eq!(
+            bond.check(&report("2022-06-20"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("2022-06-19"), ISSUER, today),
+            ["refinancing_beyond_look_back"]
+        );
+    }
+
+    #[test]
+    fn three_years_before_29_february_is_28_february() {
+        let mut spec = examples::green();
+        spec.issue_date = "2028-02-29".to_owned();
+        spec.maturity_date = "2033-02-28".to_owned();
+        let mut bond = Bond::new(terms(spec));
+        bond.record(
+            project("SOLAR-1", "renewable_energy", "8000000000", "100"),
+            ISSUER,
+            date!(2028 - 03 - 01),
+        );
+        let report = |value_date| {
+            allocation(
+                "2028-02-29",
+                "2029-01-31",
+                vec![line("SOLAR-1", "1000000000", "refinancing", value_date)],
+                "9000000000",
+            )
+        };
+        let today = date!(2029 - 03 - 31);
+        assert_eq!(
+            bond.check(&report("2025-02-28"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("2025-02-27"), ISSUER, today),
+            ["refinancing_beyond_look_back"]
+        );
+    }
+
+    #[test]
+    fn a_framework_without_a_look_back_allows_no_refinancing() {
+        let mut spec = examples::green();
+        spec.framework.refinancing_look_back_years = None;
+        let mut bond = Bond::new(terms(spec));
+        bond.record(
+            project("SOLAR-1", "renewable_energy", "8000000000", "100"),
+            ISSUER,
+            date!(2025 - 06 - 25),
+        );
+        let report = |use_of_funds, value_date| {
+            allocation(
+                "2025-06-20",
+                "2026-03-31",
+                vec![line("SOLAR-1", "1000000000", use_of_funds, value_date)],
+                "9000000000",
+            )
+        };
+        let today = AFTER_FIRST_PERIOD;
+        assert_eq!(
+            bond.check(&report("financing", "2025-07-01"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("refinancing", "2025-06-01"), ISSUER, today),
+            ["refinancing_not_in_framework"]
+        );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Allocation totals.
+
+    #[test]
+    fn the_allocated_total_is_at_most_the_net_proceeds() {
+        // 6,000 of the 10,000 tokens issued so far: ¥6bn of net proceeds.
+        let bond = green();
+        let net = dec("6000000000");
+        let report = |amount| {
+            allocation(
+                "2025-06-20",
+                "2026-03-31",
+                vec![line("SOLAR-1", amount, "financing", "2025-09-01")],
+                "0",
+            )
+        };
+        let check = |op: &MonitorOp| bond.check_with(op, ISSUER, AFTER_FIRST_PERIOD, net, &nowhere);
+        assert_eq!(check(&report("6000000000")), Vec::<String>::new());
+        // Over-allocated: the unallocated balance (which would be negative) is not judged.
+        assert_eq!(check(&report("6000000001")), ["over_allocated"]);
+    }
+
+    #[test]
+    fn the_unallocated_balance_is_net_proceeds_minus_the_allocated_total() {
+        let bond = green();
+        let report = |unallocated| {
+            allocation(
+                "2025-06-20",
+                "2026-03-31",
+                vec![line("SOLAR-1", "1000000000", "financing", "2025-09-01")],
+                unallocated,
+            )
+        };
+        let today = AFTER_FIRST_PERIOD;
+        assert_eq!(
+            bond.check(&report("9000000000"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("9000000001"), ISSUER, today),
+            ["unallocated_mismatch"]
+        );
+        assert_eq!(
+            bond.check(&report("8999999999"), ISSUER, today),
+            ["unallocated_mismatch"]
+        );
+    }
+
+    #[test]
+    fn a_project_receives_at_most_cost_times_financing_share() {
+        // EVBUS-1: ¥4bn × 50% = ¥2bn from all bonds together.
+        let bond = green();
+        let today = AFTER_FIRST_PERIOD;
+        assert_eq!(
+            bond.check(&first_period("EVBUS-1", "2000000000"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&first_period("EVBUS-1", "2000000001"), ISSUER, today),
+            ["double_counting"]
+        );
+    }
+
+    #[test]
+    fn the_cap_of_a_project_counts_every_report_of_the_bond() {
+        let mut bond = green();
+        bond.record(
+            first_period("EVBUS-1", "1500000000"),
+            ISSUER,
+            AFTER_FIRST_PERIOD,
+        );
+        let next = |amount: &str| {
+            let rest = dec("8500000000") - dec(amount);
+            allocation(
+                "2026-04-01",
+                "2027-03-31",
+                vec![line("EVBUS-1", amount, "financing", "2026-09-01")],
+                &rest.to_string(),
+            )
+        };
+        let today = date!(2027 - 04 - 30);
+        assert_eq!(
+            bond.check(&next("500000000"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&next("500000001"), ISSUER, today),
+            ["double_counting"]
+        );
+    }
+
+    #[test]
+    fn the_cap_of_a_project_counts_what_the_issuers_other_bonds_allocated() {
+        // The issuer's 2026 bond has already put ¥1.5bn into the buses: ¥0.5bn is left.
+        let bond = green();
+        let other_bonds = |project: &str| {
+            (project == "EVBUS-1").then(|| Elsewhere {
+                total_cost: dec("4000000000"),
+                financing_share: dec("0.5"),
+                allocated: dec("1500000000"),
+            })
+        };
+        let check = |op: &MonitorOp| {
+            bond.check_with(op, ISSUER, AFTER_FIRST_PERIOD, dec(NET), &other_bonds)
+        };
+        assert_eq!(
+            check(&first_period("EVBUS-1", "500000000")),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            check(&first_period("EVBUS-1", "500000001")),
+            ["double_counting"]
+        );
+        // The solar plant is financed by no other bond.
+        assert_eq!(
+            check(&first_period("SOLAR-1", "8000000000")),
+            Vec::<String>::new()
+        );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Corrections.
+
+    #[test]
+    fn a_correction_replaces_the_report_in_force_for_its_period() {
+        let mut bond = green();
+        let original = bond.record(
+            first_period("SOLAR-1", "1000000000"),
+            ISSUER,
+            AFTER_FIRST_PERIOD,
+        );
+        let today = date!(2026 - 05 - 15);
+        let fix = |amount: &str| {
+            let rest = dec(NET) - dec(amount);
+            correction(
+                original,
+                "2025-06-20",
+                "2026-03-31",
+                vec![line("SOLAR-1", amount, "financing", "2025-09-01")],
+                &rest.to_string(),
+            )
+        };
+        let first_fix = bond.record(fix("1200000000"), ISSUER, today);
+        assert_eq!(bond.monitor.allocated(), dec("1200000000"));
+        let in_force: Vec<u64> = bond.monitor.reports_in_force().map(|r| r.index).collect();
+        assert_eq!(in_force, [first_fix]);
+        assert_eq!(bond.monitor.allocation_reports().len(), 2);
+
+        // A second correction names the original too, and replaces the first correction.
+        let second_fix = bond.record(fix("900000000"), ISSUER, today);
+        assert_eq!(bond.monitor.allocated(), dec("900000000"));
+        let in_force: Vec<u64> = bond.monitor.reports_in_force().map(|r| r.index).collect();
+        assert_eq!(in_force, [second_fix]);
+
+        // The next period still starts the day after the corrected one.
+        let next = allocation("2026-04-01", "2026-04-30", vec![], "9100000000");
+        assert_eq!(bond.check(&next, ISSUER, today), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_correction_is_judged_as_replacing_not_adding_to_what_it_amends() {
+        // EVBUS-1 is at its ¥2bn cap; restating the same ¥2bn is not double counting.
+        let mut bond = green();
+        let original = bond.record(
+            first_period("EVBUS-1", "2000000000"),
+            ISSUER,
+            AFTER_FIRST_PERIOD,
+        );
+        let fix = correction(
+            original,
+            "2025-06-20",
+            "2026-03-31",
+            vec![
+                line("EVBUS-1", "2000000000", "financing", "2025-11-15"),
+                line("SOLAR-1", "8000000000", "financing", "2025-09-01"),
+            ],
+            "0",
+        );
+        let index = bond.record(fix, ISSUER, date!(2026 - 05 - 15));
+        assert_eq!(bond.monitor.allocated(), dec(NET));
+        let fixed = bond
+            .monitor
+            .allocation_reports()
+            .iter()
+            .find(|r| r.index == index)
+            .unwrap();
+        assert!(fixed.fully_allocated);
+        assert_eq!(bond.log.last().unwrap().1["fully_allocated"], true);
+    }
+
+    #[test]
+    fn a_correction_covers_the_period_of_an_original_report_of_this_bond() {
+        let mut bond = green();
+        let original = bond.record(
+            first_period("SOLAR-1", "1000000000"),
+            ISSUER,
+            AFTER_FIRST_PERIOD,
+        );
+        let today = date!(2026 - 05 - 15);
+        let fix = |amends, end| {
+            correction(
+                amends,
+                "2025-06-20",
+                end,
+                vec![line("SOLAR-1", "1000000000", "financing", "2025-09-01")],
+                "9000000000",
+            )
+        };
+        assert_eq!(
+            bond.check(&fix(original, "2026-03-31"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&fix(original, "2026-03-30"), ISSUER, today),
+            ["period_mismatch"]
+        );
+        // Not a report at all (a project registration), no entry, and a correction (which is
+        // not the original) — the correction names nothing the rules can replace.
+        let with_nothing_replaced =
+            |amends| correction(amends, "2025-06-20", "2026-03-31", vec![], "9000000000");
+        let registration = 2;
+        assert_eq!(
+            bond.check(&with_nothing_replaced(registration), ISSUER, today),
+            ["unknown_report"]
+        );
+        assert_eq!(
+            bond.check(&with_nothing_replaced(999), ISSUER, today),
+            ["unknown_report"]
+        );
+        let fixed = bond.record(fix(original, "2026-03-31"), ISSUER, today);
+        assert_eq!(
+            bond.check(&with_nothing_replaced(fixed), ISSUER, today),
+            ["unknown_report"]
+        );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Impact reports.
+
+    fn solar_generation() -> Vec<ImpactFigureSpec> {
+        vec![figure(&["SOLAR-1"], "renewable_generation", "12000")]
+    }
+
+    #[test]
+    fn an_impact_period_is_at_most_twelve_months_and_does_not_end_before_it_starts() {
+        let bond = green();
+        let today = AFTER_FIRST_PERIOD;
+        let report = |start, end| impact(start, end, solar_generation());
+        assert_eq!(
+            bond.check(&report("2025-04-01", "2026-03-31"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("2025-04-01", "2026-04-01"), ISSUER, today),
+            ["period_too_long"]
+        );
+        assert_eq!(
+            bond.check(&report("2025-04-01", "2025-04-01"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("2025-04-01", "2025-03-31"), ISSUER, today),
+            ["period_reversed"]
+        );
+    }
+
+    #[test]
+    fn measured_impact_is_reported_once_the_period_has_ended_expected_impact_at_any_time() {
+        let bond = green();
+        let today = AFTER_FIRST_PERIOD;
+        let report = |basis, end| {
+            MonitorOp::ReportImpact(
+                impact_spec("2025-06-20", end, basis, solar_generation())
+                    .validate()
+                    .unwrap(),
+            )
+        };
+        assert_eq!(
+            bond.check(&report("ex_post", "2026-04-30"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("ex_post", "2026-05-01"), ISSUER, today),
+            ["period_not_ended"]
+        );
+        assert_eq!(
+            bond.check(&report("ex_ante", "2026-05-01"), ISSUER, today),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn an_impact_figure_names_registered_projects() {
+        let bond = green();
+        let report = impact(
+            "2025-06-20",
+            "2026-03-31",
+            vec![figure(&["SOLAR-1", "WIND-9"], "renewable_generation", "1")],
+        );
+        assert_eq!(
+            bond.check(&report, ISSUER, AFTER_FIRST_PERIOD),
+            ["unknown_project"]
+        );
+    }
+
+    #[test]
+    fn an_impact_correction_names_an_impact_report_of_this_bond() {
+        let mut bond = green();
+        let allocation_index = bond.record(
+            first_period("SOLAR-1", "1000000000"),
+            ISSUER,
+            AFTER_FIRST_PERIOD,
+        );
+        let report = bond.record(
+            impact("2025-06-20", "2026-03-31", solar_generation()),
+            ISSUER,
+            AFTER_FIRST_PERIOD,
+        );
+        let fix = |amends: u64| {
+            let mut spec = impact_spec("2025-06-20", "2026-03-31", "ex_post", solar_generation());
+            spec.amends = Some(amends.to_string());
+            MonitorOp::ReportImpact(spec.validate().unwrap())
+        };
+        assert_eq!(
+            bond.check(&fix(report), ISSUER, AFTER_FIRST_PERIOD),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&fix(allocation_index), ISSUER, AFTER_FIRST_PERIOD),
+            ["unknown_report"]
+        );
+        assert_eq!(
+            bond.check(&fix(999), ISSUER, AFTER_FIRST_PERIOD),
+            ["unknown_report"]
+        );
+    }
+
+    #[test]
+    fn a_social_figure_counts_one_of_the_framework_target_populations() {
+        let mut bond = Bond::new(terms(examples::social()));
+        bond.record(
+            project("HOUSING-1", "affordable_housing", "2000000000", "100"),
+            ISSUER,
+            date!(2025 - 08 - 01),
+        );
+        let report = |population: &str| {
+            let mut f = figure(&["HOUSING-1"], "units_delivered", "120");
+            f.target_population = Some(population.to_owned());
+            impact("2025-07-25", "2026-03-31", vec![f])
+        };
+        let today = date!(2026 - 04 - 30);
+        assert_eq!(
+            bond.check(
+                &report("Low-income households in Osaka City"),
+                ISSUER,
+                today
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("University students"), ISSUER, today),
+            ["unknown_target_population"]
+        );
+    }
+
+    /// The worked example of pro-rating (ICMA Harmonised Framework: report only the share the
+    /// bond financed).
+    ///
+    /// Projects: SOLAR-1 costs ¥8bn (SDG targets 7.2, 7.3, 13.1), EVBUS-1 ¥4bn (11.2, 13.1),
+    /// BUILD-1 ¥1bn (7.3). The bond allocated ¥6bn to SOLAR-1, ¥1.5bn to EVBUS-1, nothing to
+    /// BUILD-1.
+    ///
+    /// Figure 1, GHG avoided, 8,000 tCO2e/yr for the group {SOLAR-1, EVBUS-1}:
+    ///   the bond's share of the group = (6 + 1.5) / (8 + 4) = 7.5 / 12 = 62.5 %
+    ///   → the bond's figure            = 8,000 × 62.5 % = 5,000 tCO2e/yr
+    ///   split by what the bond put in:  SOLAR-1 6 / 7.5 = 80 % → 4,000 (renewable energy)
+    ///                                   EVBUS-1 1.5 / 7.5 = 20 % → 1,000 (clean transportation)
+    ///   by SDG goal: 7 ← SOLAR-1 4,000 (7.2 and 7.3 are one goal: counted once);
+    ///                11 ← EVBUS-1 1,000; 13 ← both, 4,000 + 1,000 = 5,000.
+    /// Figure 2, renewable generation, 12,000 MWh/yr for SOLAR-1 alone:
+    ///   6 / 8 = 75 % → 9,000 MWh/yr, in renewable energy and in goals 7 and 13.
+    /// Figure 3, energy savings, 500 MWh/yr for BUILD-1: the bond financed none of it → 0.
+    /// The financing share (the part of the cost that bonds may finance) plays no part: what
+    /// counts is what this bond allocated.
+    #[test]
+    fn impact_is_pro_rated_to_what_the_bond_financed_of_each_project_or_group() {
+        let mut bond = Bond::new(terms(examples::green()));
+        let on = date!(2025 - 06 - 25);
+        let mut solar = project_spec("SOLAR-1", "renewable_energy", "8000000000", "100");
+        solar.sdg_targets = vec!["7.2".to_owned(), "7.3".to_owned(), "13.1".to_owned()];
+        let mut buses = project_spec("EVBUS-1", "clean_transportation", "4000000000", "50");
+        buses.sdg_targets = vec!["11.2".to_owned(), "13.1".to_owned()];
+        let mut building = project_spec("BUILD-1", "green_buildings", "1000000000", "100");
+        building.sdg_targets = vec!["7.3".to_owned()];
+        for spec in [solar, buses, building] {
+            bond.record(
+                MonitorOp::RegisterProject(spec.validate(jpy()).unwrap()),
+                ISSUER,
+                on,
+            );
+        }
+        bond.record(
+            allocation(
+                "2025-06-20",
+                "2026-03-31",
+                vec![
+                    line("SOLAR-1", "6000000000", "financing", "2025-09-01"),
+                    line("EVBUS-1", "1500000000", "financing", "2025-11-15"),
+                ],
+                "2500000000",
+            ),
+            ISSUER,
+            AFTER_FIRST_PERIOD,
+        );
+        bond.record(
+            impact(
+                "2025-06-20",
+                "2026-03-31",
+                vec![
+                    figure(&["SOLAR-1", "EVBUS-1"], "ghg_avoided", "8000"),
+                    figure(&["SOLAR-1"], "renewable_generation", "12000"),
+                    figure(&["BUILD-1"], "energy_savings", "500"),
+                ],
+            ),
+            ISSUER,
+            AFTER_FIRST_PERIOD,
+        );
+
+        let totals = bond.monitor.impact();
+        let of = |map: &BTreeMap<String, Decimal>, indicator: &str| map.get(indicator).copied();
+        assert_eq!(of(&totals.by_indicator, "ghg_avoided"), Some(dec("5000")));
+        assert_eq!(
+            of(&totals.by_indicator, "renewable_generation"),
+            Some(dec("9000"))
+        );
+        assert_eq!(
+            of(&totals.by_indicator, "energy_savings"),
+            Some(Decimal::ZERO)
+        );
+
+        let category = |c: &str, indicator: &str| of(&totals.by_category[c], indicator);
+        assert_eq!(
+            category("renewable_energy", "ghg_avoided"),
+            Some(dec("4000"))
+        );
+        assert_eq!(
+            category("clean_transportation", "ghg_avoided"),
+            Some(dec("1000"))
+        );
+        assert_eq!(
+            category("renewable_energy", "renewable_generation"),
+            Some(dec("9000"))
+        );
+        assert_eq!(
+            category("green_buildings", "energy_savings"),
+            Some(Decimal::ZERO)
+        );
+
+        let goal = |g: u8, indicator: &str| of(&totals.by_sdg_goal[&g], indicator);
+        assert_eq!(goal(7, "ghg_avoided"), Some(dec("4000")));
+        assert_eq!(goal(11, "ghg_avoided"), Some(dec("1000")));
+        assert_eq!(goal(13, "ghg_avoided"), Some(dec("5000")));
+        assert_eq!(goal(7, "renewable_generation"), Some(dec("9000")));
+        assert_eq!(goal(13, "renewable_generation"), Some(dec("9000")));
+        assert_eq!(goal(11, "renewable_generation"), None);
+    }
+
+    #[test]
+    fn an_impact_correction_replaces_the_figures_it_amends() {
+        let mut bond = green();
+        bond.record(
+            first_period("SOLAR-1", "8000000000"),
+            ISSUER,
+            AFTER_FIRST_PERIOD,
+        );
+        let first = bond.record(
+            impact("2025-06-20", "2026-03-31", solar_generation()),
+            ISSUER,
+            AFTER_FIRST_PERIOD,
+        );
+        let mut fix = impact_spec(
+            "2025-06-20",
+            "2026-03-31",
+            "ex_post",
+            vec![figure(&["SOLAR-1"], "renewable_generation", "11000")],
+        );
+        fix.amends = Some(first.to_string());
+        bond.record(
+            MonitorOp::ReportImpact(fix.validate().unwrap()),
+            ISSUER,
+            date!(2026 - 05 - 15),
+        );
+        // The bond financed all of SOLAR-1 (¥8bn of ¥8bn): the corrected figure, not the sum.
+        assert_eq!(
+            bond.monitor
+                .impact()
+                .by_indicator
+                .get("renewable_generation"),
+            Some(&dec("11000"))
+        );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reviews.
+
+    #[test]
+    fn a_review_id_is_used_once_on_a_bond() {
+        let mut bond = green();
+        let today = date!(2025 - 06 - 25);
+        bond.record(
+            review("SPO-2025", "pre_issuance", "positive", None),
+            VERIFIER,
+            today,
+        );
+        let again = review("SPO-2025", "pre_issuance", "positive", None);
+        assert_eq!(bond.check(&again, OTHER_VERIFIER, today), ["review_exists"]);
+    }
+
+    #[test]
+    fn a_report_review_names_a_report_of_its_kind() {
+        let mut bond = green();
+        let allocated = bond.record(
+            first_period("SOLAR-1", "8000000000"),
+            ISSUER,
+            AFTER_FIRST_PERIOD,
+        );
+        let impacted = bond.record(
+            impact("2025-06-20", "2026-03-31", solar_generation()),
+            ISSUER,
+            AFTER_FIRST_PERIOD,
+        );
+        let today = date!(2026 - 06 - 30);
+        let check = |kind, index| {
+            bond.check(
+                &review("VER-1", kind, "positive", Some(index)),
+                VERIFIER,
+                today,
+            )
+        };
+        assert_eq!(check("allocation", allocated), Vec::<String>::new());
+        assert_eq!(check("allocation", impacted), ["unknown_report"]);
+        assert_eq!(check("impact", impacted), Vec::<String>::new());
+        assert_eq!(check("impact", allocated), ["unknown_report"]);
+        assert_eq!(check("allocation", 999), ["unknown_report"]);
+    }
+
+    #[test]
+    fn a_kpi_review_is_for_a_kpi_of_a_sustainability_linked_bond() {
+        let slb = Bond::new(terms(examples::sustainability_linked()));
+        let today = date!(2029 - 05 - 31);
+        let on = |kpi| kpi_review("KPI-2029", kpi, "910000", false);
+        assert_eq!(
+            slb.check(&on("ghg-scope-1-2"), VERIFIER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            slb.check(&on("ghg-scope-3"), VERIFIER, today),
+            ["unknown_kpi"]
+        );
+        assert_eq!(
+            green().check(&on("ghg-scope-1-2"), VERIFIER, today),
+            ["not_sustainability_linked", "unknown_kpi"]
+        );
+    }
+
+    #[test]
+    fn a_kpi_has_one_verification_in_force_until_it_is_withdrawn() {
+        let mut slb = Bond::new(terms(examples::sustainability_linked()));
+        let today = date!(2029 - 05 - 31);
+        slb.record(
+            kpi_review("KPI-2029", "ghg-scope-1-2", "910000", false),
+            VERIFIER,
+            today,
+        );
+        let second = kpi_review("KPI-2029-B", "ghg-scope-1-2", "830000", true);
+        assert_eq!(
+            slb.check(&second, OTHER_VERIFIER, today),
+            ["kpi_already_verified"]
+        );
+        slb.record(withdraw("KPI-2029"), VERIFIER, date!(2029 - 06 - 15));
+        assert_eq!(
+            slb.check(&second, OTHER_VERIFIER, date!(2029 - 06 - 15)),
+            Vec::<String>::new()
+        );
+        // The recorded finding carries `met`, which the coupon schedule reads for a step-up.
+        let recorded = &slb.log[0].1;
+        assert_eq!(
+            recorded["kpi"],
+            json!({ "kpi_id": "ghg-scope-1-2", "value": "910000", "met": false })
+        );
+    }
+
+    #[test]
+    fn only_the_verifier_that_signed_a_review_withdraws_it_and_only_once() {
+        let mut bond = green();
+        let today = date!(2025 - 06 - 25);
+        bond.record(
+            review("SPO-2025", "pre_issuance", "positive", None),
+            VERIFIER,
+            today,
+        );
+        assert_eq!(
+            bond.check(&withdraw("SPO-2024"), VERIFIER, today),
+            ["unknown_review"]
+        );
+        assert_eq!(
+            bond.check(&withdraw("SPO-2025"), OTHER_VERIFIER, today),
+            ["not_your_review"]
+        );
+        assert_eq!(
+            bond.check(&withdraw("SPO-2025"), VERIFIER, today),
+            Vec::<String>::new()
+        );
+        bond.record(withdraw("SPO-2025"), VERIFIER, date!(2025 - 07 - 01));
+        assert_eq!(
+            bond.check(&withdraw("SPO-2025"), VERIFIER, today),
+            ["already_withdrawn"]
+        );
+        assert_eq!(
+            bond.monitor.reviews()["SPO-2025"].withdrawn_on,
+            Some(date!(2025 - 07 - 01))
+        );
+    }
+
+    #[test]
+    fn violations_are_listed_once_each_sorted_by_code() {
+        let bond = green();
+        // Reversed, not contiguous, not ended, two unknown projects, and a wrong balance.
+        let report = allocation(
+            "2025-07-01",
+            "2025-06-30",
+            vec![
+                line("WIND-9", "1", "financing", "2025-06-30"),
+                line("WIND-9", "1", "financing", "2025-06-30"),
+            ],
+            "1",
+        );
+        assert_eq!(
+            bond.check(&report, ISSUER, date!(2025 - 06 - 29)),
+            [
+                "period_not_contiguous",
+                "period_not_ended",
+                "period_reversed",
+                "unallocated_mismatch",
+                "unknown_project",
+                "unknown_project",
+            ]
+        );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The ledger is the source of truth: replay.
+
+    /// A green bond through its first two years: every kind of monitoring entry, corrections
+    /// and a withdrawal included.
+    fn a_lived_bond() -> Bond {
+        let mut bond = green();
+        bond.record(
+            review("SPO-2025", "pre_issuance", "positive", None),
+            VERIFIER,
+            date!(2025 - 06 - 25),
+        );
+        let first = bond.record(
+            first_period("SOLAR-1", "5000000000"),
+            ISSUER,
+            AFTER_FIRST_PERIOD,
+        );
+        bond.record(
+            correction(
+                first,
+                "2025-06-20",
+                "2026-03-31",
+                vec![
+                    line("SOLAR-1", "5000000000", "financing", "2025-09-01"),
+                    line("EVBUS-1", "1000000000", "refinancing", "2024-11-15"),
+                ],
+                "4000000000",
+            ),
+            ISSUER,
+            date!(2026 - 05 - 15),
+        );
+        bond.record(
+            status("EVBUS-1", "operating"),
+            ISSUER,
+            date!(2026 - 06 - 01),
+        );
+        let second = bond.record(
+            allocation(
+                "2026-04-01",
+                "2027-02-28",
+                vec![
+                    line("SOLAR-1", "3000000000", "financing", "2026-06-30"),
+                    line("EVBUS-1", "1000000000", "financing", "2026-10-01"),
+                ],
+                "0",
+            ),
+            ISSUER,
+            date!(2027 - 03 - 15),
+        );
+        bond.record(
+            review("VER-2027", "allocation", "positive", Some(second)),
+            VERIFIER,
+            date!(2027 - 05 - 31),
+        );
+        let report = bond.record(
+            impact(
+                "2026-04-01",
+                "2027-03-31",
+                vec![
+                    figure(&["SOLAR-1"], "renewable_generation", "12000"),
+                    figure(&["SOLAR-1", "EVBUS-1"], "ghg_avoided", "6880"),
+                ],
+            ),
+            ISSUER,
+            date!(2027 - 09 - 30),
+        );
+        let mut fix = impact_spec("2026-04-01", "2027-03-31", "ex_post", solar_generation());
+        fix.amends = Some(report.to_string());
+        bond.record(
+            MonitorOp::ReportImpact(fix.validate().unwrap()),
+            ISSUER,
+            date!(2027 - 10 - 15),
+        );
+        bond.record(withdraw("VER-2027"), VERIFIER, date!(2027 - 11 - 01));
+        bond
+    }
+
+    fn replay(terms: MonitorTerms, log: &[Recorded]) -> Result<Monitor, (u64, String)> {
+        let mut monitor = Monitor::new(terms);
+        for (kind, data, index, on, actor, net) in log {
+            monitor
+                .apply_recorded(kind, data, *index, *on, actor, *net)
+                .map_err(|e| (*index, e))?;
+        }
+        Ok(monitor)
+    }
+
+    #[test]
+    fn replaying_the_recorded_entries_rebuilds_the_same_monitor() {
+        let bond = a_lived_bond();
+        let kinds: Vec<&str> = bond.log.iter().map(|r| r.0.as_str()).collect();
+        for kind in ENTRY_TYPES {
+            assert!(kinds.contains(kind), "the scenario records a {kind} entry");
+        }
+        let replayed = replay(bond.monitor.terms().clone(), &bond.log).unwrap();
+        assert_eq!(replayed, bond.monitor);
+        assert_eq!(replayed.impact(), bond.monitor.impact());
+    }
+
+    #[test]
+    fn entries_other_than_monitoring_are_ignored_by_replay() {
+        let mut log = a_lived_bond().log;
+        let issued = json!({ "allocations": [{ "investor": "x", "quantity": "10000" }] });
+        log.insert(
+            0,
+            (
+                "token.issued".to_owned(),
+                issued,
+                1,
+                date!(2025 - 06 - 20),
+                ISSUER.to_owned(),
+                Decimal::ZERO,
+            ),
+        );
+        log.push((
+            "label.changed".to_owned(),
+            json!({ "status": "verified" }),
+            99,
+            date!(2027 - 12 - 01),
+            String::new(),
+            dec(NET),
+        ));
+        let bond = a_lived_bond();
+        assert_eq!(
+            replay(bond.monitor.terms().clone(), &log).unwrap(),
+            bond.monitor
+        );
+    }
+
+    #[test]
+    fn a_recorded_entry_whose_data_differs_from_what_replay_computes_is_refused() {
+        let bond = a_lived_bond();
+        let terms = bond.monitor.terms().clone();
+        let position = |kind: &str| bond.log.iter().position(|r| r.0 == kind).unwrap();
+        let tampered = |at: usize, change: &dyn Fn(&mut Value)| {
+            let mut log = bond.log.clone();
+            change(&mut log[at].1);
+            replay(terms.clone(), &log)
+                .map(|_| ())
+                .map_err(|(index, _)| index)
+        };
+        let allocation = position("allocation.reported");
+        let index = bond.log[allocation].2;
+        // A derived figure that disagrees with the lines.
+        assert_eq!(
+            tampered(allocation, &|d| d["allocated_total"] = json!("6000000000")),
+            Err(index)
+        );
+        assert_eq!(
+            tampered(allocation, &|d| d["fully_allocated"] = json!(true)),
+            Err(index)
+        );
+        // A line amount changed (the total recorded no longer adds up).
+        assert_eq!(
+            tampered(allocation, &|d| d["lines"][0]["amount"] =
+                json!("5000000001")),
+            Err(index)
+        );
+        // A value not in the normal form that applying writes.
+        let project = position("project.registered");
+        let index = bond.log[project].2;
+        assert_eq!(
+            tampered(project, &|d| d["financing_share"] = json!("100.0")),
+            Err(index)
+        );
+        // A field that no operation has.
+        assert_eq!(
+            tampered(project, &|d| d["note"] = json!("edited")),
+            Err(index)
+        );
+        // A review of a kind that does not exist.
+        let review = position("review.recorded");
+        assert_eq!(
+            tampered(review, &|d| d["kind"] = json!("audit")),
+            Err(bond.log[review].2)
+        );
+        // The untouched log replays.
+        assert_eq!(tampered(0, &|_| {}), Ok(()));
+    }
+
+    #[test]
+    fn the_label_facts_are_the_recorded_reviews_and_reports() {
+        let bond = a_lived_bond();
+        let facts = bond.monitor.facts(Some(date!(2030 - 06 - 20)));
+        assert_eq!(facts.issue_date, date!(2025 - 06 - 20));
+        assert_eq!(facts.maturity_date, date!(2030 - 06 - 20));
+        assert_eq!(facts.fully_redeemed_on, Some(date!(2030 - 06 - 20)));
+
+        let reviews: Vec<(&str, ReviewKind, Option<Date>)> = facts
+            .reviews
+            .iter()
+            .map(|r| (r.id.as_str(), r.kind, r.withdrawn_on))
+            .collect();
+        assert_eq!(
+            reviews,
+            [
+                ("SPO-2025", ReviewKind::PreIssuance, None),
+                (
+                    "VER-2027",
+                    ReviewKind::AllocationVerification,
+                    Some(date!(2027 - 11 - 01))
+                ),
+            ]
+        );
+        // Every allocation report, corrections included, by entry index; the second period's
+        // report allocates the last ¥4bn.
+        let reports: Vec<(String, Date, bool)> = facts
+            .allocation_reports
+            .iter()
+            .map(|r| (r.id.clone(), r.filed_on, r.fully_allocated))
+            .collect();
+        let indices: Vec<String> = bond
+            .monitor
+            .allocation_reports()
+            .iter()
+            .map(|r| r.index.to_string())
+            .collect();
+        assert_eq!(
+            reports,
+            [
+                (indices[0].clone(), AFTER_FIRST_PERIOD, false),
+                (indices[1].clone(), date!(2026 - 05 - 15), false),
+                (indices[2].clone(), date!(2027 - 03 - 15), true),
+            ]
+        );
+        assert_eq!(facts.impact_reports.len(), 2);
+        assert!(facts.impact_reports.iter().all(|r| !r.fully_allocated));
+        assert_eq!(facts.impact_reports[0].period_end, date!(2027 - 03 - 31));
+    }
+
+    #[test]
+    fn nothing_issued_is_never_fully_allocated() {
+        let mut bond = green();
+        let report = allocation("2025-06-20", "2026-03-31", vec![], "0");
+        assert_eq!(
+            bond.check_with(&report, ISSUER, AFTER_FIRST_PERIOD, Decimal::ZERO, &nowhere),
+            Vec::<String>::new()
+        );
+        let (_, data) = bond
+            .monitor
+            .apply(&report, 4, AFTER_FIRST_PERIOD, ISSUER, Decimal::ZERO);
+        assert_eq!(data["fully_allocated"], false);
+        assert_eq!(data["net_proceeds"], "0");
+    }
 }
