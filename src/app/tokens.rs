@@ -673,7 +673,21 @@ impl App {
         // A miss is recorded by the issuer's KPI observation or by a verifier's KPI review
         // (docs/labels.md); either one steps the coupon up once per KPI.
         let mut missed: Vec<&str> = Vec::new();
+        // A withdrawn KPI review no longer counts.
+        let withdrawn: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.kind == "review.withdrawn")
+            .filter_map(|e| e.data.get("review_id").and_then(Value::as_str))
+            .collect();
         for e in &entries {
+            if e.kind == "review.recorded"
+                && e.data
+                    .get("review_id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| withdrawn.contains(&id))
+            {
+                continue;
+            }
             let finding = match e.kind.as_str() {
                 "kpi.observed" => Some(&e.data),
                 "review.recorded" => e.data.get("kpi"),

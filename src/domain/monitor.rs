@@ -1105,7 +1105,15 @@ impl Monitor {
                         format!("project {} is already registered on this bond; change its status instead", p.id),
                     ));
                 }
-                if !t.categories.contains(&p.category) {
+                // A framework that lists categories binds its projects to them; one that lists
+                // none (an SDG bond maps projects to SDG targets instead) takes any category
+                // its kind allows.
+                let listed = if t.categories.is_empty() {
+                    t.kind.allows(p.category)
+                } else {
+                    t.categories.contains(&p.category)
+                };
+                if !listed {
                     v.push(violation(
                         "category_not_in_framework",
                         format!(
@@ -1399,13 +1407,32 @@ impl Monitor {
                 "ex-post figures are measured: report them once the period has ended",
             ));
         }
-        if let Some(a) = r.amends
-            && !self.impacts.iter().any(|i| i.index == a)
-        {
-            v.push(violation(
-                "unknown_report",
-                format!("entry {a} is not an impact report of this bond"),
-            ));
+        match r.amends {
+            Some(a) => {
+                if !self.impacts.iter().any(|i| i.index == a) {
+                    v.push(violation(
+                        "unknown_report",
+                        format!("entry {a} is not an impact report of this bond"),
+                    ));
+                }
+            }
+            // A new period may not overlap one already reported: a second report of the same
+            // figures would count them twice (a correction names what it amends instead).
+            None => {
+                if let Some(other) = self.impacts_in_force().find(|i| {
+                    i.report.period_start <= r.period_end && r.period_start <= i.report.period_end
+                }) {
+                    v.push(violation(
+                        "period_overlaps",
+                        format!(
+                            "impact report at entry {} already covers {} to {}; correct it with `amends` instead",
+                            other.index,
+                            format_date(other.report.period_start),
+                            format_date(other.report.period_end)
+                        ),
+                    ));
+                }
+            }
         }
         for (i, f) in r.figures.iter().enumerate() {
             for p in &f.projects {
@@ -1645,17 +1672,30 @@ impl Monitor {
         }
     }
 
-    /// The bond's impact, pro-rated to its financing share, from the latest report per period
-    /// (corrections replace what they amend): per indicator, per category, per SDG goal.
-    pub fn impact(&self) -> ImpactTotals {
-        let allocated = self.allocated_by_project();
-        let mut totals = ImpactTotals::default();
+    /// Impact reports not replaced by a correction (a correction of a correction replaces
+    /// both).
+    pub fn impacts_in_force(&self) -> impl Iterator<Item = &RecordedImpact> {
         let replaced: std::collections::BTreeSet<u64> = self
             .impacts
             .iter()
             .filter_map(|i| i.report.amends)
             .collect();
-        for report in self.impacts.iter().filter(|i| !replaced.contains(&i.index)) {
+        self.impacts
+            .iter()
+            .filter(move |i| !replaced.contains(&i.index))
+    }
+
+    /// The bond's impact, pro-rated to its financing share: the figures of the latest reporting
+    /// period in force (figures are annual rates or stocks, so periods are never added up;
+    /// corrections replace what they amend), per indicator, per category, per SDG goal.
+    pub fn impact(&self) -> ImpactTotals {
+        let allocated = self.allocated_by_project();
+        let mut totals = ImpactTotals::default();
+        let latest = self.impacts_in_force().map(|i| i.report.period_end).max();
+        for report in self
+            .impacts_in_force()
+            .filter(|i| Some(i.report.period_end) == latest)
+        {
             for f in &report.report.figures {
                 let cost: Decimal = f
                     .projects

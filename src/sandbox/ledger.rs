@@ -17,7 +17,13 @@ use super::replay::{Mismatch, Replayer, Report, RulebookRef, Verdict, compare};
 use super::rulebook::Rulebook;
 use super::state::State;
 use super::tx::Tx;
-use crate::ledger::canon::{b64url_decode, jcs, parse_public_key};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
+
+use super::tx::TxBody;
+use crate::ledger::canon::{b64url_decode, parse_public_key};
 use crate::ledger::entry::Entry;
 
 /// Entry type of a trial's first entry.
@@ -172,33 +178,93 @@ fn created(line: &[u8]) -> Result<(RulebookRef, String, String), ExportError> {
     Ok((rulebook, regulator, trial))
 }
 
+/// The parts of an export line that replay reads, borrowed where the JSON allows. The line is
+/// the entry's RFC 8785 form, so the raw bytes of `request.payload` are the canonical bytes its
+/// signer signed (a line that is not canonical fails the signature check: `midori verify`
+/// names it).
+#[derive(Deserialize)]
+struct LineRef<'a> {
+    #[serde(borrow)]
+    index: Cow<'a, str>,
+    #[serde(borrow)]
+    time: Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    actor: Option<ActorRef<'a>>,
+    #[serde(default, borrow)]
+    request: Option<RequestRef<'a>>,
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct ActorRef<'a> {
+    #[serde(borrow)]
+    party: Cow<'a, str>,
+    #[serde(borrow)]
+    jwk: JwkRef<'a>,
+}
+
+#[derive(Deserialize)]
+struct JwkRef<'a> {
+    #[serde(borrow)]
+    x: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct RequestRef<'a> {
+    #[serde(borrow)]
+    payload: &'a RawValue,
+    #[serde(borrow)]
+    signature: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct PayloadRef<'a> {
+    #[serde(borrow)]
+    trial_id: Cow<'a, str>,
+    #[serde(borrow)]
+    tx_id: Cow<'a, str>,
+    body: TxBody,
+}
+
+#[derive(Deserialize)]
+struct DataRef {
+    tx: Tx,
+    verdict: Verdict,
+}
+
+/// Public keys already decoded (a trial has few signers; decoding a point is not free).
+type KeyCache = HashMap<String, VerifyingKey>;
+
 /// Parse one transaction entry and check it records exactly what its actor signed.
-fn parse(line: &[u8], trial: &str) -> Result<Option<Judged>, ExportError> {
-    let (entry, _) = Entry::from_leaf(line).map_err(|e| bad(u64::MAX, e.to_string()))?;
+fn parse(line: &[u8], trial: &str, keys: &mut KeyCache) -> Result<Option<Judged>, ExportError> {
+    let entry: LineRef =
+        serde_json::from_slice(line).map_err(|e| bad(u64::MAX, format!("not an entry: {e}")))?;
     let index: u64 = entry.index.parse().unwrap_or(u64::MAX);
     if entry.kind != SANDBOX_TX {
         return Ok(None);
     }
     let e = |reason: &str| bad(index, reason.to_owned());
-    let tx: Tx = serde_json::from_value(entry.data.get("tx").cloned().unwrap_or(Value::Null))
-        .map_err(|x| bad(index, format!("tx: {x}")))?;
-    let recorded: Verdict =
-        serde_json::from_value(entry.data.get("verdict").cloned().unwrap_or(Value::Null))
-            .map_err(|x| bad(index, format!("verdict: {x}")))?;
+    let DataRef {
+        tx,
+        verdict: recorded,
+    } = serde_json::from_str(entry.data.get()).map_err(|x| bad(index, format!("data: {x}")))?;
     let actor = entry.actor.ok_or_else(|| e("no actor"))?;
     let request = entry.request.ok_or_else(|| e("no signed request"))?;
-    let payload = &request.payload;
+    let payload: PayloadRef = serde_json::from_str(request.payload.get())
+        .map_err(|x| bad(index, format!("payload: {x}")))?;
     if tx.actor != actor.party {
         return Err(e("the transaction's actor is not the signer"));
     }
-    if payload.get("tx_id").and_then(Value::as_str) != Some(tx.id.as_str()) {
+    if payload.tx_id != tx.id {
         return Err(e("the transaction id is not the one signed"));
     }
-    if payload.get("trial_id").and_then(Value::as_str) != Some(trial) {
+    if payload.trial_id != trial {
         return Err(e("the request was signed for another trial"));
     }
-    let body = serde_json::to_value(&tx.body).map_err(|x| bad(index, x.to_string()))?;
-    if payload.get("body") != Some(&body) {
+    if payload.body != tx.body {
         return Err(e("the transaction body is not the one signed"));
     }
     let time =
@@ -207,12 +273,19 @@ fn parse(line: &[u8], trial: &str) -> Result<Option<Judged>, ExportError> {
     if tx.time != time {
         return Err(e("the transaction time is not the entry's time"));
     }
-    let key = parse_public_key(&actor.jwk.x).map_err(|x| bad(index, x.to_string()))?;
+    let key = match keys.get(actor.jwk.x.as_ref()) {
+        Some(k) => *k,
+        None => {
+            let k = parse_public_key(&actor.jwk.x).map_err(|x| bad(index, x.to_string()))?;
+            keys.insert(actor.jwk.x.clone().into_owned(), k);
+            k
+        }
+    };
     let sig: [u8; 64] = b64url_decode(&request.signature)
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| e("the signature is not 64 bytes of base64url"))?;
-    let message = jcs(payload).map_err(|x| bad(index, x.to_string()))?;
+    let message = request.payload.get().as_bytes().to_vec();
     Ok(Some(Judged {
         index,
         tx,
@@ -227,8 +300,9 @@ fn parse(line: &[u8], trial: &str) -> Result<Option<Judged>, ExportError> {
 /// whose signature is bad.
 fn parse_and_verify<L: AsRef<[u8]>>(lines: &[L], trial: &str) -> Result<Vec<Judged>, ExportError> {
     let mut out = Vec::with_capacity(lines.len());
+    let mut keys = KeyCache::new();
     for line in lines {
-        if let Some(j) = parse(line.as_ref(), trial)? {
+        if let Some(j) = parse(line.as_ref(), trial, &mut keys)? {
             out.push(j);
         }
     }

@@ -296,6 +296,24 @@ on_both!(
             .await,
         );
         assert_eq!(label(&t, &bond).await["status"], "monitoring");
+        // Figures are annual: the bond's impact is the latest year's, never a sum of years.
+        let bond_impact = t
+            .get(&format!("/v1/bonds/{bond}/impact"), None)
+            .await
+            .json();
+        assert_eq!(total(&bond_impact["total"], "ghg_avoided"), "6080");
+        // A second report of the same year is refused: it would count the figures twice.
+        let reply = monitor(
+            &t,
+            &issuer,
+            &bond,
+            "impact-reports",
+            "impact.report",
+            "impact",
+            impact("2027-04-01", "2028-03-31"),
+        )
+        .await;
+        assert_eq!(violation_codes(&reply), ["period_overlaps"]);
 
         // A verifier finds misallocation: revoked, and revocation is final.
         t.set_time(datetime!(2028-10-01 01:00 UTC));
