@@ -454,14 +454,29 @@ pub fn replay_bond<'a>(
     monitor_terms: MonitorTerms,
     entries: impl IntoIterator<Item = &'a Entry>,
 ) -> Result<BondReplay, String> {
-    let mut r = BondReplay {
-        book: Book::new(book_terms),
-        monitor: Monitor::new(monitor_terms),
-        label: None,
-        label_since: None,
-        redeemed_on: None,
-    };
+    let mut r = BondReplay::new(book_terms, monitor_terms);
     for entry in entries {
+        r.apply(entry)?;
+    }
+    Ok(r)
+}
+
+impl BondReplay {
+    /// A bond before any entry.
+    pub fn new(book_terms: BookTerms, monitor_terms: MonitorTerms) -> BondReplay {
+        BondReplay {
+            book: Book::new(book_terms),
+            monitor: Monitor::new(monitor_terms),
+            label: None,
+            label_since: None,
+            redeemed_on: None,
+        }
+    }
+
+    /// Apply the next recorded entry: its recorded effect on tokens and monitoring must be
+    /// what replaying it computes.
+    pub fn apply(&mut self, entry: &Entry) -> Result<(), String> {
+        let r = self;
         let index = crate::ledger::entry::parse_index(&entry.index).unwrap_or(0);
         let on = OffsetDateTime::parse(&entry.time, &time::format_description::well_known::Rfc3339)
             .map(rules_date)
@@ -488,8 +503,8 @@ pub fn replay_bond<'a>(
                 .and_then(Value::as_str)
                 .map(str::to_owned);
         }
+        Ok(())
     }
-    Ok(r)
 }
 
 /// The monitoring terms of a bond from its stored spec.
@@ -1355,12 +1370,13 @@ fn clone_error(e: &AppError) -> AppError {
 /// Re-check a bond ledger's rule-independent invariants offline (what `midori verify` adds to
 /// the signature and Merkle checks): replaying every token entry from the registered terms
 /// never makes a balance negative, a hold or freeze exceed its balance, or supply differ from
-/// issued − redeemed. Returns the final book, `None` for a ledger that is not a bond's, or the
+/// issued − redeemed; and every token and monitoring entry records exactly the effect that
+/// replaying it computes. Returns the final book, `None` for a ledger that is not a bond's, or the
 /// index and reason of the first entry that breaks an invariant.
 pub fn audit_book<'a>(
     leaves: impl IntoIterator<Item = &'a [u8]>,
 ) -> Result<Option<Book>, (u64, String)> {
-    let mut book: Option<Book> = None;
+    let mut bond: Option<BondReplay> = None;
     for (i, leaf) in leaves.into_iter().enumerate() {
         let i = i as u64;
         let (entry, _) = Entry::from_leaf(leaf).map_err(|e| (i, e.to_string()))?;
@@ -1387,13 +1403,16 @@ pub fn audit_book<'a>(
                     format!("bond terms do not validate: {} error(s)", e.len()),
                 )
             })?;
-            book = Some(Book::new(BookTerms::from_bond(&issuer, &terms)));
+            bond = Some(BondReplay::new(
+                BookTerms::from_bond(&issuer, &terms),
+                MonitorTerms::from_bond(&terms),
+            ));
             continue;
         }
-        let Some(book) = book.as_mut() else { continue };
-        apply_recorded(book, &entry.kind, &entry.data).map_err(|e| (i, e))?;
+        let Some(bond) = bond.as_mut() else { continue };
+        bond.apply(&entry).map_err(|e| (i, e))?;
     }
-    Ok(book)
+    Ok(bond.map(|b| b.book))
 }
 
 #[cfg(test)]

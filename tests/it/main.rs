@@ -11,6 +11,7 @@ mod monitoring;
 mod openapi;
 mod parties;
 mod problems;
+mod scenarios;
 mod token_model;
 mod tokens;
 mod trials;
