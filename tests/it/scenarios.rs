@@ -255,7 +255,7 @@ on_both!(
         let v2 = Rulebook::parse(V2.as_bytes()).unwrap();
         for scenario in scenarios() {
             t.set_time(datetime!(2026-10-01 00:30 UTC));
-            let parties = vec![
+            let parties = [
                 t.party(Role::Regulator, "Kinki Local Finance Bureau").await,
                 t.party(Role::Issuer, "Osaka Green Energy K.K.").await,
                 t.party(Role::Investor, "Kansai Pension Fund").await,
