@@ -5,6 +5,7 @@
 #   checkpoint.txt  its latest signed checkpoint (C2SP signed note)
 #   jwks.json       the service's public keys
 #   label.jws       the bond's current certified label (compact JWS, EdDSA)
+#   trial.jsonl     a sandbox trial's ledger, replayed offline with `midori sandbox replay`
 # Then it runs `midori verify` on them (signatures, canonical form, Merkle root, and the token
 # invariants: supply conserved, no negative balance), and `midori label verify` on the label.
 #
@@ -133,3 +134,33 @@ echo "$bond" > "$dir/bond-id.txt"
 step "11. The bond's certified label: a compact JWS that any JOSE library verifies with jwks.json"
 call "$url/v1/bonds/$bond/label" | jq -r .jws > "$dir/label.jws"
 "$midori" label verify --keys "$dir/jwks.json" "$dir/label.jws"
+
+step "12. A regulator runs a sandbox trial: every transaction gets a verdict on the trial's own ledger"
+rm -f "$dir/regulator.jwk"
+regulator_jwk=$("$midori" keygen --out "$dir/regulator.jwk")
+regulator_token=$(call -X POST "$url/v1/parties" -H "authorization: Bearer $operator" -H 'content-type: application/json' \
+  -d "$(jq -n --arg key "$regulator_jwk" '{role: "regulator", public_key: $key,
+        attributes: {name: "Kinki Local Finance Bureau", country: "JP"}}')" | jq -r .api_key)
+trial=$(jq -n --rawfile rb "$here/../sandbox/osaka-ifc-green-st-v1.toml" \
+    '{type: "trial.create", trial: {title: "Osaka IFC security-token green bond trial", rulebook: $rb}}' \
+  | "$midori" sign --key "$dir/regulator.jwk" \
+  | call -X POST "$url/v1/trials" -H "authorization: Bearer $regulator_token" -H 'content-type: application/json' --data-binary @- \
+  | jq -r .trial.id)
+trial_tx() { # signer-key token tx-id body
+  jq -n --arg t "$trial" --arg id "$3" --argjson body "$4" '{type: "sandbox.tx", trial_id: $t, tx_id: $id, body: $body}' \
+    | "$midori" sign --key "$1" \
+    | call -X POST "$url/v1/trials/$trial/transactions" \
+        -H "authorization: Bearer $2" -H 'content-type: application/json' --data-binary @- \
+    | jq -c '{tx: .operation_id, status, rules: [.verdict.violations[].rule]}'
+}
+trial_tx "$dir/regulator.jwk" "$regulator_token" admit-issuer \
+  "$(jq -n --arg p "$(echo "$registered" | jq -r .bond.issuer_id)" '{type: "participant.admit", party: $p, role: "issuer", kyc_expires_on: "2027-12-31"}')"
+trial_tx "$dir/regulator.jwk" "$regulator_token" admit-pension \
+  "$(jq -n --arg p "$pension" '{type: "participant.admit", party: $p, role: "investor", investor_category: "qii", kyc_expires_on: "2027-12-31"}')"
+# The pension fund has not consented to the trial's disclosure yet: refused, and recorded.
+trial_tx "$dir/issuer.jwk" "$issuer_token" issue-1 \
+  "$(jq -n --arg p "$pension" '{type: "issue", to: $p, amount: "5000000", use_of_proceeds: "renewable_energy"}')"
+call -X POST "$url/v1/trials/$trial/replay" -H "authorization: Bearer $regulator_token" \
+  -H 'content-type: application/json' -d '{}' | jq -r .summary | sed -n 1,4p
+call "$url/v1/trials/$trial/ledger/export" -H "authorization: Bearer $regulator_token" > "$dir/trial.jsonl"
+"$midori" sandbox replay --rulebook "$here/../sandbox/osaka-ifc-green-st-v1.toml" --ledger "$dir/trial.jsonl" | sed -n 1,4p
