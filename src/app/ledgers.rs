@@ -96,7 +96,17 @@ impl App {
     ) -> AppResult<EntryPage> {
         let bond = self.bond_row(bond_id).await?;
         may_read_entries(caller, &bond)?;
-        let size = self.store.ledger(&bond.ledger_id).await?.size;
+        self.entries_in(&bond.ledger_id, start, end).await
+    }
+
+    /// Entries of any ledger by index range (the caller's access is checked by the caller).
+    pub(super) async fn entries_in(
+        &self,
+        ledger_id: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> AppResult<EntryPage> {
+        let size = self.store.ledger(ledger_id).await?.size;
         let end = end.unwrap_or(size).min(size);
         if start > end {
             return Err(AppError::BadRequest(format!(
@@ -106,7 +116,7 @@ impl App {
         let rows = self
             .store
             .entries(
-                &bond.ledger_id,
+                ledger_id,
                 start,
                 end.min(start.saturating_add(ENTRIES_PAGE_MAX)),
             )
@@ -160,13 +170,23 @@ impl App {
         size: Option<u64>,
     ) -> AppResult<InclusionProof> {
         let bond = self.bond_row(bond_id).await?;
-        let size = self.proof_size(&bond.ledger_id, size).await?;
+        self.inclusion_proof_in(&bond.ledger_id, index, size).await
+    }
+
+    /// An inclusion proof in any ledger (bonds and trials).
+    pub(super) async fn inclusion_proof_in(
+        &self,
+        ledger_id: &str,
+        index: u64,
+        size: Option<u64>,
+    ) -> AppResult<InclusionProof> {
+        let size = self.proof_size(ledger_id, size).await?;
         let mut wanted = merkle::inclusion_proof_ids(index, size)
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
         let leaf_id = merkle::NodeId { level: 0, index };
         wanted.push(leaf_id);
         wanted.extend(merkle::frontier_ids(size));
-        let nodes = self.store.nodes(&bond.ledger_id, &wanted).await?;
+        let nodes = self.store.nodes(ledger_id, &wanted).await?;
         let proof = merkle::inclusion_proof(index, size, &nodes)?;
         let root = merkle::root_at(size, &nodes)?;
         let leaf_hash = nodes
@@ -188,12 +208,23 @@ impl App {
         new_size: Option<u64>,
     ) -> AppResult<ConsistencyProof> {
         let bond = self.bond_row(bond_id).await?;
-        let new_size = self.proof_size(&bond.ledger_id, new_size).await?;
+        self.consistency_proof_in(&bond.ledger_id, old_size, new_size)
+            .await
+    }
+
+    /// A consistency proof in any ledger (bonds and trials).
+    pub(super) async fn consistency_proof_in(
+        &self,
+        ledger_id: &str,
+        old_size: u64,
+        new_size: Option<u64>,
+    ) -> AppResult<ConsistencyProof> {
+        let new_size = self.proof_size(ledger_id, new_size).await?;
         let mut wanted = merkle::consistency_proof_ids(old_size, new_size)
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
         wanted.extend(merkle::frontier_ids(old_size));
         wanted.extend(merkle::frontier_ids(new_size));
-        let nodes = self.store.nodes(&bond.ledger_id, &wanted).await?;
+        let nodes = self.store.nodes(ledger_id, &wanted).await?;
         let proof = merkle::consistency_proof(old_size, new_size, &nodes)?;
         Ok(ConsistencyProof {
             old_size: old_size.to_string(),

@@ -22,7 +22,9 @@ use crate::sandbox::{Rulebook, TxBody};
 use crate::store::{BondFilter, NewTrial, TrialRow};
 
 /// Longest rulebook accepted in a request, in bytes.
-pub const RULEBOOK_BYTES_MAX: usize = 256 * 1024;
+/// Longest rulebook accepted in a request, in bytes: well inside the default request body limit
+/// (the request also carries the envelope, and JSON escapes the text).
+pub const RULEBOOK_BYTES_MAX: usize = 128 * 1024;
 
 /// What a regulator signs to create a trial.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -333,15 +335,51 @@ impl App {
         Ok(out)
     }
 
-    /// The latest signed checkpoint of a trial's ledger (public, like a bond's).
-    pub async fn trial_checkpoint(&self, id: &str) -> AppResult<String> {
+    /// A signed checkpoint of a trial's ledger, latest or for `size` (public, like a bond's).
+    pub async fn trial_checkpoint(&self, id: &str, size: Option<u64>) -> AppResult<String> {
         let trial = self.trial_row(id).await?;
         Ok(self
             .store
-            .checkpoint(&trial.ledger_id, None)
+            .checkpoint(&trial.ledger_id, size)
             .await
-            .map_err(|e| not_found(e, "checkpoint"))?
+            .map_err(|e| not_found(e, "checkpoint for that tree size"))?
             .note)
+    }
+
+    /// Entries of a trial's ledger by index range (regulators).
+    pub async fn trial_entries(
+        &self,
+        caller: &Caller,
+        id: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> AppResult<super::EntryPage> {
+        regulator_only(caller)?;
+        let trial = self.trial_row(id).await?;
+        self.entries_in(&trial.ledger_id, start, end).await
+    }
+
+    /// RFC 9162 inclusion proof in a trial's ledger (public: it reveals only hashes).
+    pub async fn trial_inclusion_proof(
+        &self,
+        id: &str,
+        index: u64,
+        size: Option<u64>,
+    ) -> AppResult<super::InclusionProof> {
+        let trial = self.trial_row(id).await?;
+        self.inclusion_proof_in(&trial.ledger_id, index, size).await
+    }
+
+    /// RFC 9162 consistency proof in a trial's ledger (public).
+    pub async fn trial_consistency_proof(
+        &self,
+        id: &str,
+        old_size: u64,
+        new_size: Option<u64>,
+    ) -> AppResult<super::ConsistencyProof> {
+        let trial = self.trial_row(id).await?;
+        self.consistency_proof_in(&trial.ledger_id, old_size, new_size)
+            .await
     }
 
     /// Replay a trial under the rulebook it ran with, or under `rulebook` (what-if).

@@ -49,10 +49,10 @@ pub enum Command {
         input: Option<PathBuf>,
     },
     /// Check a ledger export offline: every signature, canonical form, index, the Merkle root
-    /// against a signed checkpoint, and (for a bond) the token invariants by replay. Exits 1
-    /// naming the first bad entry.
+    /// against a signed checkpoint, and (for a bond) the token and monitoring entries by
+    /// replay. Exits 1 naming the first bad entry.
     Verify {
-        /// JSON Lines export (`GET /v1/bonds/{id}/ledger/export`).
+        /// JSON Lines export (`GET /v1/bonds/{id}/ledger/export` or `/v1/trials/{id}/ledger/export`).
         #[arg(long)]
         export: PathBuf,
         /// Signed checkpoint (`GET /v1/bonds/{id}/ledger/checkpoint`).

@@ -169,6 +169,21 @@ fn created(line: &[u8]) -> Result<(RulebookRef, String, String), ExportError> {
     let rulebook: RulebookRef =
         serde_json::from_value(entry.data.get("rulebook").cloned().unwrap_or(Value::Null))
             .map_err(|e| bad(0, format!("rulebook reference: {e}")))?;
+    // The rulebook the regulator signed must be the one the entry says the trial runs under.
+    let signed = entry
+        .request
+        .as_ref()
+        .and_then(|r| r.payload.pointer("/trial/rulebook"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad(0, "the creation carries no signed rulebook"))?;
+    let signed = Rulebook::parse(signed.as_bytes())
+        .map_err(|e| bad(0, format!("the signed rulebook does not parse: {e}")))?;
+    if signed.sha256() != rulebook.sha256 {
+        return Err(bad(
+            0,
+            "the signed rulebook's SHA-256 is not the one the entry records",
+        ));
+    }
     let trial = entry
         .data
         .get("trial_id")

@@ -10,7 +10,9 @@
 //!
 //! Layout: [`rulebook`] parses and validates rulebooks; [`tx`] is the transaction format;
 //! [`state`] the trial's state; `rules` the checks and effects of one transaction; [`mod@replay`]
-//! the replayer, verdicts, comparisons and reports.
+//! the replayer, verdicts, comparisons and reports; [`ledger`] the replay of a trial's signed
+//! ledger export (client signatures checked in batches, streaming); `wire` the string forms of
+//! amounts, dates and times.
 //!
 //! **Invariants:** nothing here reads a clock, a file or a random number; no input makes it
 //! panic (every sum is checked, every lookup may miss); a refused transaction changes nothing in

@@ -1,7 +1,7 @@
 //! A trial's transactions as replay sees them.
 //!
-//! The online service builds a [`Tx`] from a signed ledger entry (the signature is checked
-//! there, not here). On the wire a transaction is JSON with string amounts and RFC 3339 UTC
+//! The online service builds a [`Tx`] from a signed request (checking its signature first), and
+//! [`crate::sandbox::ledger`] from an exported entry (checking it again, in batches). On the wire a transaction is JSON with string amounts and RFC 3339 UTC
 //! times, e.g.
 //!
 //! ```json

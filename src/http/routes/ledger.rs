@@ -27,32 +27,32 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct SizeQuery {
     /// A tree size; the latest when absent.
-    size: Option<u64>,
+    pub(crate) size: Option<u64>,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// First index (default 0).
-    start: Option<u64>,
+    pub(crate) start: Option<u64>,
     /// One past the last index (default: the ledger's size). At most 1,000 entries a page.
-    end: Option<u64>,
+    pub(crate) end: Option<u64>,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
-    index: u64,
+    pub(crate) index: u64,
     /// Tree size the proof is for (default: the latest).
-    size: Option<u64>,
+    pub(crate) size: Option<u64>,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
-    old_size: u64,
+    pub(crate) old_size: u64,
     /// Default: the latest size.
-    new_size: Option<u64>,
+    pub(crate) new_size: Option<u64>,
 }
 
 /// The ledger's signed checkpoint (C2SP tlog-checkpoint as a signed note), latest or by size.

@@ -10,11 +10,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::ledger::{ConsistencyQuery, InclusionQuery, RangeQuery, SizeQuery};
 use crate::app::engine::Receipt;
+use crate::app::{ConsistencyProof, EntryPage, InclusionProof};
 use crate::app::{LedgerAudit, TrialCreated, TrialView};
 use crate::http::AppState;
 use crate::http::auth::Auth;
-use crate::http::problem::{ApiResult, Json, Path, Problem};
+use crate::http::problem::{ApiResult, Json, Path, Problem, Query};
 use crate::ledger::entry::SignedRequest;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -23,6 +25,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_trial))
         .routes(routes!(submit))
         .routes(routes!(checkpoint))
+        .routes(routes!(entries))
+        .routes(routes!(inclusion))
+        .routes(routes!(consistency))
         .routes(routes!(export))
         .routes(routes!(replay))
         .routes(routes!(report))
@@ -99,12 +104,16 @@ async fn submit(
     Ok(response)
 }
 
-/// The trial ledger's latest signed checkpoint (public).
-#[utoipa::path(get, path = "/v1/trials/{id}/ledger/checkpoint", tag = "sandbox",
+/// The trial ledger's signed checkpoint, latest or by size (public).
+#[utoipa::path(get, path = "/v1/trials/{id}/ledger/checkpoint", tag = "sandbox", params(SizeQuery),
     responses((status = 200, content_type = "text/plain", body = String),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn checkpoint(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    let text = state.app.trial_checkpoint(&id).await?;
+async fn checkpoint(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<SizeQuery>,
+) -> ApiResult<Response> {
+    let text = state.app.trial_checkpoint(&id, q.size).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
@@ -197,4 +206,60 @@ async fn audit_ledgers(
     Auth(caller): Auth,
 ) -> ApiResult<Json<Vec<LedgerAudit>>> {
     Ok(Json(state.app.audit_ledgers(&caller).await?))
+}
+
+/// Entries of the trial's ledger by index range (regulators).
+#[utoipa::path(get, path = "/v1/trials/{id}/ledger/entries", tag = "sandbox", security(("bearer" = [])), params(RangeQuery),
+    responses((status = 200, body = EntryPage),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn entries(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Query(q): Query<RangeQuery>,
+) -> ApiResult<Json<EntryPage>> {
+    Ok(Json(
+        state
+            .app
+            .trial_entries(&caller, &id, q.start.unwrap_or(0), q.end)
+            .await?,
+    ))
+}
+
+/// RFC 9162 §2.1.3 inclusion proof of entry `index` in the trial ledger's tree of `size`
+/// (public).
+#[utoipa::path(get, path = "/v1/trials/{id}/ledger/proofs/inclusion", tag = "sandbox", params(InclusionQuery),
+    responses((status = 200, body = InclusionProof),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn inclusion(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<InclusionQuery>,
+) -> ApiResult<Json<InclusionProof>> {
+    Ok(Json(
+        state
+            .app
+            .trial_inclusion_proof(&id, q.index, q.size)
+            .await?,
+    ))
+}
+
+/// RFC 9162 §2.1.4 consistency proof between two sizes of the trial ledger (public).
+#[utoipa::path(get, path = "/v1/trials/{id}/ledger/proofs/consistency", tag = "sandbox", params(ConsistencyQuery),
+    responses((status = 200, body = ConsistencyProof),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn consistency(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ConsistencyQuery>,
+) -> ApiResult<Json<ConsistencyProof>> {
+    Ok(Json(
+        state
+            .app
+            .trial_consistency_proof(&id, q.old_size, q.new_size)
+            .await?,
+    ))
 }
