@@ -35,6 +35,10 @@ use crate::store::{BondFilter, BondRow};
 pub const LABEL_VALIDITY_HOURS: i64 = 24;
 /// Bonds evaluated per page by the background label watch and the label list.
 const BONDS_PER_PAGE: u32 = 100;
+/// Bonds listed by `GET /v1/labels` per page, by default and at most (each is evaluated from its
+/// ledger at the read).
+pub const LABELS_PAGE_DEFAULT: u32 = 50;
+pub const LABELS_PAGE_MAX: u32 = 200;
 /// Decimal places of pro-rated impact figures.
 pub const IMPACT_DECIMALS: u32 = 6;
 
@@ -219,6 +223,14 @@ pub struct LabelSummary {
     pub isin: Option<String>,
     pub status: String,
     pub since: String,
+}
+
+/// A page of bonds with their label status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LabelPage {
+    pub items: Vec<LabelSummary>,
+    /// Cursor for the next page (`after`), if there may be more.
+    pub next: Option<String>,
 }
 
 /// What a label check found.
@@ -747,19 +759,32 @@ impl App {
         &self,
         filter: &BondFilter,
         status: Option<&str>,
-    ) -> AppResult<Vec<LabelSummary>> {
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> AppResult<LabelPage> {
         if let Some(s) = status {
             Status::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?;
         }
+        if let Some(a) = after {
+            super::parties::check_id(a, "bond")?;
+        }
+        let limit = limit
+            .unwrap_or(LABELS_PAGE_DEFAULT)
+            .clamp(1, LABELS_PAGE_MAX) as usize;
         let today = self.rules_today();
         let mut out = Vec::new();
-        let mut after: Option<String> = None;
+        let mut after: Option<String> = after.map(str::to_owned);
         loop {
             let rows = self
                 .store
                 .bonds(filter, after.as_deref(), BONDS_PER_PAGE)
                 .await?;
             for row in &rows {
+                if out.len() == limit {
+                    // A full page: the next one starts after the last bond listed.
+                    let next = out.last().map(|l: &LabelSummary| l.bond_id.clone());
+                    return Ok(LabelPage { items: out, next });
+                }
                 let (r, _) = self.bond_replay(row).await?;
                 let standing = label::evaluate(&r.monitor.facts(r.redeemed_on), today, &RULES);
                 if status.is_some_and(|s| s != standing.status.as_str()) {
@@ -778,7 +803,12 @@ impl App {
                 Some(last) if rows.len() == BONDS_PER_PAGE as usize => {
                     after = Some(last.id.clone())
                 }
-                _ => return Ok(out),
+                _ => {
+                    return Ok(LabelPage {
+                        items: out,
+                        next: None,
+                    });
+                }
             }
         }
     }

@@ -404,9 +404,10 @@ on_both!(
 
         // Public lists by label status.
         let revoked_list = t.get("/v1/labels?status=revoked", None).await.json();
-        assert_eq!(revoked_list.as_array().unwrap().len(), 1);
+        assert_eq!(revoked_list["items"].as_array().unwrap().len(), 1);
+        assert_eq!(revoked_list["items"][0]["bond_id"], bond.as_str());
         assert_eq!(
-            t.get("/v1/labels?status=monitoring", None).await.json(),
+            t.get("/v1/labels?status=monitoring", None).await.json()["items"],
             json!([])
         );
 
@@ -643,6 +644,20 @@ on_both!(
             )
             .await,
         );
+
+        // The label list pages by cursor.
+        let first = t.get("/v1/labels?limit=1", None).await.json();
+        assert_eq!(first["items"].as_array().unwrap().len(), 1);
+        let next = first["next"].as_str().unwrap();
+        let second = t
+            .get(&format!("/v1/labels?limit=1&after={next}"), None)
+            .await
+            .json();
+        let ids = [
+            &first["items"][0]["bond_id"],
+            &second["items"][0]["bond_id"],
+        ];
+        assert_eq!(ids, [&json!(bond), &json!(other)]);
 
         // Roles: a verifier cannot report, an issuer cannot review, an investor neither.
         let reply = monitor(

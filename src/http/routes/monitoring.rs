@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::app::engine::Receipt;
 use crate::app::{
-    AllocationView, ImpactView, InvestorImpact, LabelChange, LabelCheck, LabelSummary, LabelView,
+    AllocationView, ImpactView, InvestorImpact, LabelChange, LabelCheck, LabelPage, LabelView,
     MonitoringType as T, ProjectView, ReviewView, enum_str,
 };
 use crate::domain::bond::{BondKind, Category};
@@ -205,16 +205,20 @@ pub struct LabelQuery {
     category: Option<Category>,
     #[param(minimum = 1, maximum = 17)]
     sdg_goal: Option<u8>,
+    /// Cursor: the `next` of the previous page.
+    after: Option<String>,
+    /// Page size, 1–200 (default 50).
+    limit: Option<u32>,
 }
 
 /// Bonds with their label status now, filtered by status, kind, category, SDG goal (public).
 #[utoipa::path(get, path = "/v1/labels", tag = "labels", params(LabelQuery),
-    responses((status = 200, body = Vec<LabelSummary>),
+        responses((status = 200, body = LabelPage),
               (status = 400, body = Problem, content_type = "application/problem+json")))]
 async fn list_labels(
     State(state): State<AppState>,
     Query(query): Query<LabelQuery>,
-) -> ApiResult<Json<Vec<LabelSummary>>> {
+) -> ApiResult<Json<LabelPage>> {
     if let Some(goal) = query.sdg_goal
         && !(1..=17).contains(&goal)
     {
@@ -230,7 +234,12 @@ async fn list_labels(
         sdg_goal: query.sdg_goal,
     };
     let status = query.status.map(|s| s.as_str());
-    Ok(Json(state.app.labels(&filter, status).await?))
+    Ok(Json(
+        state
+            .app
+            .labels(&filter, status, query.after.as_deref(), query.limit)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
