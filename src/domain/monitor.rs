@@ -35,6 +35,9 @@ pub const TEXT_CHARS_MAX: usize = 2_000;
 pub const LINES_MAX: usize = 500;
 /// Longest reporting period: twelve months (ICMA GBP "annually"; EU GBS Art. 11).
 pub const PERIOD_MONTHS_MAX: u32 = 12;
+/// Largest figure or factor in an impact report (far above any real one; keeps every product
+/// of figures and shares inside Decimal's range).
+pub const FIGURE_MAX: u64 = 1_000_000_000_000_000;
 /// Longest useful life of a project, in years.
 pub const USEFUL_LIFE_YEARS_MAX: u32 = 100;
 
@@ -500,13 +503,13 @@ fn figure(value: &str, pointer: &str, errors: &mut FieldErrors) -> Decimal {
         && !value.starts_with('.')
         && !value.ends_with('.');
     match value.parse::<Decimal>() {
-        Ok(d) if shaped && d.scale() <= 18 => d.normalize(),
+        Ok(d) if shaped && d.scale() <= 18 && d <= Decimal::from(FIGURE_MAX) => d.normalize(),
         _ => {
             errors.push(
                 pointer,
                 "invalid_number",
                 format!(
-                    "{} is not a non-negative decimal number written as a string",
+                    "{} is not a non-negative decimal number (at most {FIGURE_MAX}, 18 decimals) written as a string",
                     crate::domain::error::quoted(value)
                 ),
             );
@@ -1724,7 +1727,9 @@ impl Monitor {
                     let part = if funded.is_zero() {
                         Decimal::ZERO
                     } else {
-                        bond_value * allocated.get(p).copied().unwrap_or_default() / funded
+                        // The project's part of what the bond funded (≤ 1) first, so that the
+                        // product stays far inside Decimal's range.
+                        bond_value * (allocated.get(p).copied().unwrap_or_default() / funded)
                     };
                     *totals
                         .by_category
@@ -3760,5 +3765,23 @@ mod tests {
             .apply(&report, 4, AFTER_FIRST_PERIOD, ISSUER, Decimal::ZERO);
         assert_eq!(data["fully_allocated"], false);
         assert_eq!(data["net_proceeds"], "0");
+    }
+
+    #[test]
+    fn a_figure_is_at_most_figure_max_so_pro_rating_cannot_overflow() {
+        let at = figure(&["P1"], "renewable_generation", &FIGURE_MAX.to_string());
+        let over = figure(
+            &["P1"],
+            "renewable_generation",
+            &(FIGURE_MAX + 1).to_string(),
+        );
+        let spec = |f| impact_spec("2026-01-01", "2026-12-31", "ex_post", vec![f]);
+        assert!(spec(at).validate().is_ok());
+        let errors = spec(over).validate().unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            (errors[0].pointer.as_str(), errors[0].code.as_str()),
+            ("/figures/0/value", "invalid_number")
+        );
     }
 }
