@@ -90,17 +90,20 @@ call "$url/v1/bonds/$bond/holders" -H "authorization: Bearer $issuer_token" \
   | jq '{outstanding, holders: [.holders[] | {holder, balance}]}'
 call "$url/v1/bonds/$bond/coupons" | jq '.[0]'
 
-step "7. A verifier signs its second-party opinion; the issuer registers a project and reports allocation"
+step "7. The issuer engages a verifier, who signs its second-party opinion; the issuer registers a project and reports allocation"
 rm -f "$dir/verifier.jwk"
 verifier_jwk=$("$midori" keygen --out "$dir/verifier.jwk")
-verifier_token=$(call -X POST "$url/v1/parties" -H "authorization: Bearer $operator" -H 'content-type: application/json' \
+IFS=$'\t' read -r verifier_id verifier_token < <(call -X POST "$url/v1/parties" \
+  -H "authorization: Bearer $operator" -H 'content-type: application/json' \
   -d "$(jq -n --arg key "$verifier_jwk" '{role: "verifier", public_key: $key,
-        attributes: {name: "Kansai Green Review", country: "JP"}}')" | jq -r .api_key)
+        attributes: {name: "Kansai Green Review", country: "JP"}}')" | jq -r '[.party.id, .api_key] | @tsv')
 monitor() { # signer-key token path payload
   echo "$4" | "$midori" sign --key "$1" \
     | call -X POST "$url/v1/bonds/$bond/$3" \
         -H "authorization: Bearer $2" -H 'content-type: application/json' --data-binary @-
 }
+monitor "$dir/issuer.jwk" "$issuer_token" reviewers "$(jq -n --arg b "$bond" --arg v "$verifier_id" \
+  '{type: "review.engage", bond_id: $b, engagement: {verifier: $v}}')" | jq '{entry_type, entry_index}'
 monitor "$dir/verifier.jwk" "$verifier_token" reviews "$(jq -n --arg b "$bond" '{type: "review.submit", bond_id: $b,
   review: {review_id: "SPO-2025-OSAKA", kind: "pre_issuance", conclusion: "positive",
            summary: "Framework aligned with ICMA GBP 2021 and the MoE Green Bond Guidelines 2022"}}')" | jq '{entry_type, entry_index}'

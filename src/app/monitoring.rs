@@ -22,8 +22,8 @@ use crate::domain::error::FieldError;
 use crate::domain::ids::Currency;
 use crate::domain::label::{self, RULES, Standing, Status};
 use crate::domain::monitor::{
-    self, AllocationReportSpec, ImpactReportSpec, MonitorOp, ProjectSpec, ProjectStatusSpec,
-    ReviewSpec, WithdrawalSpec,
+    self, AllocationReportSpec, EngagementSpec, ImpactReportSpec, MonitorOp, ProjectSpec,
+    ProjectStatusSpec, ReviewSpec, WithdrawalSpec,
 };
 use crate::domain::party::Role;
 use crate::domain::wire::format_date;
@@ -57,6 +57,8 @@ pub enum MonitoringType {
     SubmitReview,
     #[serde(rename = "review.withdraw")]
     WithdrawReview,
+    #[serde(rename = "review.engage")]
+    EngageReviewer,
 }
 
 impl MonitoringType {
@@ -68,6 +70,7 @@ impl MonitoringType {
             MonitoringType::ReportImpact => "impact",
             MonitoringType::SubmitReview => "review",
             MonitoringType::WithdrawReview => "withdrawal",
+            MonitoringType::EngageReviewer => "engagement",
         }
     }
     fn by_verifier(self) -> bool {
@@ -101,6 +104,8 @@ pub struct MonitoringPayload {
     pub review: Option<ReviewSpec>,
     #[serde(default)]
     pub withdrawal: Option<WithdrawalSpec>,
+    #[serde(default)]
+    pub engagement: Option<EngagementSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -398,6 +403,7 @@ impl App {
             ("impact", payload.impact.is_some()),
             ("review", payload.review.is_some()),
             ("withdrawal", payload.withdrawal.is_some()),
+            ("engagement", payload.engagement.is_some()),
         ];
         for (name, is) in present {
             if is && name != expected.member() {
@@ -442,9 +448,24 @@ impl App {
                 .as_ref()
                 .map(|p| p.validate().map(MonitorOp::Review)),
             MonitoringType::WithdrawReview => payload.withdrawal.as_ref().map(|p| p.validate()),
+            MonitoringType::EngageReviewer => payload.engagement.as_ref().map(|p| p.validate()),
         }
         .ok_or_else(|| AppError::Internal("member checked above".into()))?
         .map_err(|e| prefixed(e, member))?;
+        if let MonitorOp::Engage { verifier } = &op {
+            let is_verifier = self
+                .store
+                .party(verifier)
+                .await
+                .is_ok_and(|p| p.role == Role::Verifier.as_str());
+            if !is_verifier {
+                return Err(AppError::Validation(vec![field(
+                    "/engagement/verifier",
+                    "not_a_verifier",
+                    "name a party whose role is verifier",
+                )]));
+            }
+        }
         let append = Append {
             actor: verified.actor,
             request: verified.request,

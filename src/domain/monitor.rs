@@ -337,6 +337,29 @@ pub struct ReviewSpec {
     pub document_uri: Option<String>,
 }
 
+/// The issuer engages a verifier (a party id) to review the bond.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EngagementSpec {
+    pub verifier: String,
+}
+
+impl EngagementSpec {
+    pub fn validate(&self) -> Result<MonitorOp, Vec<FieldError>> {
+        let mut e = FieldErrors::new();
+        if uuid::Uuid::try_parse(&self.verifier).is_err() {
+            e.push(
+                "/verifier",
+                "invalid_party",
+                "name the verifier by its party id",
+            );
+        }
+        finish(e, || MonitorOp::Engage {
+            verifier: self.verifier.clone(),
+        })
+    }
+}
+
 /// A verifier withdraws its own review.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -436,6 +459,10 @@ pub enum MonitorOp {
         review: String,
         reason: String,
     },
+    /// The issuer engages an external reviewer for the bond: only engaged verifiers review it.
+    Engage {
+        verifier: String,
+    },
 }
 
 /// Entry types that monitoring writes.
@@ -446,6 +473,7 @@ pub const ENTRY_TYPES: &[&str] = &[
     "impact.reported",
     "review.recorded",
     "review.withdrawn",
+    "reviewer.engaged",
 ];
 
 fn id(text: &str, pointer: &str, what: &str, errors: &mut FieldErrors) -> String {
@@ -1024,6 +1052,8 @@ pub struct Monitor {
     in_force: BTreeMap<u64, u64>,
     impacts: Vec<RecordedImpact>,
     reviews: BTreeMap<String, RecordedReview>,
+    /// Verifiers the issuer engaged: only they review the bond.
+    reviewers: std::collections::BTreeSet<String>,
 }
 
 fn violation(code: &str, detail: impl Into<String>) -> Violation {
@@ -1042,6 +1072,7 @@ impl Monitor {
             in_force: BTreeMap::new(),
             impacts: Vec::new(),
             reviews: BTreeMap::new(),
+            reviewers: std::collections::BTreeSet::new(),
         }
     }
 
@@ -1059,6 +1090,9 @@ impl Monitor {
     }
     pub fn reviews(&self) -> &BTreeMap<String, RecordedReview> {
         &self.reviews
+    }
+    pub fn reviewers(&self) -> &std::collections::BTreeSet<String> {
+        &self.reviewers
     }
 
     fn allocation(&self, index: u64) -> Option<&RecordedAllocation> {
@@ -1162,6 +1196,14 @@ impl Monitor {
             MonitorOp::ReportAllocation(r) => self.check_allocation(r, ctx, &mut v),
             MonitorOp::ReportImpact(r) => self.check_impact(r, ctx, &mut v),
             MonitorOp::Review(r) => self.check_review(r, ctx, &mut v),
+            MonitorOp::Engage { verifier } => {
+                if self.reviewers.contains(verifier) {
+                    v.push(violation(
+                        "already_engaged",
+                        format!("verifier {verifier} is already engaged for this bond"),
+                    ));
+                }
+            }
             MonitorOp::Withdraw { review, .. } => match self.reviews.get(review) {
                 None => v.push(violation(
                     "unknown_review",
@@ -1459,6 +1501,14 @@ impl Monitor {
     }
 
     fn check_review(&self, r: &Review, ctx: &Context<'_>, v: &mut Vec<Violation>) {
+        // ICMA GBP external review guidelines: the issuer appoints its reviewer. A verifier the
+        // issuer did not engage cannot move a label or a coupon.
+        if !self.reviewers.contains(ctx.actor) {
+            v.push(violation(
+                "reviewer_not_engaged",
+                "the bond's issuer has not engaged this verifier (review.engage)",
+            ));
+        }
         if self.reviews.contains_key(&r.id) {
             v.push(violation(
                 "review_exists",
@@ -1585,6 +1635,10 @@ impl Monitor {
                     },
                 );
                 ("review.recorded".into(), review_data(r))
+            }
+            MonitorOp::Engage { verifier } => {
+                self.reviewers.insert(verifier.clone());
+                ("reviewer.engaged".into(), json!({ "verifier": verifier }))
             }
             MonitorOp::Withdraw { review, reason } => {
                 if let Some(r) = self.reviews.get_mut(review) {
@@ -1899,6 +1953,7 @@ fn recorded_op(kind: &str, data: &Value, currency: Currency) -> Result<MonitorOp
             MonitorOp::Review(parse::<ReviewSpec>(data)?.validate().map_err(errors)?)
         }
         "review.withdrawn" => parse::<WithdrawalSpec>(data)?.validate().map_err(errors)?,
+        "reviewer.engaged" => parse::<EngagementSpec>(data)?.validate().map_err(errors)?,
         other => return Err(format!("{other} is not a monitoring entry")),
     })
 }
@@ -1968,7 +2023,7 @@ mod tests {
     impl Bond {
         fn new(terms: MonitorTerms) -> Self {
             Bond {
-                monitor: Monitor::new(terms),
+                monitor: engaged(Monitor::new(terms)),
                 next: 2,
                 log: Vec::new(),
             }
@@ -3596,11 +3651,24 @@ mod tests {
             date!(2027 - 10 - 15),
         );
         bond.record(withdraw("VER-2027"), VERIFIER, date!(2027 - 11 - 01));
+        let engage = EngagementSpec {
+            verifier: "0190a000-0000-7000-8000-00000000000c".to_owned(),
+        };
+        bond.record(engage.validate().unwrap(), ISSUER, date!(2027 - 11 - 02));
         bond
     }
 
+    /// Both test verifiers engaged by the issuer (as `review.engage` entries would do before the
+    /// entries these tests record).
+    fn engaged(mut monitor: Monitor) -> Monitor {
+        monitor
+            .reviewers
+            .extend([VERIFIER.to_owned(), OTHER_VERIFIER.to_owned()]);
+        monitor
+    }
+
     fn replay(terms: MonitorTerms, log: &[Recorded]) -> Result<Monitor, (u64, String)> {
-        let mut monitor = Monitor::new(terms);
+        let mut monitor = engaged(Monitor::new(terms));
         for (kind, data, index, on, actor, net) in log {
             monitor
                 .apply_recorded(kind, data, *index, *on, actor, *net)
@@ -3782,6 +3850,42 @@ mod tests {
         assert_eq!(
             (errors[0].pointer.as_str(), errors[0].code.as_str()),
             ("/figures/0/value", "invalid_number")
+        );
+    }
+
+    #[test]
+    fn only_a_verifier_the_issuer_engaged_reviews_and_engaging_is_once() {
+        let mut bond = green();
+        let outsider = "0190a000-0000-7000-8000-0000000000ff";
+        let spo = MonitorOp::Review(
+            review_spec("SPO-X", "pre_issuance", "positive", None)
+                .validate()
+                .unwrap(),
+        );
+        assert_eq!(
+            bond.check(&spo, outsider, date!(2025 - 06 - 01)),
+            ["reviewer_not_engaged"]
+        );
+        let engage = EngagementSpec {
+            verifier: outsider.to_owned(),
+        }
+        .validate()
+        .unwrap();
+        bond.record(engage.clone(), ISSUER, date!(2025 - 06 - 01));
+        assert_eq!(
+            bond.check(&spo, outsider, date!(2025 - 06 - 02)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&engage, ISSUER, date!(2025 - 06 - 02)),
+            ["already_engaged"]
+        );
+        assert!(
+            EngagementSpec {
+                verifier: "not-a-party".into()
+            }
+            .validate()
+            .is_err()
         );
     }
 }

@@ -79,6 +79,9 @@ enum Body {
     SignedAllocation,
     /// An `impact.report` on the project the world registered.
     SignedImpact,
+    /// A `review.engage` of the world's verifier (the owner's cell engages it, so that the
+    /// verifier's review cell below passes).
+    SignedEngagement,
     /// A `review.submit` (pre-issuance) with a fresh review id.
     SignedReview,
     /// A label token to check (not a valid one: the check still answers 200).
@@ -157,6 +160,7 @@ const MATRIX: &[Endpoint] = &[
     endpoint("GET",    "/v1/bonds/{id}/allocation",                     Subject::Bond,     Body::None,           EVERYONE_200),
     endpoint("POST",   "/v1/bonds/{id}/impact-reports",                 Subject::Bond,     Body::SignedImpact,   [401, 403, 201, 403, 403, 403, 403]),
     endpoint("GET",    "/v1/bonds/{id}/impact",                         Subject::Bond,     Body::None,           EVERYONE_200),
+        endpoint("POST",   "/v1/bonds/{id}/reviewers",                      Subject::Bond,     Body::SignedEngagement, [401, 403, 201, 403, 403, 403, 403]),
     endpoint("POST",   "/v1/bonds/{id}/reviews",                        Subject::Bond,     Body::SignedReview,   [401, 403, 403, 403, 403, 201, 403]),
     endpoint("GET",    "/v1/bonds/{id}/reviews",                        Subject::Bond,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/v1/bonds/{id}/label",                          Subject::Bond,     Body::None,           EVERYONE_200),
@@ -325,6 +329,11 @@ fn body(kind: Body, caller: Option<&Party>, world: &World) -> Option<Value> {
                 "period_start": "2025-06-20", "period_end": "2025-12-31", "basis": "ex_ante",
                 "figures": [{"projects": ["ACCESS-0"], "indicator": "renewable_capacity",
                     "value": "1.5", "unit": "MW", "methodology": "nameplate", "baseline": "none"}]}}),
+        )),
+        Body::SignedEngagement => Some(signed_by(
+            caller,
+            json!({"type": "review.engage", "bond_id": world.bond,
+                "engagement": {"verifier": world.verifier.id}}),
         )),
         Body::SignedReview => {
             let n = PROJECTS.fetch_add(1, Ordering::SeqCst);

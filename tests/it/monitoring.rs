@@ -110,8 +110,33 @@ on_both!(
         let (issuer, bond, verifier, a, _b) = green_bond(&t).await;
         assert_eq!(label(&t, &bond).await["status"], "draft");
 
-        // Second-party opinion before the label can be anything.
+        // A verifier the issuer has not engaged cannot review the bond.
         t.set_time(datetime!(2025-06-25 01:00 UTC));
+        let reply = monitor(
+            &t,
+            &verifier,
+            &bond,
+            "reviews",
+            "review.submit",
+            "review",
+            review("SPO-2025", "pre_issuance", "positive", None),
+        )
+        .await;
+        assert_eq!(violation_codes(&reply), ["reviewer_not_engaged"]);
+        created(
+            &monitor(
+                &t,
+                &issuer,
+                &bond,
+                "reviewers",
+                "review.engage",
+                "engagement",
+                json!({"verifier": verifier.id}),
+            )
+            .await,
+        );
+
+        // Second-party opinion before the label can be anything.
         created(
             &monitor(
                 &t,
@@ -429,9 +454,9 @@ on_both!(
             &t.jwks().await,
         )
         .unwrap();
-        // registration, issuance, 3 reviews, 2 projects, 2 allocation and 2 impact reports,
+        // registration, issuance, the engagement, 3 reviews, 2 projects, 2 allocation and 2 impact reports,
         // and the 10 label changes.
-        assert_eq!(export.lines().count(), 21);
+        assert_eq!(export.lines().count(), 22);
     }
 );
 

@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(post_allocation_report, get_allocation))
         .routes(routes!(post_impact_report, get_impact))
         .routes(routes!(post_review, list_reviews))
+        .routes(routes!(engage_reviewer))
         .routes(routes!(get_label))
         .routes(routes!(get_label_history))
         .routes(routes!(list_labels))
@@ -161,6 +162,23 @@ async fn post_review(
         &[T::SubmitReview, T::WithdrawReview],
     )
     .await
+}
+
+/// Engage an external reviewer for the bond (`review.engage`, signed by the issuer): only
+/// engaged verifiers may review it (ICMA: the issuer appoints its reviewer).
+#[utoipa::path(post, path = "/v1/bonds/{id}/reviewers", tag = "monitoring", security(("bearer" = [])),
+    request_body(content = SignedRequest, description = "`payload` is a MonitoringPayload"),
+    responses((status = 201, body = Receipt),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn engage_reviewer(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(request): Json<SignedRequest>,
+) -> ApiResult<(StatusCode, Json<Receipt>)> {
+    monitor(state, caller, id, request, &[T::EngageReviewer]).await
 }
 
 /// The bond's external reviews (public).
