@@ -191,6 +191,8 @@ enum Work {
     /// recorded label status is still `from`.
     Label {
         from: Option<String>,
+        /// The ledger size the evaluation read: nothing may have been appended since.
+        at_size: u64,
         data: Value,
     },
 }
@@ -344,9 +346,18 @@ impl Engine {
         &self,
         ledger_id: String,
         from: Option<String>,
+        at_size: u64,
         data: Value,
     ) -> AppResult<Accepted> {
-        self.accepted(ledger_id, Work::Label { from, data }).await
+        self.accepted(
+            ledger_id,
+            Work::Label {
+                from,
+                at_size,
+                data,
+            },
+        )
+        .await
     }
 
     /// The verdict on `op` by `actor` against the ledger's current state, without writing.
@@ -775,7 +786,7 @@ impl Committer {
                     append,
                 } => (Some(append), Some((origin, bond.as_ref(), trial)), None),
                 Work::Append(append) => (Some(append), None, None),
-                Work::Label { from, .. } => (None, None, Some(from)),
+                Work::Label { from, at_size, .. } => (None, None, Some((from, *at_size))),
             };
             let mut hash = None;
             let mut nonce_key = None;
@@ -881,7 +892,11 @@ impl Committer {
             let action = match (append, &job.work) {
                 (Some(append), _) => &append.action,
                 (None, Work::Label { data, .. }) => {
-                    if state.label.as_ref() != label_from.and_then(|f| f.as_ref()) {
+                    let (from, at_size) = match label_from {
+                        Some((from, at_size)) => (from.as_ref(), at_size),
+                        None => (None, u64::MAX),
+                    };
+                    if state.label.as_ref() != from || state.size != at_size {
                         answers[i] = Some(Err(AppError::Conflict(
                             "the label changed meanwhile; evaluate it again".into(),
                         )));

@@ -33,6 +33,8 @@ use crate::store::{BondFilter, BondRow};
 
 /// How long a label JWS is valid at most; sooner if the status can change sooner.
 pub const LABEL_VALIDITY_HOURS: i64 = 24;
+/// Evaluations of one bond's label in a row when the ledger keeps moving under them.
+const LABEL_REFRESH_ATTEMPTS: usize = 3;
 /// Bonds evaluated per page by the background label watch and the label list.
 const BONDS_PER_PAGE: u32 = 100;
 /// Bonds listed by `GET /v1/labels` per page, by default and at most (each is evaluated from its
@@ -685,8 +687,22 @@ impl App {
     /// Record on the bond's ledger every label change since the last recorded one, each with
     /// the date it took effect. Returns how many were recorded.
     pub async fn refresh_label(&self, bond_id: &str) -> AppResult<usize> {
+        // An entry appended between reading the ledger and recording a change makes the engine
+        // refuse the change (it rests on facts that are no longer the latest): read again.
+        let mut recorded = 0;
+        for _ in 0..LABEL_REFRESH_ATTEMPTS {
+            match self.refresh_label_once(bond_id).await? {
+                (n, true) => return Ok(recorded + n),
+                (n, false) => recorded += n,
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// One evaluation: the changes recorded, and whether it ran to the end.
+    async fn refresh_label_once(&self, bond_id: &str) -> AppResult<(usize, bool)> {
         let bond = self.bond_row(bond_id).await?;
-        let (r, _) = self.bond_replay(&bond).await?;
+        let (r, size) = self.bond_replay(&bond).await?;
         let facts = r.monitor.facts(r.redeemed_on);
         let today = self.rules_today();
         let registered = OffsetDateTime::parse(&bond.created_at, &Rfc3339)
@@ -720,17 +736,22 @@ impl App {
             });
             match self
                 .engine()
-                .record_label(bond.ledger_id.clone(), current.clone(), data)
+                .record_label(
+                    bond.ledger_id.clone(),
+                    current.clone(),
+                    size + recorded as u64,
+                    data,
+                )
                 .await
             {
                 Ok(_) => recorded += 1,
-                // Another evaluation got there first: it recorded the same facts.
-                Err(AppError::Conflict(_)) => return Ok(recorded),
+                // The ledger moved on (a new fact, or another evaluation): start again.
+                Err(AppError::Conflict(_)) => return Ok((recorded, false)),
                 Err(e) => return Err(e),
             }
             current = Some(status.as_str().to_owned());
         }
-        Ok(recorded)
+        Ok((recorded, true))
     }
 
     /// Refresh every bond's label (the background watch; also `midori` operators' tool).

@@ -1453,14 +1453,27 @@ impl Monitor {
             ));
         }
         match r.amends {
-            Some(a) => {
-                if !self.impacts.iter().any(|i| i.index == a) {
-                    v.push(violation(
-                        "unknown_report",
-                        format!("entry {a} is not an impact report of this bond"),
-                    ));
+            // A correction replaces a report in force, for the same period.
+            Some(a) => match self.impacts_in_force().find(|i| i.index == a) {
+                None => v.push(violation(
+                    "unknown_report",
+                    format!("entry {a} is not an impact report of this bond in force (a correction amends the latest version)"),
+                )),
+                Some(old) => {
+                    if old.report.period_start != r.period_start
+                        || old.report.period_end != r.period_end
+                    {
+                        v.push(violation(
+                            "period_mismatch",
+                            format!(
+                                "a correction covers the period of the report it amends: {} to {}",
+                                format_date(old.report.period_start),
+                                format_date(old.report.period_end)
+                            ),
+                        ));
+                    }
                 }
-            }
+            },
             // A new period may not overlap one already reported: a second report of the same
             // figures would count them twice (a correction names what it amends instead).
             None => {

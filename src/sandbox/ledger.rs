@@ -254,10 +254,23 @@ struct DataRef {
 type KeyCache = HashMap<String, VerifyingKey>;
 
 /// Parse one transaction entry and check it records exactly what its actor signed.
-fn parse(line: &[u8], trial: &str, keys: &mut KeyCache) -> Result<Option<Judged>, ExportError> {
+/// `line_no` is the line's position in the export, which is the entry's index in a sound export;
+/// errors name it.
+fn parse(
+    line: &[u8],
+    line_no: u64,
+    trial: &str,
+    keys: &mut KeyCache,
+) -> Result<Option<Judged>, ExportError> {
     let entry: LineRef =
-        serde_json::from_slice(line).map_err(|e| bad(u64::MAX, format!("not an entry: {e}")))?;
-    let index: u64 = entry.index.parse().unwrap_or(u64::MAX);
+        serde_json::from_slice(line).map_err(|e| bad(line_no, format!("not an entry: {e}")))?;
+    let index = line_no;
+    if entry.index != index.to_string() {
+        return Err(bad(
+            index,
+            format!("the line holds entry {:?}", entry.index),
+        ));
+    }
     if entry.kind != SANDBOX_TX {
         return Ok(None);
     }
@@ -313,12 +326,24 @@ fn parse(line: &[u8], trial: &str, keys: &mut KeyCache) -> Result<Option<Judged>
 
 /// Parse and verify one slice of lines: batch verification, and on failure the first entry
 /// whose signature is bad.
-fn parse_and_verify<L: AsRef<[u8]>>(lines: &[L], trial: &str) -> Result<Vec<Judged>, ExportError> {
+/// The first problem (by entry index) wins, whichever check finds it, so the answer does not
+/// depend on how lines are split between threads.
+fn parse_and_verify<L: AsRef<[u8]>>(
+    lines: &[L],
+    first_line: u64,
+    trial: &str,
+) -> Result<Vec<Judged>, ExportError> {
     let mut out = Vec::with_capacity(lines.len());
     let mut keys = KeyCache::new();
-    for line in lines {
-        if let Some(j) = parse(line.as_ref(), trial, &mut keys)? {
-            out.push(j);
+    let mut parse_error = None;
+    for (i, line) in lines.iter().enumerate() {
+        match parse(line.as_ref(), first_line + i as u64, trial, &mut keys) {
+            Ok(Some(j)) => out.push(j),
+            Ok(None) => {}
+            Err(e) => {
+                parse_error = Some(e);
+                break;
+            }
         }
     }
     let messages: Vec<&[u8]> = out.iter().map(|j| j.message.as_slice()).collect();
@@ -334,7 +359,17 @@ fn parse_and_verify<L: AsRef<[u8]>>(lines: &[L], trial: &str) -> Result<Vec<Judg
             }
         }
     }
-    Ok(out)
+    match parse_error {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+fn error_index(e: &ExportError) -> u64 {
+    match e {
+        ExportError::Empty => 0,
+        ExportError::Entry { index, .. } => *index,
+    }
 }
 
 /// Replay an export (an iterator of lines, entry 0 first) under `rulebook`, verifying client
@@ -362,15 +397,23 @@ where
     let mut signatures = 0u64;
     let threads = threads.max(1);
     let mut chunk: Vec<L> = Vec::with_capacity(CHUNK);
+    // Entry 0 was the first line.
+    let mut line_no = 1u64;
     let mut flush = |chunk: &mut Vec<L>| -> Result<(), ExportError> {
         if chunk.is_empty() {
             return Ok(());
         }
         let per = chunk.len().div_ceil(threads);
+        let base = line_no;
         let parts: Vec<Result<Vec<Judged>, ExportError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = chunk
                 .chunks(per)
-                .map(|part| scope.spawn(|| parse_and_verify(part, &trial)))
+                .enumerate()
+                .map(|(k, part)| {
+                    let first = base + (k * per) as u64;
+                    let trial = &trial;
+                    scope.spawn(move || parse_and_verify(part, first, trial))
+                })
                 .collect();
             handles
                 .into_iter()
@@ -380,6 +423,14 @@ where
                 })
                 .collect()
         });
+        line_no += chunk.len() as u64;
+        if let Some(e) = parts
+            .iter()
+            .filter_map(|p| p.as_ref().err())
+            .min_by_key(|e| error_index(e))
+        {
+            return Err(e.clone());
+        }
         for part in parts {
             for j in part? {
                 signatures += 1;

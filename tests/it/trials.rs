@@ -308,6 +308,29 @@ on_both!(
         .unwrap();
         assert!(!caught.consistent);
 
+        // A bad signature on line 3 and an unparseable line 10: the first problem is named,
+        // however the lines are split between threads.
+        let mut lines: Vec<String> = export.lines().map(str::to_owned).collect();
+        let sig_at = lines[3].find("\"signature\":\"").unwrap() + 13;
+        let flipped = if &lines[3][sig_at..sig_at + 1] == "A" {
+            "B"
+        } else {
+            "A"
+        };
+        lines[3].replace_range(sig_at..sig_at + 1, flipped);
+        lines[10] = "{not json".to_owned();
+        let rb = Rulebook::parse(V1.as_bytes()).unwrap();
+        let errors: Vec<String> = [1, 2, 3]
+            .into_iter()
+            .map(|threads| {
+                replay_export(lines.iter().map(String::as_bytes), &rb, threads)
+                    .unwrap_err()
+                    .to_string()
+            })
+            .collect();
+        assert!(errors[0].starts_with("entry 3:"), "{errors:?}");
+        assert!(errors.iter().all(|e| e == &errors[0]), "{errors:?}");
+
         // The regulator's audit re-verifies every ledger.
         let audit = t.get("/v1/audit/ledgers", Some(&regulator.token)).await;
         assert_eq!(audit.status, 200, "{}", audit.text());
