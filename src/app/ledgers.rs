@@ -8,6 +8,7 @@ use super::parties::{not_found, require_role};
 use super::{App, AppError, AppResult, Caller};
 use crate::domain::party::Role;
 use crate::ledger::canon::b64url;
+use crate::ledger::entry::Entry;
 use crate::ledger::merkle;
 use crate::store::{BondRow, CheckpointRow, ENTRIES_PAGE_MAX};
 
@@ -147,6 +148,32 @@ impl App {
         let size = self.store.ledger(&bond.ledger_id).await?.size;
         let rows = self.store.entries(&bond.ledger_id, start, size).await?;
         Ok((rows.into_iter().map(|r| r.leaf).collect(), size))
+    }
+
+    /// Every entry of a ledger as stored (leaf bytes), read in pages, up to its size now.
+    pub(super) async fn ledger_leaves(&self, ledger_id: &str) -> AppResult<Vec<Vec<u8>>> {
+        let size = self.store.ledger(ledger_id).await?.size;
+        let mut out = Vec::new();
+        while (out.len() as u64) < size {
+            let rows = self
+                .store
+                .entries(ledger_id, out.len() as u64, size)
+                .await?;
+            if rows.is_empty() {
+                break;
+            }
+            out.extend(rows.into_iter().map(|r| r.leaf));
+        }
+        Ok(out)
+    }
+
+    /// Every entry of a ledger, parsed (each leaf must be canonical).
+    pub(super) async fn ledger_entries(&self, ledger_id: &str) -> AppResult<Vec<Entry>> {
+        self.ledger_leaves(ledger_id)
+            .await?
+            .iter()
+            .map(|leaf| Ok(Entry::from_leaf(leaf)?.0))
+            .collect()
     }
 
     /// A tree size to prove against: the latest by default; never past the ledger's end.

@@ -17,6 +17,7 @@ use super::engine::{
     Accepted, Action, Append, BondReplay, book_terms, monitor_terms, replay_bond, rules_date,
 };
 use super::parties::require_role;
+use super::tokens::field;
 use super::{App, AppError, AppResult, Caller};
 use crate::domain::error::FieldError;
 use crate::domain::ids::Currency;
@@ -27,7 +28,7 @@ use crate::domain::monitor::{
 };
 use crate::domain::party::Role;
 use crate::domain::wire::format_date;
-use crate::ledger::entry::{Entry, SignedRequest};
+use crate::ledger::entry::SignedRequest;
 use crate::ledger::jws;
 use crate::store::{BondFilter, BondRow};
 
@@ -268,14 +269,6 @@ pub struct InvestorImpact {
     pub figures: Vec<Figure>,
 }
 
-fn field(pointer: &str, code: &str, detail: impl Into<String>) -> FieldError {
-    FieldError {
-        pointer: format!("/payload{pointer}"),
-        code: code.into(),
-        detail: detail.into(),
-    }
-}
-
 fn prefixed(errors: Vec<FieldError>, member: &str) -> AppError {
     AppError::Validation(
         errors
@@ -485,19 +478,8 @@ impl App {
 
     /// A bond's state replayed from its whole ledger, and the date it was registered.
     async fn bond_replay(&self, bond: &BondRow) -> AppResult<(BondReplay, u64)> {
-        let size = self.store.ledger(&bond.ledger_id).await?.size;
-        let mut entries = Vec::new();
-        let mut start = 0;
-        while start < size {
-            let rows = self.store.entries(&bond.ledger_id, start, size).await?;
-            if rows.is_empty() {
-                break;
-            }
-            for row in &rows {
-                entries.push(Entry::from_leaf(&row.leaf)?.0);
-            }
-            start += rows.len() as u64;
-        }
+        let entries = self.ledger_entries(&bond.ledger_id).await?;
+        let size = entries.len() as u64;
         let replay = replay_bond(
             book_terms(&bond.issuer_id, &bond.spec)?,
             monitor_terms(&bond.spec)?,
@@ -646,21 +628,13 @@ impl App {
     /// The label changes recorded on the bond's ledger.
     pub async fn label_history(&self, bond_id: &str) -> AppResult<Vec<LabelChange>> {
         let bond = self.bond_row(bond_id).await?;
-        let size = self.store.ledger(&bond.ledger_id).await?.size;
-        let mut out = Vec::new();
-        let mut start = 0;
-        while start < size {
-            let rows = self.store.entries(&bond.ledger_id, start, size).await?;
-            if rows.is_empty() {
-                break;
-            }
-            for row in &rows {
-                let (e, _) = Entry::from_leaf(&row.leaf)?;
-                if e.kind != "label.changed" {
-                    continue;
-                }
+        let entries = self.ledger_entries(&bond.ledger_id).await?;
+        Ok(entries
+            .iter()
+            .filter(|e| e.kind == "label.changed")
+            .map(|e| {
                 let text = |k: &str| e.data.get(k).and_then(Value::as_str).map(str::to_owned);
-                out.push(LabelChange {
+                LabelChange {
                     entry_index: e.index.clone(),
                     time: e.time.clone(),
                     previous: text("previous"),
@@ -677,11 +651,9 @@ impl App {
                                 .collect()
                         })
                         .unwrap_or_default(),
-                });
-            }
-            start += rows.len() as u64;
-        }
-        Ok(out)
+                }
+            })
+            .collect())
     }
 
     /// Record on the bond's ledger every label change since the last recorded one, each with

@@ -198,7 +198,8 @@ pub struct Entitlements {
     pub holders: Vec<EntitlementLine>,
 }
 
-fn field(pointer: &str, code: &str, detail: impl Into<String>) -> FieldError {
+/// A field error at `pointer` inside the signed `payload`.
+pub(super) fn field(pointer: &str, code: &str, detail: impl Into<String>) -> FieldError {
     FieldError {
         pointer: format!("/payload{pointer}"),
         code: code.into(),

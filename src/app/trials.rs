@@ -307,22 +307,6 @@ impl App {
         Ok(trial_view(&self.trial_row(id).await?, self.origin()))
     }
 
-    async fn ledger_leaves(&self, ledger_id: &str) -> AppResult<Vec<Vec<u8>>> {
-        let size = self.store.ledger(ledger_id).await?.size;
-        let mut out = Vec::new();
-        while (out.len() as u64) < size {
-            let rows = self
-                .store
-                .entries(ledger_id, out.len() as u64, size)
-                .await?;
-            if rows.is_empty() {
-                break;
-            }
-            out.extend(rows.into_iter().map(|r| r.leaf));
-        }
-        Ok(out)
-    }
-
     /// The trial's ledger as JSON Lines (regulators).
     pub async fn trial_export(&self, caller: &Caller, id: &str) -> AppResult<Vec<u8>> {
         regulator_only(caller)?;
