@@ -350,6 +350,9 @@ fn generate(path: &Path, n: usize) -> (u64, u64, u64) {
                     format!("ok-{id}"),
                     TxBody::IssuerConsent {
                         transfer_id: id.clone(),
+                        from: ids[from].clone(),
+                        to: ids[to].clone(),
+                        amount: Decimal::from(1_000),
                     },
                     time,
                     &mut parties,

@@ -37,7 +37,7 @@ pub use replay::{
     compare, replay,
 };
 pub use rulebook::{BuiltinRule, CapBasis, OfferingType, Rule, RuleKind, Rulebook};
-pub use state::{DayTotal, Participant, State, Status, TOTAL_UNITS_MAX};
+pub use state::{ConsentTerms, DayTotal, Participant, State, Status, TOTAL_UNITS_MAX};
 pub use tx::{Tx, TxBody, TxType};
 
 /// Hours east of UTC of the zone in which a trial's calendar days are counted: Asia/Tokyo

@@ -21,7 +21,7 @@ use crate::domain::party::{InvestorCategory, Role};
 use crate::sandbox::rulebook::{
     BuiltinRule, CapBasis, Ix, OfferingType, ReportDue, Rulebook, category_ix,
 };
-use crate::sandbox::state::{DayTotal, Participant, State, Status, TOTAL_UNITS_MAX};
+use crate::sandbox::state::{ConsentTerms, DayTotal, Participant, State, Status, TOTAL_UNITS_MAX};
 use crate::sandbox::tx::{Tx, TxBody, TxType};
 use crate::sandbox::{ID_LEN_MAX, PARTICIPANTS_MAX, PENDING_CONSENTS_MAX, trial_date};
 
@@ -47,7 +47,7 @@ pub(crate) enum Effect<'t> {
         version: &'t str,
     },
     Move(Move<'t>),
-    IssuerConsent(&'t str),
+    IssuerConsent(&'t str, ConsentTerms),
     Report(Date),
 }
 
@@ -183,10 +183,8 @@ pub(crate) fn apply(state: &mut State, tx: &Tx, effect: Effect<'_>) {
                 state.pending_consents.remove(transfer_id);
             }
         }
-        Effect::IssuerConsent(transfer_id) => {
-            if !state.pending_consents.contains(transfer_id) {
-                state.pending_consents.insert(transfer_id.to_owned());
-            }
+        Effect::IssuerConsent(transfer_id, terms) => {
+            state.pending_consents.insert(transfer_id.to_owned(), terms);
         }
         Effect::Report(period_end) => {
             state.last_report_period_end = state.last_report_period_end.max(Some(period_end));
@@ -351,17 +349,35 @@ impl<'a, 't> Check<'a, 't> {
             } => self.issue(actor, receiver, to, *amount, use_of_proceeds),
             TxBody::Transfer { to, amount } => self.transfer(actor, receiver, to, *amount),
             TxBody::Redeem { amount } => self.redeem(actor, *amount),
-            TxBody::IssuerConsent { transfer_id } => {
+            TxBody::IssuerConsent {
+                transfer_id,
+                from,
+                to,
+                amount,
+            } => {
                 self.require_role(actor, Role::Issuer);
-                if transfer_id.is_empty() || transfer_id.len() > ID_LEN_MAX {
+                if [transfer_id, from, to]
+                    .iter()
+                    .any(|id| id.is_empty() || id.len() > ID_LEN_MAX)
+                {
                     self.builtin(BuiltinRule::Format);
                 }
-                if !state.pending_consents.contains(transfer_id.as_str())
+                if *amount <= Decimal::ZERO {
+                    self.builtin(BuiltinRule::Amount);
+                }
+                if !state.pending_consents.contains_key(transfer_id.as_str())
                     && state.pending_consents.len() >= PENDING_CONSENTS_MAX
                 {
                     self.builtin(BuiltinRule::Limit);
                 }
-                Effect::IssuerConsent(transfer_id)
+                Effect::IssuerConsent(
+                    transfer_id,
+                    ConsentTerms {
+                        from: from.clone(),
+                        to: to.clone(),
+                        amount: *amount,
+                    },
+                )
             }
             TxBody::Report { period_end } => {
                 self.require_role(actor, Role::Issuer);
@@ -616,8 +632,13 @@ impl<'a, 't> Check<'a, 't> {
         {
             self.rule(ix);
         }
+        // The consent names this transfer's id and its exact terms.
         if let Some(ix) = set.issuer_consent
-            && !self.state.pending_consents.contains(self.tx.id.as_str())
+            && !self
+                .state
+                .pending_consents
+                .get(self.tx.id.as_str())
+                .is_some_and(|c| c.from == self.tx.actor && c.to == to && c.amount == amount)
         {
             self.rule(ix);
         }

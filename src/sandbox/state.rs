@@ -88,8 +88,9 @@ pub struct State {
     pub(super) regulators: BTreeSet<String>,
     pub(super) participants: BTreeMap<String, Participant>,
     pub(super) day: Option<DayTotal>,
-    /// Transfer ids an issuer has consented to and no accepted transfer has used yet.
-    pub(super) pending_consents: BTreeSet<String>,
+    /// Transfers an issuer has consented to (by transfer id, with their terms) that no accepted
+    /// transfer has used yet.
+    pub(super) pending_consents: BTreeMap<String, ConsentTerms>,
     #[serde(with = "wire::opt_date")]
     pub(super) last_report_period_end: Option<Date>,
     pub(super) reports_filed: u64,
@@ -119,7 +120,7 @@ struct StateWire {
     #[serde(default)]
     day: Option<DayTotal>,
     #[serde(default)]
-    pending_consents: BTreeSet<String>,
+    pending_consents: BTreeMap<String, ConsentTerms>,
     #[serde(default, with = "wire::opt_date")]
     last_report_period_end: Option<Date>,
     #[serde(default)]
@@ -210,7 +211,7 @@ impl State {
             regulators: regulators.into_iter().map(Into::into).collect(),
             participants: BTreeMap::new(),
             day: None,
-            pending_consents: BTreeSet::new(),
+            pending_consents: BTreeMap::new(),
             last_report_period_end: None,
             reports_filed: 0,
             outstanding: Decimal::ZERO,
@@ -289,7 +290,7 @@ impl State {
 
     /// Whether an issuer consent waits for the transfer with this id.
     pub fn has_pending_consent(&self, transfer_id: &str) -> bool {
-        self.pending_consents.contains(transfer_id)
+        self.pending_consents.contains_key(transfer_id)
     }
 
     /// Issuer consents not yet used.
@@ -322,7 +323,12 @@ impl State {
             .regulators
             .iter()
             .chain(self.participants.keys())
-            .chain(&self.pending_consents)
+            .chain(self.pending_consents.keys())
+            .chain(
+                self.pending_consents
+                    .values()
+                    .flat_map(|c| [&c.from, &c.to]),
+            )
             .find(|id| bad_id(id))
         {
             return error(format!(
@@ -444,4 +450,14 @@ mod tests {
             assert!(serde_json::from_str::<State>(json).is_err(), "{json}");
         }
     }
+}
+
+/// The terms of a transfer an issuer consented to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentTerms {
+    pub from: String,
+    pub to: String,
+    #[serde(with = "wire::amount")]
+    pub amount: Decimal,
 }

@@ -194,6 +194,16 @@ fn issue(to: &str, amount: i64) -> TxBody {
     }
 }
 
+/// The issuer's consent to transfer `id`: `amount` from `from` to `to`.
+fn consent_to(id: impl Into<String>, from: &str, to: &str, amount: i64) -> TxBody {
+    TxBody::IssuerConsent {
+        transfer_id: id.into(),
+        from: from.into(),
+        to: to.into(),
+        amount: yen(amount),
+    }
+}
+
 fn transfer(to: &str, amount: i64) -> TxBody {
     TxBody::Transfer {
         to: to.into(),
@@ -411,13 +421,7 @@ fn only_the_regulator_admits_and_changes_status_under_sbx_role() {
 fn only_issuers_issue_consent_and_report_and_only_investors_transfer_and_redeem() {
     let mut sim = Sim::with_parties("");
     sim.refused("pro", issue("gen", 100), &["SBX-ROLE"]);
-    sim.refused(
-        "pro",
-        TxBody::IssuerConsent {
-            transfer_id: "t".into(),
-        },
-        &["SBX-ROLE"],
-    );
+    sim.refused("pro", consent_to("t", "pro", "qii", 1), &["SBX-ROLE"]);
     sim.refused("pro", report(DAY0), &["SBX-ROLE"]);
     sim.refused(
         REGULATOR,
@@ -512,21 +516,15 @@ fn the_replay_memory_bounds_are_enforced_just_past_them_under_sbx_limit() {
     let one_more = admit("late", Role::Investor, Some(InvestorCategory::Qii), None);
     assert_eq!(ids(&step(REGULATOR, one_more)), ["SBX-LIMIT"]);
     for i in 0..PENDING_CONSENTS_MAX {
-        let consent = TxBody::IssuerConsent {
-            transfer_id: format!("t{i}"),
-        };
+        let consent = consent_to(format!("t{i}"), "pro", "qii", 1);
         assert!(step(ISSUER, consent).accepted);
     }
-    let again = TxBody::IssuerConsent {
-        transfer_id: "t0".into(),
-    };
+    let again = consent_to("t0", "pro", "qii", 1);
     assert!(
         step(ISSUER, again).accepted,
         "an existing consent is not a new one"
     );
-    let one_more = TxBody::IssuerConsent {
-        transfer_id: "late".into(),
-    };
+    let one_more = consent_to("late", "pro", "qii", 1);
     assert_eq!(ids(&step(ISSUER, one_more)), ["SBX-LIMIT"]);
 }
 
@@ -1041,16 +1039,20 @@ fn a_transfer_between_investors_needs_an_issuer_consent_which_it_uses_up() {
     sim.refused("pro", transfer("qii", 1), &["SBX-ISSUER-CONSENT"]);
     // Consent to the next transaction id.
     let next = format!("tx-{}", sim.seq + 2);
-    sim.ok(
-        ISSUER,
-        TxBody::IssuerConsent {
-            transfer_id: next.clone(),
-        },
-    );
+    sim.ok(ISSUER, consent_to(next.clone(), "pro", "qii", 1));
     assert!(sim.state.has_pending_consent(&next));
     sim.ok("pro", transfer("qii", 1));
     assert!(!sim.state.has_pending_consent(&next));
     assert_eq!(sim.state.pending_consents(), 0);
+    // A consent binds its terms: the same id from another sender, to another receiver or for
+    // another amount does not use it.
+    let next = format!("tx-{}", sim.seq + 2);
+    sim.ok(ISSUER, consent_to(next.clone(), "qii", "pro", 1));
+    sim.refused("pro", transfer("qii", 1), &["SBX-ISSUER-CONSENT"]);
+    assert!(
+        sim.state.has_pending_consent(&next),
+        "a refused transfer leaves the consent"
+    );
     // A buyback by the issuer needs no consent.
     sim.ok("pro", transfer(ISSUER, 1));
 }
@@ -1201,7 +1203,7 @@ fn osaka_trial() -> Vec<Tx> {
     push(&mut sim, ISSUER, issue("gen", 300_000)); // over the general cap
     sim.on_day(31);
     let id = format!("tx-{}", sim.seq + 2);
-    push(&mut sim, ISSUER, TxBody::IssuerConsent { transfer_id: id });
+    push(&mut sim, ISSUER, consent_to(id, "pro", "qii", 3_000_000));
     push(&mut sim, "pro", transfer("qii", 3_000_000));
     sim.on_day(35);
     push(&mut sim, ISSUER, report(DAY0 + Duration::days(30)));
@@ -1449,7 +1451,12 @@ fn build(ops: &[Op], book: &Rulebook) -> Vec<Tx> {
                     push(
                         &mut txs,
                         ISSUER,
-                        TxBody::IssuerConsent { transfer_id: next },
+                        TxBody::IssuerConsent {
+                            transfer_id: next,
+                            from: investor.into(),
+                            to: to_investor.into(),
+                            amount,
+                        },
                         time,
                     );
                 }
@@ -1490,6 +1497,9 @@ fn build(ops: &[Op], book: &Rulebook) -> Vec<Tx> {
                 ISSUER,
                 TxBody::IssuerConsent {
                     transfer_id: format!("tx-{}", who),
+                    from: investor.into(),
+                    to: to_investor.into(),
+                    amount,
                 },
             ),
         };

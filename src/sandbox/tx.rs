@@ -78,9 +78,18 @@ pub enum TxBody {
         #[serde(with = "wire::amount")]
         amount: Decimal,
     },
-    /// The issuer consents to the future transfer whose transaction id is `transfer_id`.
+    /// The issuer consents to the future transfer whose transaction id is `transfer_id`, from
+    /// `from` to `to` of `amount`.
     #[serde(rename = "issuer.consent")]
-    IssuerConsent { transfer_id: String },
+    IssuerConsent {
+        transfer_id: String,
+        /// The transfer it consents to, exactly: sender, receiver and amount. A transfer with
+        /// this id but other terms does not use it (a guessed id is worth nothing).
+        from: String,
+        to: String,
+        #[serde(with = "wire::amount")]
+        amount: Decimal,
+    },
     /// An investor redeems tokens with the issuer (an exit transaction).
     #[serde(rename = "redeem")]
     Redeem {

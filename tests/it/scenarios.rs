@@ -162,19 +162,19 @@ fn transfers() -> Vec<Step> {
         // Inside the 30-day lock-up, and without the issuer's consent.
         step(datetime!(2026-10-15 01:00 UTC), QII, "t-early", json!({"type": "transfer", "to": "{party:3}", "amount": "1000000"}), &["SBX-ISSUER-CONSENT", "SBX-LOCKUP"]),
         step(datetime!(2026-11-02 01:00 UTC), ISSUER, "report-october", json!({"type": "report", "period_end": "2026-10-31"}), &[]),
-        step(datetime!(2026-11-02 01:10 UTC), ISSUER, "consent-t-pro", json!({"type": "issuer.consent", "transfer_id": "t-pro"}), &[]),
+        step(datetime!(2026-11-02 01:10 UTC), ISSUER, "consent-t-pro", json!({"type": "issuer.consent", "transfer_id": "t-pro", "from": "{party:2}", "to": "{party:3}", "amount": "1000000"}), &[]),
         // Day 32: the lock-up is over and the issuer consented.
         step(datetime!(2026-11-02 01:20 UTC), QII, "t-pro", json!({"type": "transfer", "to": "{party:3}", "amount": "1000000"}), &[]),
         // A consent is used once.
         step(datetime!(2026-11-02 01:30 UTC), QII, "t-pro-again", json!({"type": "transfer", "to": "{party:3}", "amount": "1000000"}), &["SBX-ISSUER-CONSENT"]),
         // Transfers go to professional investors and QIIs only.
-        step(datetime!(2026-11-02 01:40 UTC), ISSUER, "consent-t-general", json!({"type": "issuer.consent", "transfer_id": "t-general"}), &[]),
+        step(datetime!(2026-11-02 01:40 UTC), ISSUER, "consent-t-general", json!({"type": "issuer.consent", "transfer_id": "t-general", "from": "{party:2}", "to": "{party:4}", "amount": "100000"}), &[]),
         step(datetime!(2026-11-02 01:50 UTC), QII, "t-general", json!({"type": "transfer", "to": "{party:4}", "amount": "100000"}), &["SBX-KYC", "SBX-TRANSFER-CATEGORY"]),
         // More than the holder has.
-        step(datetime!(2026-11-02 02:00 UTC), ISSUER, "consent-t-big", json!({"type": "issuer.consent", "transfer_id": "t-big"}), &[]),
+        step(datetime!(2026-11-02 02:00 UTC), ISSUER, "consent-t-big", json!({"type": "issuer.consent", "transfer_id": "t-big", "from": "{party:3}", "to": "{party:2}", "amount": "2000000"}), &[]),
         step(datetime!(2026-11-02 02:10 UTC), PRO, "t-big", json!({"type": "transfer", "to": "{party:2}", "amount": "2000000"}), &["SBX-BALANCE"]),
         // No report for November by 2026-12-10 (30-day periods, 10 days' grace): no new business.
-        step(datetime!(2026-12-12 01:00 UTC), ISSUER, "consent-t-late", json!({"type": "issuer.consent", "transfer_id": "t-late"}), &["SBX-REPORT"]),
+        step(datetime!(2026-12-12 01:00 UTC), ISSUER, "consent-t-late", json!({"type": "issuer.consent", "transfer_id": "t-late", "from": "{party:2}", "to": "{party:3}", "amount": "1000000"}), &["SBX-REPORT"]),
     ]);
     steps
 }

@@ -150,7 +150,7 @@ on_both!(
                     &issuer,
                     &trial,
                     "consent-t-2",
-                    json!({"type": "issuer.consent", "transfer_id": "t-2"})
+                    json!({"type": "issuer.consent", "transfer_id": "t-2", "from": a.id, "to": b.id, "amount": "1000000"})
                 )
                 .await
             ),
