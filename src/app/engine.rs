@@ -33,6 +33,7 @@ use crate::domain::record;
 use crate::ledger::entry::{Actor, Draft, Entry, ServiceSigner, SignedRequest};
 use crate::ledger::merkle::{self, Hash};
 use crate::ledger::note::{self, Checkpoint};
+use crate::sandbox::ledger::SANDBOX_TX;
 use crate::sandbox::{
     Replayer, Rulebook, State as SandboxState, Tx, TxBody, Verdict as SandboxVerdict,
 };
@@ -162,9 +163,6 @@ pub fn replay_trial<'a>(
     Ok(trial.state)
 }
 
-/// The entry type of a judged trial transaction.
-pub const SANDBOX_TX: &str = "sandbox.tx";
-
 /// A verified, parsed request for the engine.
 pub struct Append {
     pub actor: Actor,
@@ -233,8 +231,7 @@ struct LedgerState {
     book: Option<Book>,
     /// Facts recorded once only, by key (see [`Action::Plain`]).
     once: HashSet<String>,
-    /// The bond's issuer (empty for other ledgers).
-    issuer: String,
+
     monitor: Option<Monitor>,
     /// The label status last recorded by a `label.changed` entry.
     label: Option<String>,
@@ -693,7 +690,10 @@ impl Committer {
             }) = &job.work
                 && let Some(state) = self.cache.get(&job.ledger_id)
             {
-                let names = wanted.entry(state.issuer.clone()).or_default();
+                let Some(book) = state.book.as_ref() else {
+                    continue;
+                };
+                let names = wanted.entry(book.terms().issuer.clone()).or_default();
                 match op {
                     MonitorOp::RegisterProject(p) => {
                         names.insert(p.id.clone());
@@ -851,13 +851,12 @@ impl Committer {
                     }
                     None => None,
                 };
-                let (book, monitor, issuer) = match bond {
+                let (book, monitor) = match bond {
                     Some((new_bond, terms)) => (
                         Some(Book::new(terms.clone())),
                         Some(Monitor::new(monitor_terms(&new_bond.spec)?)),
-                        new_bond.issuer_id.clone(),
                     ),
-                    None => (None, None, String::new()),
+                    None => (None, None),
                 };
                 self.cache.insert(
                     job.ledger_id.clone(),
@@ -868,7 +867,6 @@ impl Committer {
                         last_time: String::new(),
                         book,
                         once: HashSet::new(),
-                        issuer,
                         monitor,
                         label: None,
                         trial,
@@ -947,7 +945,7 @@ impl Committer {
                         continue;
                     };
                     let net_proceeds = Decimal::from(book.issued()) * monitor.terms().denomination;
-                    let issuer = state.issuer.clone();
+                    let issuer = book.terms().issuer.clone();
                     let ledger = job.ledger_id.clone();
                     let elsewhere = |project: &str| -> Option<Elsewhere> {
                         let rows = projects.get(&(issuer.clone(), project.to_owned()))?;
@@ -1266,35 +1264,27 @@ impl Committer {
             )));
         }
         let rows = batch.entries_from(ledger_id, 0).await?;
-        let mut once = HashSet::new();
-        for row in &rows {
-            if let Ok((entry, _)) = Entry::from_leaf(&row.leaf)
-                && let Some(key) = once_key(&entry.kind, &entry.data)
-            {
-                once.insert(key);
-            }
-        }
         let last_time = rows
             .last()
             .map(|r| r.created_at.clone())
             .unwrap_or_default();
-        let (book, monitor, label, issuer) = match batch.bond_by_ledger(ledger_id).await? {
+        // Each stored leaf is parsed (and its canonical form checked) once.
+        let entries: Vec<Entry> = rows
+            .iter()
+            .map(|r| Entry::from_leaf(&r.leaf).map(|(e, _)| e))
+            .collect::<Result<_, _>>()?;
+        let once: HashSet<String> = entries
+            .iter()
+            .filter_map(|e| once_key(&e.kind, &e.data))
+            .collect();
+        let (book, monitor, label) = match batch.bond_by_ledger(ledger_id).await? {
             Some((issuer, spec)) => {
-                let entries: Vec<Entry> = rows
-                    .iter()
-                    .map(|r| Entry::from_leaf(&r.leaf).map(|(e, _)| e))
-                    .collect::<Result<_, _>>()?;
                 let replayed =
                     replay_bond(book_terms(&issuer, &spec)?, monitor_terms(&spec)?, &entries)
                         .map_err(AppError::Internal)?;
-                (
-                    Some(replayed.book),
-                    Some(replayed.monitor),
-                    replayed.label,
-                    issuer,
-                )
+                (Some(replayed.book), Some(replayed.monitor), replayed.label)
             }
-            None => (None, None, None, String::new()),
+            None => (None, None, None),
         };
         let trial = match batch.trial_by_ledger(ledger_id).await? {
             Some((text, regulator)) => {
@@ -1302,10 +1292,6 @@ impl Committer {
                     Rulebook::parse(text.as_bytes())
                         .map_err(|e| AppError::Internal(format!("stored rulebook: {e}")))?,
                 );
-                let entries: Vec<Entry> = rows
-                    .iter()
-                    .map(|r| Entry::from_leaf(&r.leaf).map(|(e, _)| e))
-                    .collect::<Result<_, _>>()?;
                 let state = replay_trial(rulebook.clone(), &regulator, &entries)
                     .map_err(AppError::Internal)?;
                 Some(TrialState { rulebook, state })
@@ -1321,7 +1307,6 @@ impl Committer {
                 last_time,
                 book,
                 once,
-                issuer,
                 monitor,
                 label,
                 trial,

@@ -831,15 +831,11 @@ impl App {
     /// its status is still the bond's status.
     pub async fn verify_label(&self, token: &str) -> AppResult<LabelCheck> {
         let keys = self
-            .store
             .service_keys()
             .await?
             .into_iter()
-            .filter_map(|k| {
-                let bytes: [u8; 32] = k.public_key.as_slice().try_into().ok()?;
-                Some((k.kid, ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?))
-            })
-            .collect::<Vec<_>>();
+            .map(|k| Ok((k.kid, k.jwk.to_key()?)))
+            .collect::<AppResult<Vec<_>>>()?;
         let (kid, claims) = match jws::verify(token.trim(), &keys) {
             Ok(x) => x,
             Err(e) => {

@@ -390,17 +390,10 @@ impl App {
     pub async fn audit_ledgers(&self, caller: &Caller) -> AppResult<Vec<LedgerAudit>> {
         regulator_only(caller)?;
         let keys: Vec<Jwk> = self
-            .store
             .service_keys()
             .await?
             .into_iter()
-            .filter_map(|k| {
-                let bytes: [u8; 32] = k.public_key.as_slice().try_into().ok()?;
-                let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?;
-                let mut jwk = Jwk::from_key(&key);
-                jwk.kid = Some(k.kid);
-                Some(jwk)
-            })
+            .map(|k| k.jwk)
             .collect();
         let mut ledgers: Vec<(String, String, String)> = Vec::new();
         let mut after: Option<String> = None;

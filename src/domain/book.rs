@@ -684,34 +684,12 @@ impl Book {
                 }
             }
             Op::Approve { pending } => {
-                let p = self
-                    .pending
-                    .remove(pending)
-                    .ok_or_else(|| broken("approval of an unknown pending transfer"))?;
-                let position = self
-                    .positions
-                    .get_mut(&p.from)
-                    .ok_or_else(|| broken("pending from an empty position"))?;
-                position.held = position
-                    .held
-                    .checked_sub(p.quantity)
-                    .ok_or_else(|| broken("hold underflow"))?;
+                let p = self.release(pending, "approval of an unknown pending transfer")?;
                 self.move_tokens(&p.from, &p.to, p.quantity)?;
                 Outcome::Applied
             }
             Op::Cancel { pending } => {
-                let p = self
-                    .pending
-                    .remove(pending)
-                    .ok_or_else(|| broken("cancellation of an unknown pending transfer"))?;
-                let position = self
-                    .positions
-                    .get_mut(&p.from)
-                    .ok_or_else(|| broken("pending from an empty position"))?;
-                position.held = position
-                    .held
-                    .checked_sub(p.quantity)
-                    .ok_or_else(|| broken("hold underflow"))?;
+                self.release(pending, "cancellation of an unknown pending transfer")?;
                 Outcome::Applied
             }
             Op::Freeze { holder, quantity } => {
@@ -812,6 +790,27 @@ impl Book {
 
     /// Supply is conserved and no position is inconsistent. Cheap enough to run on every
     /// append (O(holders)); kept on in release builds, like TigerBeetle's assertions.
+    /// Take a pending transfer off the book and release the hold it placed on its sender.
+    fn release(
+        &mut self,
+        pending: &str,
+        unknown: &'static str,
+    ) -> Result<Pending, InvariantBroken> {
+        let p = self
+            .pending
+            .remove(pending)
+            .ok_or_else(|| InvariantBroken(unknown.to_owned()))?;
+        let position = self
+            .positions
+            .get_mut(&p.from)
+            .ok_or_else(|| InvariantBroken("pending from an empty position".into()))?;
+        position.held = position
+            .held
+            .checked_sub(p.quantity)
+            .ok_or_else(|| InvariantBroken("hold underflow".into()))?;
+        Ok(p)
+    }
+
     pub fn assert_invariants(&self) -> Result<(), InvariantBroken> {
         let sum = self
             .positions

@@ -1578,7 +1578,6 @@ impl Monitor {
                 }
             }
         }
-        let _ = ctx;
     }
 
     /// Record an accepted operation at entry `index` on date `on`; the entry's type and data.

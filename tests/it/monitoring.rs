@@ -193,6 +193,7 @@ on_both!(
             )
             .await,
         );
+        assert_eq!(first["entry_type"], "allocation.reported");
         assert_eq!(label(&t, &bond).await["status"], "allocating");
 
         // Second report allocates the remaining ¥4bn: fully allocated.
@@ -225,7 +226,6 @@ on_both!(
         assert_eq!(allocation_view["allocated"], "10000000000");
         assert_eq!(allocation_view["fully_allocated"], true);
         assert_eq!(label(&t, &bond).await["status"], "fully_allocated");
-        let _ = first;
 
         // Post-issuance verification of the allocation, within 24 months of issue.
         t.set_time(datetime!(2027-05-31 01:00 UTC));
