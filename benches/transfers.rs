@@ -24,6 +24,10 @@ use midori::ledger::entry::ServiceSigner;
 use midori::store::{Store, StoreOptions};
 use serde_json::{Value, json};
 
+/// The allocator the service binary uses (src/main.rs), so that the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const INVESTORS: usize = 64;
 
 fn main() {

@@ -38,8 +38,8 @@ use crate::sandbox::{
     Replayer, Rulebook, State as SandboxState, Tx, TxBody, Verdict as SandboxVerdict,
 };
 use crate::store::{
-    Batch, IssuerProjectRow, LedgerWrite, NewBond, NewEntry, NewOperation, NewTrial, PartyFactsRow,
-    Store, StoreError,
+    Batch, BatchWrites, IssuerProjectRow, LedgerWrite, NewBond, NewEntry, NewLedger, NewOperation,
+    NewTrial, PartyFactsRow, Store, StoreError,
 };
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -219,6 +219,7 @@ struct Committer {
     note_name: String,
     clock: Arc<dyn Clock>,
     cache: HashMap<String, LedgerState>,
+    writer: Writer,
 }
 
 /// A ledger as the engine knows it between batches.
@@ -265,6 +266,7 @@ impl Engine {
             note_name,
             clock,
             cache: HashMap::new(),
+            writer: Writer::start(),
         };
         tokio::spawn(committer.run(jobs));
         Engine { queue }
@@ -371,11 +373,11 @@ impl Engine {
     }
 }
 
-/// The hash that identifies a signed request for idempotency: SHA-256 of its canonical bytes.
-pub fn request_hash(request: &SignedRequest) -> AppResult<Hash> {
-    let value = serde_json::to_value(request).map_err(|e| AppError::Internal(e.to_string()))?;
-    let bytes = crate::ledger::canon::jcs(&value)?;
-    Ok(Sha256::digest(&bytes).into())
+/// The hash that identifies a signed request for idempotency: SHA-256 of its canonical bytes
+/// (returned too: the entry that records the request reuses them).
+pub fn request_hash(request: &SignedRequest) -> AppResult<(Hash, Vec<u8>)> {
+    let bytes = request.canonical()?;
+    Ok((Sha256::digest(&bytes).into(), bytes))
 }
 
 /// The date on which rules are judged for an entry time (see [`RULES_UTC_OFFSET_HOURS`]).
@@ -535,69 +537,158 @@ pub fn book_terms(issuer: &str, spec: &str) -> AppResult<BookTerms> {
     Ok(BookTerms::from_bond(issuer, &terms))
 }
 
-struct Pending {
-    job_index: usize,
-    ledger_id: String,
-    receipt: Receipt,
-    request_hash: Option<Hash>,
+/// A batch applied and sealed, waiting to be written: its jobs and their answers (sent only
+/// after the commit).
+struct Prepared {
+    jobs: Vec<Job>,
+    answers: Vec<Option<AppResult<Answer>>>,
+    touched: Vec<String>,
 }
 
-impl Committer {
-    async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
-        while let Some(first) = jobs.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < BATCH_MAX {
-                match jobs.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
+/// What a batch being written has claimed and the database does not show yet.
+#[derive(Default)]
+struct Claims {
+    operations: HashSet<(String, String)>,
+    nonces: HashSet<(String, u64)>,
+}
+
+impl Prepared {
+    fn claims(&self) -> Claims {
+        let mut claims = Claims::default();
+        for job in &self.jobs {
+            if let Work::Create { append, .. } | Work::Append(append) = &job.work {
+                if let Some(id) = &append.operation_id {
+                    claims
+                        .operations
+                        .insert((job.ledger_id.clone(), id.clone()));
                 }
+                claims
+                    .nonces
+                    .insert((append.actor.party.clone(), append.nonce));
             }
-            metrics::histogram!("midori_engine_batch_size").record(batch.len() as f64);
-            self.process(batch).await;
+        }
+        claims
+    }
+}
+
+/// The batch being written while the next one is applied.
+struct InFlight {
+    /// Whether it committed, once it is over.
+    done: oneshot::Receiver<bool>,
+    touched: Vec<String>,
+    claims: Claims,
+}
+
+impl InFlight {
+    /// Whether `jobs` must wait for this batch to be durable before they are applied: when
+    /// they read what it writes (a ledger the cache does not hold, the issuer's projects, an
+    /// ISIN) or may repeat one of its operation ids or nonces (a retry of a request it holds:
+    /// the answer must be its stored one).
+    fn blocks(&self, jobs: &[Job], cache: &HashMap<String, LedgerState>) -> bool {
+        jobs.iter().any(|job| {
+            if !cache.contains_key(&job.ledger_id) {
+                return true;
+            }
+            match &job.work {
+                Work::Create { .. } => true,
+                Work::Append(append) => {
+                    matches!(append.action, Action::Monitor { .. })
+                        || append.operation_id.as_ref().is_some_and(|id| {
+                            self.claims
+                                .operations
+                                .contains(&(job.ledger_id.clone(), id.clone()))
+                        })
+                        || self
+                            .claims
+                            .nonces
+                            .contains(&(append.actor.party.clone(), append.nonce))
+                }
+                Work::DryRun { .. } | Work::Label { .. } => false,
+            }
+        })
+    }
+}
+
+type WriteJob = (Arc<Store>, Prepared, BatchWrites, oneshot::Sender<bool>);
+
+/// Where prepared batches are written: a thread of its own with a single-threaded runtime, so
+/// that the writer's round trips to the database (begin, write, commit) are never queued
+/// behind request handling on the shared workers. Batches are written in the order sent.
+struct Writer {
+    queue: Option<mpsc::UnboundedSender<WriteJob>>,
+}
+
+impl Writer {
+    fn start() -> Writer {
+        let (queue, mut jobs) = mpsc::unbounded_channel::<WriteJob>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let spawned = runtime.map_err(|e| e.to_string()).and_then(|runtime| {
+            std::thread::Builder::new()
+                .name("midori-writer".into())
+                .spawn(move || {
+                    runtime.block_on(async move {
+                        while let Some((store, prepared, writes, finished)) = jobs.recv().await {
+                            let _ = finished.send(write_and_answer(store, prepared, writes).await);
+                        }
+                    })
+                })
+                .map_err(|e| e.to_string())
+        });
+        match spawned {
+            Ok(_) => Writer { queue: Some(queue) },
+            Err(e) => {
+                // Still correct, only slower: write on the shared runtime.
+                tracing::warn!(error = %e, "no writer thread; writing on the shared runtime");
+                Writer { queue: None }
+            }
         }
     }
 
-    async fn process(&mut self, jobs: Vec<Job>) {
-        let touched: Vec<String> = {
-            let mut seen = HashSet::new();
-            jobs.iter()
-                .filter(|j| seen.insert(j.ledger_id.clone()))
-                .map(|j| j.ledger_id.clone())
-                .collect()
+    fn send(
+        &self,
+        store: Arc<Store>,
+        prepared: Prepared,
+        writes: BatchWrites,
+        finished: oneshot::Sender<bool>,
+    ) {
+        let job = (store, prepared, writes, finished);
+        let job = match &self.queue {
+            Some(queue) => match queue.send(job) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(job)) => job,
+            },
+            None => job,
         };
-        let store = self.store.clone();
-        let mut answers: Vec<Option<AppResult<Answer>>> = (0..jobs.len()).map(|_| None).collect();
-        let started = std::time::Instant::now();
-        let outcome = match store.begin_batch().await {
-            Ok(mut batch) => {
-                let result = self.run_batch(&mut batch, &jobs, &mut answers).await;
-                let applied = started.elapsed();
-                let committed = match result {
-                    Ok(()) => batch.commit().await.map_err(AppError::from),
-                    Err(e) => Err(e),
-                };
-                tracing::debug!(
-                    jobs = jobs.len(),
-                    apply_us = applied.as_micros() as u64,
-                    total_us = started.elapsed().as_micros() as u64,
-                    "batch"
-                );
-                committed
-            }
-            Err(e) => Err(AppError::from(e)),
-        };
-        if let Err(e) = &outcome {
-            // Nothing of this batch is durable: forget cached state, refuse what was accepted.
-            for ledger in &touched {
-                self.cache.remove(ledger);
-            }
-            tracing::warn!(error = %e, jobs = jobs.len(), "ledger batch failed");
-            for answer in answers.iter_mut() {
-                if matches!(answer, Some(Ok(Answer::Accepted(_))) | None) {
-                    *answer = Some(Err(clone_error(e)));
-                }
-            }
-        } else {
+        let (store, prepared, writes, finished) = job;
+        tokio::spawn(async move {
+            let _ = finished.send(write_and_answer(store, prepared, writes).await);
+        });
+    }
+}
+
+/// Write a prepared batch in one transaction, commit, and only then answer its jobs.
+/// Returns whether it committed.
+async fn write_and_answer(store: Arc<Store>, prepared: Prepared, writes: BatchWrites) -> bool {
+    let started = std::time::Instant::now();
+    let result = async {
+        let mut batch = store.begin_batch().await?;
+        batch.write(&writes).await?;
+        let written = started.elapsed();
+        batch.commit().await?;
+        Ok::<_, StoreError>(written)
+    }
+    .await;
+    let Prepared { jobs, answers, .. } = prepared;
+    match result {
+        Ok(written) => {
+            tracing::debug!(
+                jobs = jobs.len(),
+                write_us = written.as_micros() as u64,
+                total_us = started.elapsed().as_micros() as u64,
+                "batch committed"
+            );
             for answer in answers.iter().flatten() {
                 if let Ok(Answer::Accepted(Accepted {
                     receipt,
@@ -607,26 +698,176 @@ impl Committer {
                     metrics::counter!("midori_ledger_appends_total", "type" => receipt.entry_type.clone()).increment(1);
                 }
             }
+            reply_all(jobs, Some(answers), None);
+            true
         }
-        for (job, answer) in jobs.into_iter().zip(answers) {
-            let answer = answer.unwrap_or_else(|| Err(AppError::Internal("no answer".into())));
-            match job.reply {
-                Reply::Accepted(tx) => {
-                    let _ = tx.send(answer.and_then(|a| match a {
-                        Answer::Accepted(a) => Ok(a),
-                        Answer::Verdict(_) => {
-                            Err(AppError::Internal("verdict for an append".into()))
-                        }
-                    }));
+        Err(e) => {
+            let e = AppError::from(e);
+            tracing::warn!(error = %e, jobs = jobs.len(), "ledger batch failed");
+            reply_all(jobs, Some(answers), Some(&e));
+            false
+        }
+    }
+}
+
+/// Send each job its answer; when the batch `failed`, whatever it accepted is refused instead
+/// (nothing of it is durable).
+fn reply_all(
+    jobs: Vec<Job>,
+    answers: Option<Vec<Option<AppResult<Answer>>>>,
+    failed: Option<&AppError>,
+) {
+    let answers = answers.unwrap_or_else(|| (0..jobs.len()).map(|_| None).collect());
+    for (job, answer) in jobs.into_iter().zip(answers) {
+        let answer = match (answer, failed) {
+            (Some(Ok(Answer::Accepted(_))) | None, Some(e)) => Err(clone_error(e)),
+            (Some(answer), _) => answer,
+            (None, None) => Err(AppError::Internal("no answer".into())),
+        };
+        match job.reply {
+            Reply::Accepted(tx) => {
+                let _ = tx.send(answer.and_then(|a| match a {
+                    Answer::Accepted(a) => Ok(a),
+                    Answer::Verdict(_) => Err(AppError::Internal("verdict for an append".into())),
+                }));
+            }
+            Reply::Verdict(tx) => {
+                let _ = tx.send(answer.and_then(|a| match a {
+                    Answer::Verdict(v) => Ok(v),
+                    Answer::Accepted(_) => Err(AppError::Internal("receipt for a dry run".into())),
+                }));
+            }
+        }
+    }
+}
+
+struct Pending {
+    job_index: usize,
+    ledger_id: String,
+    receipt: Receipt,
+    request_hash: Option<Hash>,
+}
+
+impl Committer {
+    async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        let mut in_flight: Option<InFlight> = None;
+        while let Some(first) = jobs.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < BATCH_MAX {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
                 }
-                Reply::Verdict(tx) => {
-                    let _ = tx.send(answer.and_then(|a| match a {
-                        Answer::Verdict(v) => Ok(v),
-                        Answer::Accepted(_) => {
-                            Err(AppError::Internal("receipt for a dry run".into()))
-                        }
-                    }));
+            }
+            metrics::histogram!("midori_engine_batch_size").record(batch.len() as f64);
+            self.process(batch, &mut in_flight).await;
+        }
+        if let Some(f) = in_flight {
+            self.settle(f).await;
+        }
+    }
+
+    /// Apply `jobs` to the cached state while the previous batch is still being written, then
+    /// hand them to a writer task once that batch is durable (a pipeline of depth one: at most
+    /// one batch is being written while the next is applied). Answers go out from the writer,
+    /// after the commit.
+    async fn process(&mut self, mut jobs: Vec<Job>, in_flight: &mut Option<InFlight>) {
+        if in_flight
+            .as_ref()
+            .is_some_and(|f| f.blocks(&jobs, &self.cache))
+            && let Some(f) = in_flight.take()
+        {
+            self.settle(f).await;
+        }
+        loop {
+            let prepared = self.prepare(jobs, in_flight.is_some()).await;
+            let (prepared, writes) = match prepared {
+                Ok(p) => p,
+                Err((jobs, e)) => {
+                    // Nothing of this batch was written: refuse what it accepted, at once.
+                    reply_all(jobs, None, Some(&e));
+                    break;
                 }
+            };
+            if let Some(f) = in_flight.take()
+                && !self.settle(f).await
+            {
+                // The batch this one was applied on top of never became durable: apply this
+                // one again from what the database holds.
+                for ledger in &prepared.touched {
+                    self.cache.remove(ledger);
+                }
+                jobs = prepared.jobs;
+                continue;
+            }
+            let claims = prepared.claims();
+            let touched = prepared.touched.clone();
+            let (finished, done) = oneshot::channel();
+            self.writer
+                .send(self.store.clone(), prepared, writes, finished);
+            *in_flight = Some(InFlight {
+                done,
+                touched,
+                claims,
+            });
+            break;
+        }
+    }
+
+    /// Wait for the batch being written; if it failed, forget the cached state it touched
+    /// (it is ahead of the database). Returns whether it committed.
+    async fn settle(&mut self, f: InFlight) -> bool {
+        let committed = f.done.await.unwrap_or(false);
+        if !committed {
+            for ledger in &f.touched {
+                self.cache.remove(ledger);
+            }
+        }
+        committed
+    }
+
+    /// Read what `jobs` need (on a reading connection: the batch in flight is not visible
+    /// there, see [`InFlight::blocks`]), apply them in queue order to the cached state and
+    /// seal their entries. `Err` hands the jobs back with the error that failed them all.
+    async fn prepare(
+        &mut self,
+        jobs: Vec<Job>,
+        pipelined: bool,
+    ) -> Result<(Prepared, BatchWrites), (Vec<Job>, AppError)> {
+        let touched: Vec<String> = {
+            let mut seen = HashSet::new();
+            jobs.iter()
+                .filter(|j| seen.insert(j.ledger_id.clone()))
+                .map(|j| j.ledger_id.clone())
+                .collect()
+        };
+        let mut answers: Vec<Option<AppResult<Answer>>> = (0..jobs.len()).map(|_| None).collect();
+        let store = self.store.clone();
+        let result = match store.begin_read().await {
+            Ok(mut reader) => {
+                let result = self
+                    .run_batch(&mut reader, &jobs, &mut answers, pipelined)
+                    .await;
+                reader.finish().await;
+                result
+            }
+            Err(e) => Err(AppError::from(e)),
+        };
+        match result {
+            Ok(writes) => Ok((
+                Prepared {
+                    jobs,
+                    answers,
+                    touched,
+                },
+                writes,
+            )),
+            Err(e) => {
+                for ledger in &touched {
+                    self.cache.remove(ledger);
+                }
+                tracing::warn!(error = %e, jobs = jobs.len(), "ledger batch failed");
+                Err((jobs, e))
             }
         }
     }
@@ -638,8 +879,12 @@ impl Committer {
         batch: &mut Batch<'_>,
         jobs: &[Job],
         answers: &mut [Option<AppResult<Answer>>],
-    ) -> AppResult<()> {
-        // 1. Lock and load every touched ledger, creating new ones.
+        pipelined: bool,
+    ) -> AppResult<BatchWrites> {
+        let mut out = BatchWrites::default();
+        let mut isins: HashSet<String> = HashSet::new();
+        // 1. Load every touched ledger that the cache cannot vouch for, creating new ones.
+        let started = std::time::Instant::now();
         let mut creating: HashSet<&str> = HashSet::new();
         for job in jobs {
             if let Work::Create { .. } = job.work {
@@ -652,7 +897,10 @@ impl Committer {
                 continue;
             }
             order.push(job.ledger_id.clone());
-            if !creating.contains(job.ledger_id.as_str()) {
+            // With a batch in flight the database is behind the cache by that batch: trust the
+            // cache (the writer's head check catches any other writer).
+            let cached = pipelined && self.cache.contains_key(&job.ledger_id);
+            if !creating.contains(job.ledger_id.as_str()) && !cached {
                 self.load(batch, &job.ledger_id).await?;
             }
         }
@@ -789,10 +1037,12 @@ impl Committer {
                 Work::Label { from, at_size, .. } => (None, None, Some((from, *at_size))),
             };
             let mut hash = None;
+            let mut request_bytes = None;
             let mut nonce_key = None;
             if let Some(append) = append {
-                let h = request_hash(&append.request)?;
+                let (h, bytes) = request_hash(&append.request)?;
                 hash = Some(h);
+                request_bytes = Some(bytes);
                 if let Some(id) = &append.operation_id {
                     let key = (job.ledger_id.clone(), id.clone());
                     if let Some(stored) = stored_ops.get(&key) {
@@ -823,7 +1073,7 @@ impl Committer {
             if let Some((origin, bond, trial)) = create {
                 if let Some((new_bond, _)) = bond
                     && let Some(isin) = &new_bond.isin
-                    && batch.isin_taken(isin).await?
+                    && (isins.contains(isin) || batch.isin_taken(isin).await?)
                 {
                     answers[i] = Some(Err(AppError::Conflict(
                         "a bond with this ISIN is already registered".into(),
@@ -831,19 +1081,19 @@ impl Committer {
                     continue;
                 }
                 let now = format_time(self.clock.now());
-                batch
-                    .create_ledger(
-                        &job.ledger_id,
-                        origin,
-                        &merkle::empty_root(),
-                        &now,
-                        bond.as_ref().map(|(b, _)| b),
-                    )
-                    .await?;
+                if let Some(isin) = bond.as_ref().and_then(|(b, _)| b.isin.clone()) {
+                    isins.insert(isin);
+                }
+                out.creates.push(NewLedger {
+                    id: job.ledger_id.clone(),
+                    origin: origin.clone(),
+                    created_at: now,
+                    bond: bond.as_ref().map(|(b, _)| b.clone()),
+                });
                 let trial = match trial {
                     Some(t) => {
                         let (new_trial, rulebook) = t.as_ref();
-                        batch.insert_trial(new_trial).await?;
+                        out.trials.push(new_trial.clone());
                         Some(TrialState {
                             rulebook: rulebook.clone(),
                             state: SandboxState::new([new_trial.regulator_id.clone()]),
@@ -1087,7 +1337,13 @@ impl Committer {
                 data,
             };
             let index = state.size;
-            let (_, leaf) = draft.seal(&state.origin, index, &time, &self.signer)?;
+            let leaf = draft.seal_leaf(
+                &state.origin,
+                index,
+                &time,
+                &self.signer,
+                request_bytes.as_deref(),
+            )?;
             let leaf_hash = merkle::leaf_hash(&leaf);
             let appended = merkle::append(state.size, &state.frontier, leaf_hash)?;
             state.size += 1;
@@ -1185,23 +1441,22 @@ impl Committer {
                 _ => Err(AppError::Busy),
             });
         }
-        for ledger_id in &order {
-            if let Some(write) = writes.get(ledger_id) {
-                batch.write_ledger(ledger_id, write).await?;
+        for ledger_id in order {
+            if let Some(write) = writes.remove(&ledger_id) {
+                out.ledgers.push((ledger_id, write));
             }
         }
-        let rows: Vec<IssuerProjectRow> = project_writes.into_values().collect();
-        batch.upsert_issuer_projects(&rows).await?;
-        let accepted_nonces: Vec<(String, u64)> = fresh_nonces.into_iter().collect();
-        batch.insert_nonces(&accepted_nonces).await?;
+        out.projects = project_writes.into_values().collect();
+        out.nonces = fresh_nonces.into_iter().collect();
         tracing::trace!(
+            load_us = (t_load - started).as_micros() as u64,
             facts_and_ops_us = (t_ops - t_load).as_micros() as u64,
             nonces_us = (t_nonces - t_ops).as_micros() as u64,
             apply_us = (t_apply - t_nonces).as_micros() as u64,
-            write_us = t_apply.elapsed().as_micros() as u64,
-            "batch phases"
+            checkpoint_us = t_apply.elapsed().as_micros() as u64,
+            "batch prepared"
         );
-        Ok(())
+        Ok(out)
     }
 
     fn verdict(
@@ -1235,7 +1490,7 @@ impl Committer {
 
     /// Make the cached state of `ledger_id` match the locked head, rebuilding it if needed.
     async fn load(&mut self, batch: &mut Batch<'_>, ledger_id: &str) -> AppResult<()> {
-        let head = batch.lock_head(ledger_id).await.map_err(|e| match e {
+        let head = batch.head(ledger_id).await.map_err(|e| match e {
             StoreError::NotFound => AppError::NotFound("ledger".into()),
             other => other.into(),
         })?;

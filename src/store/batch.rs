@@ -86,51 +86,369 @@ pub struct IssuerProjectRow {
     pub allocated: String,
 }
 
-/// An open batch transaction. Dropping it without [`Batch::commit`] rolls back.
+/// A ledger to create (with, for a bond, its registry row).
+#[derive(Clone, Debug)]
+pub struct NewLedger {
+    pub id: String,
+    pub origin: String,
+    pub created_at: String,
+    pub bond: Option<NewBond>,
+}
+
+/// Everything one batch writes, in one transaction.
+#[derive(Clone, Debug, Default)]
+pub struct BatchWrites {
+    pub creates: Vec<NewLedger>,
+    pub trials: Vec<NewTrial>,
+    /// What each ledger gained, in the order the batch first touched them.
+    pub ledgers: Vec<(String, LedgerWrite)>,
+    pub projects: Vec<IssuerProjectRow>,
+    pub nonces: Vec<(String, u64)>,
+}
+
+/// An open transaction of the ledger engine: a writing one ([`Store::begin_batch`]) or a
+/// reading one ([`Store::begin_read`]). Dropping it without [`Batch::commit`] rolls back.
 pub struct Batch<'a> {
     tx: Tx,
     _guard: Option<MutexGuard<'a, ()>>,
 }
 
 impl Store {
-    /// Begin a batch: takes the SQLite writer lock (held until commit or drop).
+    /// Begin a writing batch: takes the SQLite writer lock (held until commit or drop).
     pub async fn begin_batch(&self) -> StoreResult<Batch<'_>> {
         let guard = self.write_guard().await;
         let tx = self.begin().await?;
         Ok(Batch { tx, _guard: guard })
     }
+
+    /// Begin a reading transaction (one consistent snapshot of what is committed; on SQLite it
+    /// runs beside the writer, WAL readers do not block it). It must not write.
+    pub async fn begin_read(&self) -> StoreResult<Batch<'_>> {
+        let tx = self.begin_snapshot().await?;
+        Ok(Batch { tx, _guard: None })
+    }
 }
 
-fn placeholders(rows: usize, columns: usize) -> String {
-    let mut sql = String::with_capacity(rows * columns * 5);
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
+/// Rows as one JSON array of arrays, for SQLite's `json_each`.
+fn json_rows<T: serde::Serialize>(rows: &T) -> StoreResult<String> {
+    serde_json::to_string(rows).map_err(|e| StoreError::Corrupt(format!("rows as JSON: {e}")))
+}
+
+/// SQLite: every ledger's rows, heads and checkpoints and the used nonces in one multi-statement
+/// query (one round trip to the connection's worker thread instead of a dozen), each table's
+/// rows as one JSON array (blobs in hex) so that the text stays the same and stays prepared.
+/// A head that moved (another writer) shows as one row fewer than expected: the batch fails.
+async fn write_sqlite(
+    c: &mut sqlx::SqliteConnection,
+    ledgers: &[(String, LedgerWrite)],
+    nonces: &[(String, u64)],
+) -> StoreResult<()> {
+    let mut sql = String::new();
+    let mut expected: u64 = 0;
+    let mut args = sqlx::sqlite::SqliteArguments::default();
+    for (ledger_id, write) in ledgers {
+        if write.entries.is_empty() {
+            continue;
         }
-        sql.push('(');
-        for c in 0..columns {
-            if c > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("${}", r * columns + c + 1));
-        }
-        sql.push(')');
+        let root = write
+            .new_root
+            .ok_or_else(|| StoreError::Corrupt("a batch without a new root".into()))?;
+        let o = {
+            use sqlx::Arguments as _;
+            args.len()
+        };
+        let p = |n: usize| o + n;
+        sql.push_str(&format!(
+            "INSERT INTO entries (ledger_id, idx, kind, leaf, leaf_hash, created_at) \
+             SELECT ${}, value->>0, value->>1, unhex(value->>2), unhex(value->>3), value->>4 FROM json_each(${});\n\
+             INSERT INTO entry_parties (party_id, ledger_id, idx) SELECT value->>0, ${}, value->>1 FROM json_each(${});\n\
+             INSERT INTO tree_nodes (ledger_id, level, idx, hash) SELECT ${}, value->>0, value->>1, unhex(value->>2) FROM json_each(${});\n\
+             INSERT INTO operations (ledger_id, operation_id, request_hash, entry_index, result) \
+             SELECT ${}, value->>0, unhex(value->>1), value->>2, value->>3 FROM json_each(${});\n\
+             UPDATE ledgers SET size = ${}, root = unhex(${}) WHERE id = ${} AND size = ${};\n\
+             INSERT INTO checkpoints (ledger_id, size, root, note, created_at) \
+             SELECT ${}, ${}, unhex(${}), ${}, ${} WHERE ${} IS NOT NULL;\n",
+            p(1), p(2), p(1), p(3), p(1), p(4), p(1), p(5),
+            p(6), p(7), p(1), p(8),
+            p(1), p(6), p(7), p(9), p(10), p(9),
+        ));
+        let entries: Vec<(i64, &str, String, String, &str)> = write
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.index as i64,
+                    e.kind.as_str(),
+                    hex::encode(&e.leaf),
+                    hex::encode(e.leaf_hash),
+                    e.time.as_str(),
+                )
+            })
+            .collect();
+        let parties = entry_parties(write);
+        let parties: Vec<(&str, i64)> = parties.iter().map(|(p, i)| (*p, *i as i64)).collect();
+        let nodes: Vec<(u8, i64, String)> = write
+            .nodes
+            .iter()
+            .map(|(id, hash)| (id.level, id.index as i64, hex::encode(hash)))
+            .collect();
+        let operations: Vec<(&str, String, i64, &str)> = write
+            .operations
+            .iter()
+            .map(|o| {
+                (
+                    o.operation_id.as_str(),
+                    hex::encode(o.request_hash),
+                    o.entry_index as i64,
+                    o.result.as_str(),
+                )
+            })
+            .collect();
+        let time = write
+            .entries
+            .last()
+            .map(|e| e.time.clone())
+            .unwrap_or_default();
+        expected += (entries.len() + parties.len() + nodes.len() + operations.len() + 1) as u64
+            + u64::from(write.checkpoint.is_some());
+        push(&mut args, ledger_id.clone())?;
+        push(&mut args, json_rows(&entries)?)?;
+        push(&mut args, json_rows(&parties)?)?;
+        push(&mut args, json_rows(&nodes)?)?;
+        push(&mut args, json_rows(&operations)?)?;
+        push(&mut args, write.new_size as i64)?;
+        push(&mut args, hex::encode(root))?;
+        push(&mut args, write.old_size as i64)?;
+        push(&mut args, write.checkpoint.clone())?;
+        push(&mut args, time)?;
     }
-    sql
+    if !nonces.is_empty() {
+        let n = {
+            use sqlx::Arguments as _;
+            args.len() + 1
+        };
+        sql.push_str(&format!(
+            "INSERT INTO party_nonces (party_id, nonce) SELECT value->>0, value->>1 FROM json_each(${n});\n"
+        ));
+        let rows: Vec<(&str, i64)> = nonces
+            .iter()
+            .map(|(p, n)| (p.as_str(), *n as i64))
+            .collect();
+        expected += rows.len() as u64;
+        push(&mut args, json_rows(&rows)?)?;
+    }
+    if sql.is_empty() {
+        return Ok(());
+    }
+    let written = sqlx::query_with(AssertSqlSafe(sql), args)
+        .execute(c)
+        .await?
+        .rows_affected();
+    if written != expected {
+        return Err(StoreError::Corrupt(format!(
+            "a ledger head moved during a batch ({written} rows written, {expected} expected)"
+        )));
+    }
+    Ok(())
+}
+
+/// PostgreSQL: per ledger, one statement per table with one array per column (`unnest`), so
+/// that the statement texts never change and stay prepared; then the head (only if it is still
+/// where the batch started) and the checkpoint; then the used nonces.
+async fn write_postgres(
+    c: &mut sqlx::PgConnection,
+    ledgers: &[(String, LedgerWrite)],
+    nonces: &[(String, u64)],
+) -> StoreResult<()> {
+    for (ledger_id, write) in ledgers {
+        if write.entries.is_empty() {
+            continue;
+        }
+        let parties = entry_parties(write);
+
+        sqlx::query(
+            "INSERT INTO entries (ledger_id, idx, kind, leaf, leaf_hash, created_at) \
+             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bytea[], $5::bytea[], $6::text[])")
+            .bind(ledger_id)
+            .bind(write.entries.iter().map(|e| e.index as i64).collect::<Vec<_>>())
+            .bind(write.entries.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+            .bind(write.entries.iter().map(|e| e.leaf.as_slice()).collect::<Vec<_>>())
+            .bind(write.entries.iter().map(|e| e.leaf_hash.as_slice()).collect::<Vec<_>>())
+            .bind(write.entries.iter().map(|e| e.time.as_str()).collect::<Vec<_>>())
+            .execute(&mut *c).await?;
+        sqlx::query(
+            "INSERT INTO entry_parties (party_id, ledger_id, idx) \
+             SELECT p, $1, i FROM unnest($2::text[], $3::bigint[]) AS r(p, i)",
+        )
+        .bind(ledger_id)
+        .bind(parties.iter().map(|(p, _)| *p).collect::<Vec<_>>())
+        .bind(parties.iter().map(|(_, i)| *i as i64).collect::<Vec<_>>())
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "INSERT INTO tree_nodes (ledger_id, level, idx, hash) \
+             SELECT $1, * FROM unnest($2::smallint[], $3::bigint[], $4::bytea[])",
+        )
+        .bind(ledger_id)
+        .bind(
+            write
+                .nodes
+                .iter()
+                .map(|(id, _)| i16::from(id.level))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            write
+                .nodes
+                .iter()
+                .map(|(id, _)| id.index as i64)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            write
+                .nodes
+                .iter()
+                .map(|(_, h)| h.as_slice())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "INSERT INTO operations (ledger_id, operation_id, request_hash, entry_index, result) \
+             SELECT $1, * FROM unnest($2::text[], $3::bytea[], $4::bigint[], $5::text[])",
+        )
+        .bind(ledger_id)
+        .bind(
+            write
+                .operations
+                .iter()
+                .map(|o| o.operation_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            write
+                .operations
+                .iter()
+                .map(|o| o.request_hash.as_slice())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            write
+                .operations
+                .iter()
+                .map(|o| o.entry_index as i64)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            write
+                .operations
+                .iter()
+                .map(|o| o.result.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *c)
+        .await?;
+        let root = write
+            .new_root
+            .ok_or_else(|| StoreError::Corrupt("a batch without a new root".into()))?;
+        let moved =
+            sqlx::query("UPDATE ledgers SET size = $2, root = $3 WHERE id = $1 AND size = $4")
+                .bind(ledger_id)
+                .bind(write.new_size as i64)
+                .bind(root.to_vec())
+                .bind(write.old_size as i64)
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+        if moved != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "ledger {ledger_id} head moved during a batch"
+            )));
+        }
+        if let Some(note) = &write.checkpoint {
+            let time = write
+                .entries
+                .last()
+                .map(|e| e.time.clone())
+                .unwrap_or_default();
+            sqlx::query("INSERT INTO checkpoints (ledger_id, size, root, note, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(ledger_id)
+                .bind(write.new_size as i64)
+                .bind(root.to_vec())
+                .bind(note)
+                .bind(&time)
+                .execute(&mut *c)
+                .await?;
+        }
+    }
+    if !nonces.is_empty() {
+        sqlx::query("INSERT INTO party_nonces (party_id, nonce) SELECT * FROM unnest($1::text[], $2::bigint[])")
+            .bind(nonces.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>())
+            .bind(nonces.iter().map(|(_, n)| *n as i64).collect::<Vec<_>>())
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
+}
+
+fn push<'q, T>(args: &mut sqlx::sqlite::SqliteArguments, value: T) -> StoreResult<()>
+where
+    T: sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + 'q,
+{
+    use sqlx::Arguments as _;
+    args.add(value)
+        .map_err(|e| StoreError::Corrupt(format!("binding a batch: {e}")))
+}
+
+/// The (party, index) rows of a ledger write: each entry once per party it concerns.
+fn entry_parties(write: &LedgerWrite) -> Vec<(&str, u64)> {
+    write
+        .entries
+        .iter()
+        .flat_map(|e| {
+            let mut ps: Vec<&str> = e.parties.iter().map(String::as_str).collect();
+            ps.sort_unstable();
+            ps.dedup();
+            ps.into_iter().map(move |p| (p, e.index))
+        })
+        .collect()
 }
 
 impl Batch<'_> {
-    /// Lock a ledger's head for the rest of the batch and read it.
-    pub async fn lock_head(&mut self, ledger_id: &str) -> StoreResult<LedgerRow> {
-        let sql = match self.tx {
-            Tx::Sqlite(_) => "SELECT id, origin, size, root, created_at FROM ledgers WHERE id = $1",
-            Tx::Postgres(_) => {
-                "SELECT id, origin, size, root, created_at FROM ledgers WHERE id = $1 FOR UPDATE"
-            }
-        };
-        let row = on_tx!(&mut self.tx, c => sqlx::query(sql).bind(ledger_id).fetch_one(c).await
+    /// A ledger's head. It takes no lock: a batch writes a ledger only if its head is still
+    /// the size the batch started from ([`Batch::write_ledger`]), so whoever moved it first wins
+    /// and the other batch fails whole.
+    pub async fn head(&mut self, ledger_id: &str) -> StoreResult<LedgerRow> {
+        let row = on_tx!(&mut self.tx, c => sqlx::query(
+            "SELECT id, origin, size, root, created_at FROM ledgers WHERE id = $1")
+            .bind(ledger_id).fetch_one(c).await
             .map_err(StoreError::from).and_then(|r| LedgerRow::from_row(&r)))?;
         Ok(row)
+    }
+
+    /// Write everything a batch gained: new ledgers and trials, then each ledger's entries,
+    /// nodes, operations, head and checkpoint, the issuer projects and the used nonces.
+    pub async fn write(&mut self, w: &BatchWrites) -> StoreResult<()> {
+        for l in &w.creates {
+            self.create_ledger(&l.id, &l.origin, &l.created_at, l.bond.as_ref())
+                .await?;
+        }
+        for t in &w.trials {
+            self.insert_trial(t).await?;
+        }
+        self.upsert_issuer_projects(&w.projects).await?;
+        match &mut self.tx {
+            Tx::Sqlite(t) => write_sqlite(t, &w.ledgers, &w.nonces).await,
+            Tx::Postgres(t) => write_postgres(t, &w.ledgers, &w.nonces).await,
+        }
+    }
+
+    /// End a reading transaction.
+    pub async fn finish(self) {
+        let _ = match self.tx {
+            Tx::Sqlite(t) => t.rollback().await,
+            Tx::Postgres(t) => t.rollback().await,
+        };
     }
 
     /// Entries from `start` to the end, in order (to rebuild a ledger's cached state).
@@ -161,29 +479,42 @@ impl Batch<'_> {
         ledger_id: &str,
         ids: &[String],
     ) -> StoreResult<HashMap<String, StoredOperation>> {
-        let mut out = HashMap::new();
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = format!(
-                "SELECT operation_id, request_hash, result FROM operations WHERE ledger_id = $1 AND operation_id IN ({})",
-                list.join(",")
-            );
-            let rows: Vec<(String, Vec<u8>, String)> = on_tx!(&mut self.tx, c => {
-                let mut q = sqlx::query_as(AssertSqlSafe(sql.clone())).bind(ledger_id);
-                for id in chunk {
-                    q = q.bind(id);
-                }
-                q.fetch_all(c).await
-            })?;
-            for (id, hash, result) in rows {
-                out.insert(
-                    id,
-                    StoredOperation {
-                        request_hash: to_hash(hash)?,
-                        result,
-                    },
-                );
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // Fixed statement texts (the ids travel as one JSON array, or one PostgreSQL array),
+        // so that they stay prepared whatever the batch size.
+        let rows: Vec<(String, Vec<u8>, String)> = match &mut self.tx {
+            Tx::Sqlite(t) => {
+                sqlx::query_as(
+                    "SELECT operation_id, request_hash, result FROM operations \
+                 WHERE ledger_id = $1 AND operation_id IN (SELECT value FROM json_each($2))",
+                )
+                .bind(ledger_id)
+                .bind(json_rows(&ids)?)
+                .fetch_all(&mut **t)
+                .await?
             }
+            Tx::Postgres(t) => {
+                sqlx::query_as(
+                    "SELECT operation_id, request_hash, result FROM operations \
+                 WHERE ledger_id = $1 AND operation_id = ANY($2)",
+                )
+                .bind(ledger_id)
+                .bind(ids)
+                .fetch_all(&mut **t)
+                .await?
+            }
+        };
+        let mut out = HashMap::new();
+        for (id, hash, result) in rows {
+            out.insert(
+                id,
+                StoredOperation {
+                    request_hash: to_hash(hash)?,
+                    result,
+                },
+            );
         }
         Ok(out)
     }
@@ -193,25 +524,32 @@ impl Batch<'_> {
         &mut self,
         pairs: &[(String, u64)],
     ) -> StoreResult<HashSet<(String, u64)>> {
-        let mut out = HashSet::new();
-        for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
-            let list: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(party_id = ${} AND nonce = ${})", 2 * i + 1, 2 * i + 2))
-                .collect();
-            let sql = format!(
-                "SELECT party_id, nonce FROM party_nonces WHERE {}",
-                list.join(" OR ")
-            );
-            let rows: Vec<(String, i64)> = on_tx!(&mut self.tx, c => {
-                let mut q = sqlx::query_as(AssertSqlSafe(sql.clone()));
-                for (party, nonce) in chunk {
-                    q = q.bind(party).bind(*nonce as i64);
-                }
-                q.fetch_all(c).await
-            })?;
-            out.extend(rows.into_iter().map(|(p, n)| (p, n as u64)));
+        if pairs.is_empty() {
+            return Ok(HashSet::new());
         }
-        Ok(out)
+        let rows: Vec<(String, i64)> =
+            match &mut self.tx {
+                Tx::Sqlite(t) => {
+                    let wanted: Vec<(&str, i64)> =
+                        pairs.iter().map(|(p, n)| (p.as_str(), *n as i64)).collect();
+                    sqlx::query_as(
+                        "SELECT n.party_id, n.nonce FROM json_each($1) AS w \
+                     JOIN party_nonces AS n ON n.party_id = w.value->>0 AND n.nonce = w.value->>1",
+                    )
+                    .bind(json_rows(&wanted)?)
+                    .fetch_all(&mut **t)
+                    .await?
+                }
+                Tx::Postgres(t) => sqlx::query_as(
+                    "SELECT n.party_id, n.nonce FROM unnest($1::text[], $2::bigint[]) AS w(p, k) \
+                 JOIN party_nonces AS n ON n.party_id = w.p AND n.nonce = w.k",
+                )
+                .bind(pairs.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>())
+                .bind(pairs.iter().map(|(_, n)| *n as i64).collect::<Vec<_>>())
+                .fetch_all(&mut **t)
+                .await?,
+            };
+        Ok(rows.into_iter().map(|(p, n)| (p, n as u64)).collect())
     }
 
     /// Role and attributes of these parties.
@@ -219,25 +557,21 @@ impl Batch<'_> {
         &mut self,
         ids: &[String],
     ) -> StoreResult<HashMap<String, PartyFactsRow>> {
-        let mut out = HashMap::new();
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
-            let sql = format!(
-                "SELECT id, role, attributes FROM parties WHERE id IN ({})",
-                list.join(",")
-            );
-            let rows: Vec<(String, String, String)> = on_tx!(&mut self.tx, c => {
-                let mut q = sqlx::query_as(AssertSqlSafe(sql.clone()));
-                for id in chunk {
-                    q = q.bind(id);
-                }
-                q.fetch_all(c).await
-            })?;
-            for (id, role, attributes) in rows {
-                out.insert(id, PartyFactsRow { role, attributes });
-            }
+        if ids.is_empty() {
+            return Ok(HashMap::new());
         }
-        Ok(out)
+        let rows: Vec<(String, String, String)> = match &mut self.tx {
+            Tx::Sqlite(t) => sqlx::query_as(
+                "SELECT id, role, attributes FROM parties WHERE id IN (SELECT value FROM json_each($1))")
+                .bind(json_rows(&ids)?).fetch_all(&mut **t).await?,
+            Tx::Postgres(t) => sqlx::query_as(
+                "SELECT id, role, attributes FROM parties WHERE id = ANY($1)")
+                .bind(ids).fetch_all(&mut **t).await?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(id, role, attributes)| (id, PartyFactsRow { role, attributes }))
+            .collect())
     }
 
     /// Whether a bond with this ISIN exists (checked before insert, so that one duplicate does
@@ -311,14 +645,14 @@ impl Batch<'_> {
     }
 
     /// Create an empty ledger (and, for a bond, its registry row).
-    pub async fn create_ledger(
+    async fn create_ledger(
         &mut self,
         ledger_id: &str,
         origin: &str,
-        empty_root: &Hash,
         now: &str,
         bond: Option<&NewBond>,
     ) -> StoreResult<()> {
+        let empty_root = crate::ledger::merkle::empty_root();
         on_tx!(&mut self.tx, c => sqlx::query(
             "INSERT INTO ledgers (id, origin, size, root, created_at) VALUES ($1, $2, 0, $3, $4)")
             .bind(ledger_id).bind(origin).bind(empty_root.to_vec()).bind(now)
@@ -336,7 +670,7 @@ impl Batch<'_> {
     }
 
     /// Register a trial (its ledger must exist).
-    pub async fn insert_trial(&mut self, t: &NewTrial) -> StoreResult<()> {
+    async fn insert_trial(&mut self, t: &NewTrial) -> StoreResult<()> {
         on_tx!(&mut self.tx, c => sqlx::query(
             "INSERT INTO trials (id, ledger_id, title, regulator_id, rulebook_id, rulebook_version, rulebook_sha256, rulebook, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
@@ -354,118 +688,6 @@ impl Batch<'_> {
         let row: Option<(String, String)> = on_tx!(&mut self.tx, c => sqlx::query_as(
             "SELECT rulebook, regulator_id FROM trials WHERE ledger_id = $1").bind(ledger_id).fetch_optional(c).await)?;
         Ok(row)
-    }
-
-    /// Record used nonces (the replay guard), many rows per statement.
-    pub async fn insert_nonces(&mut self, pairs: &[(String, u64)]) -> StoreResult<()> {
-        for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO party_nonces (party_id, nonce) VALUES {}",
-                placeholders(chunk.len(), 2)
-            );
-            on_tx!(&mut self.tx, c => {
-                let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
-                for (party, nonce) in chunk {
-                    q = q.bind(party).bind(*nonce as i64);
-                }
-                q.execute(c).await.map(|r| r.rows_affected())
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Write what a ledger gained: entries, nodes, operations, its new head (only if the head
-    /// is still where it was read) and its checkpoint.
-    pub async fn write_ledger(&mut self, ledger_id: &str, write: &LedgerWrite) -> StoreResult<()> {
-        if write.entries.is_empty() {
-            return Ok(());
-        }
-        for chunk in write.entries.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO entries (ledger_id, idx, kind, leaf, leaf_hash, created_at) VALUES {}",
-                placeholders(chunk.len(), 6)
-            );
-            on_tx!(&mut self.tx, c => {
-                let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
-                for e in chunk {
-                    q = q.bind(ledger_id).bind(e.index as i64).bind(&e.kind).bind(&e.leaf).bind(e.leaf_hash.to_vec()).bind(&e.time);
-                }
-                q.execute(c).await.map(|r| r.rows_affected())
-            })?;
-        }
-        let parties: Vec<(&str, u64)> = write
-            .entries
-            .iter()
-            .flat_map(|e| {
-                let mut ps: Vec<&str> = e.parties.iter().map(String::as_str).collect();
-                ps.sort_unstable();
-                ps.dedup();
-                ps.into_iter().map(move |p| (p, e.index))
-            })
-            .collect();
-        for chunk in parties.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO entry_parties (party_id, ledger_id, idx) VALUES {}",
-                placeholders(chunk.len(), 3)
-            );
-            on_tx!(&mut self.tx, c => {
-                let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
-                for (party, index) in chunk {
-                    q = q.bind(*party).bind(ledger_id).bind(*index as i64);
-                }
-                q.execute(c).await.map(|r| r.rows_affected())
-            })?;
-        }
-        for chunk in write.nodes.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO tree_nodes (ledger_id, level, idx, hash) VALUES {}",
-                placeholders(chunk.len(), 4)
-            );
-            on_tx!(&mut self.tx, c => {
-                let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
-                for (id, hash) in chunk {
-                    q = q.bind(ledger_id).bind(i16::from(id.level)).bind(id.index as i64).bind(hash.to_vec());
-                }
-                q.execute(c).await.map(|r| r.rows_affected())
-            })?;
-        }
-        for chunk in write.operations.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO operations (ledger_id, operation_id, request_hash, entry_index, result) VALUES {}",
-                placeholders(chunk.len(), 5)
-            );
-            on_tx!(&mut self.tx, c => {
-                let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
-                for o in chunk {
-                    q = q.bind(ledger_id).bind(&o.operation_id).bind(o.request_hash.to_vec()).bind(o.entry_index as i64).bind(&o.result);
-                }
-                q.execute(c).await.map(|r| r.rows_affected())
-            })?;
-        }
-        let root = write
-            .new_root
-            .ok_or_else(|| StoreError::Corrupt("a batch without a new root".into()))?;
-        let moved = on_tx!(&mut self.tx, c => sqlx::query(
-            "UPDATE ledgers SET size = $2, root = $3 WHERE id = $1 AND size = $4")
-            .bind(ledger_id).bind(write.new_size as i64).bind(root.to_vec()).bind(write.old_size as i64)
-            .execute(c).await.map(|r| r.rows_affected()))?;
-        if moved != 1 {
-            return Err(StoreError::Corrupt(format!(
-                "ledger {ledger_id} head moved during a batch"
-            )));
-        }
-        if let Some(note) = &write.checkpoint {
-            let time = write
-                .entries
-                .last()
-                .map(|e| e.time.clone())
-                .unwrap_or_default();
-            on_tx!(&mut self.tx, c => sqlx::query(
-                "INSERT INTO checkpoints (ledger_id, size, root, note, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(ledger_id).bind(write.new_size as i64).bind(root.to_vec()).bind(note).bind(&time)
-                .execute(c).await.map(|r| r.rows_affected()))?;
-        }
-        Ok(())
     }
 
     /// Make the batch durable. Only after this returns may any of its writes be acknowledged.

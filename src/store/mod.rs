@@ -161,6 +161,12 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
+                // Statement journals of the multi-row batch inserts in memory, not in temporary
+                // files (they only serve to undo one statement; durability is the WAL's).
+                .pragma("temp_store", "memory")
+                // 32 MiB of page cache per connection (the default is 2 MiB): the batch writer
+                // touches index pages all over the party-keyed tables.
+                .pragma("cache_size", "-32768")
                 .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
@@ -201,6 +207,14 @@ impl Store {
             // IMMEDIATE takes the write lock up front, so a transaction that reads the head
             // and then writes cannot be overtaken by another process between the two.
             Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// A transaction for reading only: DEFERRED on SQLite, so that it takes no write lock.
+    async fn begin_snapshot(&self) -> StoreResult<Tx> {
+        Ok(match &self.db {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
