@@ -1,16 +1,18 @@
 //! The ledger engine: the one place where ledger indices are assigned.
 //!
 //! Requests are verified (signatures, payload shape) concurrently by their handlers, then queued
-//! here. One task takes whatever is queued (up to [`BATCH_MAX`]), and in one database
-//! transaction: locks each touched ledger's head, checks idempotency and nonces, applies each
+//! here. One task takes whatever is queued (up to [`BATCH_MAX`]), reads what it needs on a
+//! reading transaction (idempotency records, used nonces, party facts), applies each
 //! operation's rules to the ledger's in-memory state *in queue order*, seals the accepted
-//! entries, writes them with multi-row statements, signs one checkpoint per ledger, and commits.
-//! Only after the commit is any request answered (group commit: many acknowledgements share one
-//! durable flush; none comes before it).
+//! entries and signs one checkpoint per ledger; a writer thread then writes the batch in one
+//! transaction and commits. Only after the commit is any request answered (group commit: many
+//! acknowledgements share one durable flush; none comes before it). While one batch is being
+//! written the next is applied on top of it (`InFlight::blocks` says what waits).
 //!
 //! The in-memory state of a ledger (its Merkle frontier and its holder book) is a cache of
-//! what the database holds: it is checked against the locked head on every batch and rebuilt
-//! by replaying the ledger when they differ (another process wrote) or after a failed batch.
+//! what the database holds: it is checked against the stored head whenever no batch is in
+//! flight and rebuilt by replaying the ledger when they differ (another process wrote) or after
+//! a failed batch; a write whose ledger head moved under it fails whole.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -1488,7 +1490,7 @@ impl Committer {
         })
     }
 
-    /// Make the cached state of `ledger_id` match the locked head, rebuilding it if needed.
+    /// Make the cached state of `ledger_id` match the stored head, rebuilding it if needed.
     async fn load(&mut self, batch: &mut Batch<'_>, ledger_id: &str) -> AppResult<()> {
         let head = batch.head(ledger_id).await.map_err(|e| match e {
             StoreError::NotFound => AppError::NotFound("ledger".into()),

@@ -416,7 +416,7 @@ fn entry_parties(write: &LedgerWrite) -> Vec<(&str, u64)> {
 
 impl Batch<'_> {
     /// A ledger's head. It takes no lock: a batch writes a ledger only if its head is still
-    /// the size the batch started from ([`Batch::write_ledger`]), so whoever moved it first wins
+    /// the size the batch started from ([`Batch::write`]), so whoever moved it first wins
     /// and the other batch fails whole.
     pub async fn head(&mut self, ledger_id: &str) -> StoreResult<LedgerRow> {
         let row = on_tx!(&mut self.tx, c => sqlx::query(

@@ -2,9 +2,9 @@
 //! one narrow interface.
 //!
 //! Invariants kept here:
-//! - ledger entries are written only through a [`Batch`]: one transaction that locks each
-//!   ledger's head (`FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` plus one in-process writer on
-//!   SQLite), writes entries, Merkle nodes, the new head (only if it has not moved) and a signed
+//! - ledger entries are written only through a [`Batch`]: one transaction (`BEGIN IMMEDIATE`
+//!   plus one in-process writer on SQLite) that writes entries, Merkle nodes, the new head
+//!   (only if it has not moved since the batch read it, else the batch fails whole) and a signed
 //!   checkpoint; the engine (`app::engine`) is the one place that assigns indices;
 //! - a write returns only after its transaction committed (SQLite `synchronous=FULL` in WAL
 //!   mode; PostgreSQL's default `synchronous_commit=on`);
