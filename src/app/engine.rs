@@ -201,6 +201,9 @@ struct Job {
     ledger_id: String,
     work: Work,
     reply: Reply,
+    /// Sent back once already because another process moved its ledger: a second time, the
+    /// request is refused as busy rather than applied again and again.
+    again: bool,
 }
 
 enum Reply {
@@ -289,6 +292,7 @@ impl Engine {
             ledger_id,
             work,
             reply: Reply::Accepted(reply),
+            again: false,
         })?;
         answer
             .await
@@ -368,6 +372,7 @@ impl Engine {
             ledger_id,
             work: Work::DryRun { actor, op },
             reply: Reply::Verdict(reply),
+            again: false,
         })?;
         answer
             .await
@@ -575,8 +580,8 @@ impl Prepared {
 
 /// The batch being written while the next one is applied.
 struct InFlight {
-    /// Whether it committed, once it is over.
-    done: oneshot::Receiver<bool>,
+    /// How it ended, once it is over.
+    done: oneshot::Receiver<Written>,
     touched: Vec<String>,
     claims: Claims,
 }
@@ -611,7 +616,17 @@ impl InFlight {
     }
 }
 
-type WriteJob = (Arc<Store>, Prepared, BatchWrites, oneshot::Sender<bool>);
+/// How the writing of a batch ended.
+enum Written {
+    Committed,
+    /// Failed: its jobs were answered with the error.
+    Failed,
+    /// Another process moved a ledger's head under it: nothing was written and nothing
+    /// answered; these jobs are to be applied again from what is stored.
+    Moved(Vec<Job>),
+}
+
+type WriteJob = (Arc<Store>, Prepared, BatchWrites, oneshot::Sender<Written>);
 
 /// Where prepared batches are written: a thread of its own with a single-threaded runtime, so
 /// that the writer's round trips to the database (begin, write, commit) are never queued
@@ -653,7 +668,7 @@ impl Writer {
         store: Arc<Store>,
         prepared: Prepared,
         writes: BatchWrites,
-        finished: oneshot::Sender<bool>,
+        finished: oneshot::Sender<Written>,
     ) {
         let job = (store, prepared, writes, finished);
         let job = match &self.queue {
@@ -671,23 +686,14 @@ impl Writer {
 }
 
 /// Write a prepared batch in one transaction, commit, and only then answer its jobs.
-/// Returns whether it committed.
-async fn write_and_answer(store: Arc<Store>, prepared: Prepared, writes: BatchWrites) -> bool {
+async fn write_and_answer(store: Arc<Store>, prepared: Prepared, writes: BatchWrites) -> Written {
     let started = std::time::Instant::now();
-    let result = async {
-        let mut batch = store.begin_batch().await?;
-        batch.write(&writes).await?;
-        let written = started.elapsed();
-        batch.commit().await?;
-        Ok::<_, StoreError>(written)
-    }
-    .await;
+    let result = store.write_batch(&writes).await;
     let Prepared { jobs, answers, .. } = prepared;
     match result {
-        Ok(written) => {
+        Ok(()) => {
             tracing::debug!(
                 jobs = jobs.len(),
-                write_us = written.as_micros() as u64,
                 total_us = started.elapsed().as_micros() as u64,
                 "batch committed"
             );
@@ -701,13 +707,24 @@ async fn write_and_answer(store: Arc<Store>, prepared: Prepared, writes: BatchWr
                 }
             }
             reply_all(jobs, Some(answers), None);
-            true
+            Written::Committed
+        }
+        Err(StoreError::HeadMoved(ledger)) => {
+            tracing::info!(%ledger, jobs = jobs.len(), "another process appended: applying the batch again");
+            let (again, first): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.again);
+            reply_all(again, None, Some(&AppError::Busy));
+            Written::Moved(
+                first
+                    .into_iter()
+                    .map(|j| Job { again: true, ..j })
+                    .collect(),
+            )
         }
         Err(e) => {
             let e = AppError::from(e);
             tracing::warn!(error = %e, jobs = jobs.len(), "ledger batch failed");
             reply_all(jobs, Some(answers), Some(&e));
-            false
+            Written::Failed
         }
     }
 }
@@ -753,7 +770,24 @@ struct Pending {
 impl Committer {
     async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
         let mut in_flight: Option<InFlight> = None;
-        while let Some(first) = jobs.recv().await {
+        loop {
+            // Wait for work, or for the batch in flight to end (it may send jobs back).
+            let next = match in_flight.as_mut() {
+                None => jobs.recv().await,
+                Some(f) => tokio::select! {
+                    job = jobs.recv() => job,
+                    written = &mut f.done => {
+                        if let Some(f) = in_flight.take() {
+                            let (_, again) = self.settled(&f.touched, written);
+                            if !again.is_empty() {
+                                self.process(again, &mut in_flight).await;
+                            }
+                        }
+                        continue;
+                    }
+                },
+            };
+            let Some(first) = next else { break };
             let mut batch = vec![first];
             while batch.len() < BATCH_MAX {
                 match jobs.try_recv() {
@@ -764,8 +798,12 @@ impl Committer {
             metrics::histogram!("midori_engine_batch_size").record(batch.len() as f64);
             self.process(batch, &mut in_flight).await;
         }
-        if let Some(f) = in_flight {
-            self.settle(f).await;
+        // Whatever the last batch sends back is applied again until nothing is in flight.
+        while let Some(f) = in_flight.take() {
+            let (_, again) = self.settle(f).await;
+            if !again.is_empty() {
+                self.process(again, &mut in_flight).await;
+            }
         }
     }
 
@@ -779,7 +817,9 @@ impl Committer {
             .is_some_and(|f| f.blocks(&jobs, &self.cache))
             && let Some(f) = in_flight.take()
         {
-            self.settle(f).await;
+            let (_, mut again) = self.settle(f).await;
+            again.append(&mut jobs);
+            jobs = again;
         }
         loop {
             let prepared = self.prepare(jobs, in_flight.is_some()).await;
@@ -791,16 +831,19 @@ impl Committer {
                     break;
                 }
             };
-            if let Some(f) = in_flight.take()
-                && !self.settle(f).await
-            {
-                // The batch this one was applied on top of never became durable: apply this
-                // one again from what the database holds.
-                for ledger in &prepared.touched {
-                    self.cache.remove(ledger);
+            if let Some(f) = in_flight.take() {
+                let (committed, mut again) = self.settle(f).await;
+                if !committed {
+                    // The batch this one was applied on top of never became durable: apply
+                    // this one again (after whatever that batch sent back) from what the
+                    // database holds.
+                    for ledger in &prepared.touched {
+                        self.cache.remove(ledger);
+                    }
+                    again.extend(prepared.jobs);
+                    jobs = again;
+                    continue;
                 }
-                jobs = prepared.jobs;
-                continue;
             }
             let claims = prepared.claims();
             let touched = prepared.touched.clone();
@@ -816,16 +859,31 @@ impl Committer {
         }
     }
 
-    /// Wait for the batch being written; if it failed, forget the cached state it touched
-    /// (it is ahead of the database). Returns whether it committed.
-    async fn settle(&mut self, f: InFlight) -> bool {
-        let committed = f.done.await.unwrap_or(false);
+    /// Wait for the batch being written; if it did not commit, forget the cached state it
+    /// touched (it is ahead of the database). Returns whether it committed, and the jobs it sent
+    /// back to be applied again.
+    async fn settle(&mut self, f: InFlight) -> (bool, Vec<Job>) {
+        let written = f.done.await;
+        self.settled(&f.touched, written)
+    }
+
+    /// [`Committer::settle`] once the outcome is known.
+    fn settled(
+        &mut self,
+        touched: &[String],
+        written: Result<Written, oneshot::error::RecvError>,
+    ) -> (bool, Vec<Job>) {
+        let (committed, again) = match written {
+            Ok(Written::Committed) => (true, Vec::new()),
+            Ok(Written::Moved(jobs)) => (false, jobs),
+            Ok(Written::Failed) | Err(_) => (false, Vec::new()),
+        };
         if !committed {
-            for ledger in &f.touched {
+            for ledger in touched {
                 self.cache.remove(ledger);
             }
         }
-        committed
+        (committed, again)
     }
 
     /// Read what `jobs` need (on a reading connection: the batch in flight is not visible

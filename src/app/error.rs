@@ -47,7 +47,7 @@ impl From<StoreError> for AppError {
         match err {
             StoreError::NotFound => AppError::NotFound("resource".into()),
             StoreError::Conflict(constraint) => AppError::Conflict(conflict_message(&constraint)),
-            StoreError::Busy => AppError::Busy,
+            StoreError::Busy | StoreError::HeadMoved(_) => AppError::Busy,
             StoreError::InvalidInput(reason) => AppError::BadRequest(format!(
                 "a value in the request is not acceptable: {reason}"
             )),

@@ -106,16 +106,42 @@ pub struct BatchWrites {
     pub nonces: Vec<(String, u64)>,
 }
 
-/// An open transaction of the ledger engine: a writing one ([`Store::begin_batch`]) or a
-/// reading one ([`Store::begin_read`]). Dropping it without [`Batch::commit`] rolls back.
+/// An open transaction of the ledger engine: a writing one (inside [`Store::write_batch`]) or a
+/// reading one ([`Store::begin_read`]). Dropping it without committing rolls back.
 pub struct Batch<'a> {
     tx: Tx,
     _guard: Option<MutexGuard<'a, ()>>,
 }
 
 impl Store {
+    /// Write a batch in one transaction and commit it. When it fails because another process
+    /// appended to one of its ledgers since the batch read it (the heads, read again after the
+    /// rollback, are no longer where the batch started), the error is
+    /// [`StoreError::HeadMoved`]: nothing was written and the batch can be applied again.
+    pub async fn write_batch(&self, writes: &BatchWrites) -> StoreResult<()> {
+        let written = async {
+            let mut batch = self.begin_batch().await?;
+            batch.write(writes).await?;
+            batch.commit().await
+        }
+        .await;
+        match written {
+            Err(e) if !matches!(e, StoreError::HeadMoved(_)) => {
+                for (id, write) in &writes.ledgers {
+                    if let Ok(head) = self.ledger(id).await
+                        && head.size != write.old_size
+                    {
+                        return Err(StoreError::HeadMoved(id.clone()));
+                    }
+                }
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
     /// Begin a writing batch: takes the SQLite writer lock (held until commit or drop).
-    pub async fn begin_batch(&self) -> StoreResult<Batch<'_>> {
+    async fn begin_batch(&self) -> StoreResult<Batch<'_>> {
         let guard = self.write_guard().await;
         let tx = self.begin().await?;
         Ok(Batch { tx, _guard: guard })
@@ -137,7 +163,8 @@ fn json_rows<T: serde::Serialize>(rows: &T) -> StoreResult<String> {
 /// SQLite: every ledger's rows, heads and checkpoints and the used nonces in one multi-statement
 /// query (one round trip to the connection's worker thread instead of a dozen), each table's
 /// rows as one JSON array (blobs in hex) so that the text stays the same and stays prepared.
-/// A head that moved (another writer) shows as one row fewer than expected: the batch fails.
+/// The row count must be exactly what was sent: a head that moved updates no row (and the
+/// entries at its indices collide first); [`Store::write_batch`] tells that case apart.
 async fn write_sqlite(
     c: &mut sqlx::SqliteConnection,
     ledgers: &[(String, LedgerWrite)],
@@ -246,15 +273,15 @@ async fn write_sqlite(
         .rows_affected();
     if written != expected {
         return Err(StoreError::Corrupt(format!(
-            "a ledger head moved during a batch ({written} rows written, {expected} expected)"
+            "a batch wrote {written} rows, {expected} expected"
         )));
     }
     Ok(())
 }
 
-/// PostgreSQL: per ledger, one statement per table with one array per column (`unnest`), so
-/// that the statement texts never change and stay prepared; then the head (only if it is still
-/// where the batch started) and the checkpoint; then the used nonces.
+/// PostgreSQL: per ledger, the head (only if it is still where the batch started), then one
+/// statement per table with one array per column (`unnest`), so that the statement texts never
+/// change and stay prepared, and the checkpoint; then the used nonces.
 async fn write_postgres(
     c: &mut sqlx::PgConnection,
     ledgers: &[(String, LedgerWrite)],
@@ -263,6 +290,23 @@ async fn write_postgres(
     for (ledger_id, write) in ledgers {
         if write.entries.is_empty() {
             continue;
+        }
+        // The head first: the update locks its row (another writer waits for our commit) and
+        // finds it moved before any row of ours collides with another writer's.
+        let root = write
+            .new_root
+            .ok_or_else(|| StoreError::Corrupt("a batch without a new root".into()))?;
+        let moved =
+            sqlx::query("UPDATE ledgers SET size = $2, root = $3 WHERE id = $1 AND size = $4")
+                .bind(ledger_id)
+                .bind(write.new_size as i64)
+                .bind(root.to_vec())
+                .bind(write.old_size as i64)
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+        if moved != 1 {
+            return Err(StoreError::HeadMoved(ledger_id.clone()));
         }
         let parties = entry_parties(write);
 
@@ -348,23 +392,6 @@ async fn write_postgres(
         )
         .execute(&mut *c)
         .await?;
-        let root = write
-            .new_root
-            .ok_or_else(|| StoreError::Corrupt("a batch without a new root".into()))?;
-        let moved =
-            sqlx::query("UPDATE ledgers SET size = $2, root = $3 WHERE id = $1 AND size = $4")
-                .bind(ledger_id)
-                .bind(write.new_size as i64)
-                .bind(root.to_vec())
-                .bind(write.old_size as i64)
-                .execute(&mut *c)
-                .await?
-                .rows_affected();
-        if moved != 1 {
-            return Err(StoreError::Corrupt(format!(
-                "ledger {ledger_id} head moved during a batch"
-            )));
-        }
         if let Some(note) = &write.checkpoint {
             let time = write
                 .entries
@@ -416,7 +443,7 @@ fn entry_parties(write: &LedgerWrite) -> Vec<(&str, u64)> {
 
 impl Batch<'_> {
     /// A ledger's head. It takes no lock: a batch writes a ledger only if its head is still
-    /// the size the batch started from ([`Batch::write`]), so whoever moved it first wins
+    /// the size the batch started from ([`Store::write_batch`]), so whoever moved it first wins
     /// and the other batch fails whole.
     pub async fn head(&mut self, ledger_id: &str) -> StoreResult<LedgerRow> {
         let row = on_tx!(&mut self.tx, c => sqlx::query(
@@ -428,7 +455,7 @@ impl Batch<'_> {
 
     /// Write everything a batch gained: new ledgers and trials, then each ledger's entries,
     /// nodes, operations, head and checkpoint, the issuer projects and the used nonces.
-    pub async fn write(&mut self, w: &BatchWrites) -> StoreResult<()> {
+    async fn write(&mut self, w: &BatchWrites) -> StoreResult<()> {
         for l in &w.creates {
             self.create_ledger(&l.id, &l.origin, &l.created_at, l.bond.as_ref())
                 .await?;
@@ -691,7 +718,7 @@ impl Batch<'_> {
     }
 
     /// Make the batch durable. Only after this returns may any of its writes be acknowledged.
-    pub async fn commit(self) -> StoreResult<()> {
+    async fn commit(self) -> StoreResult<()> {
         Store::commit(self.tx).await
     }
 }

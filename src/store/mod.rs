@@ -43,6 +43,10 @@ pub enum StoreError {
     /// No connection could be had in time; the caller should retry later.
     #[error("database busy")]
     Busy,
+    /// A batch found a ledger's head no longer where it read it (another process appended):
+    /// nothing of the batch was written; it can be applied again from what is stored.
+    #[error("ledger {0} moved during the batch")]
+    HeadMoved(String),
     /// A stored invariant did not hold (a bug or tampering); never shown to clients in detail.
     #[error("storage invariant violated: {0}")]
     Corrupt(String),

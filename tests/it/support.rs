@@ -46,6 +46,9 @@ pub struct TestApp {
     pub router: Router,
     pub app: Arc<App>,
     pub clock: Arc<TestClock>,
+    /// The database, and the service key, for a second service process on them.
+    url: String,
+    service_key: SigningKey,
     _dir: Option<TempDir>,
 }
 
@@ -172,16 +175,26 @@ impl TestApp {
             }
             Backend::Postgres => (fresh_postgres_database().await, None),
         };
-        let store = Store::connect(&url, &StoreOptions::default())
-            .await
-            .expect("database reachable");
         let clock = Arc::new(TestClock(std::sync::Mutex::new(
             time::macros::datetime!(2026-04-01 09:00:00 UTC),
         )));
+        Self::on(url, fresh_key(), clock, limits, dir).await
+    }
+
+    async fn on(
+        url: String,
+        service_key: SigningKey,
+        clock: Arc<TestClock>,
+        limits: Limits,
+        dir: Option<TempDir>,
+    ) -> TestApp {
+        let store = Store::connect(&url, &StoreOptions::default())
+            .await
+            .expect("database reachable");
         let app = Arc::new(
             App::new(
                 store,
-                ServiceSigner::new(fresh_key()),
+                ServiceSigner::new(service_key.clone()),
                 "midori.test".into(),
                 clock.clone(),
             )
@@ -197,8 +210,23 @@ impl TestApp {
             router: midori::http::router(state),
             app,
             clock,
+            url,
+            service_key,
             _dir: dir,
         }
+    }
+
+    /// A second service process on the same database, with the same service key and clock
+    /// (an operator running two by mistake, or a restart overlapping the old process).
+    pub async fn second_process(&self) -> TestApp {
+        Self::on(
+            self.url.clone(),
+            self.service_key.clone(),
+            self.clock.clone(),
+            Limits::default(),
+            None,
+        )
+        .await
     }
 
     pub async fn send(

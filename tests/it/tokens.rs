@@ -595,3 +595,81 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    a_second_process_appending_to_the_same_ledger_forks_nothing_and_loses_nothing,
+    |t: TestApp| async move {
+        let t = Arc::new(t);
+        let (issuer, bond, a, b, c) = issued(&t).await;
+        let u = Arc::new(t.second_process().await);
+
+        // In turns: each service's cached ledger is one entry behind the other's append.
+        for (n, service) in [&t, &u, &t, &u].into_iter().enumerate() {
+            let reply = service.op(&a, &bond, transfer(&c, 10)).await;
+            assert_eq!(reply.status, 201, "turn {n}: {}", reply.text());
+            assert_eq!(reply.json()["entry_index"], (2 + n).to_string());
+        }
+
+        // At once: both services append to the ledger concurrently. Each request is either
+        // acknowledged or refused as busy (503); none is half-done.
+        let mut tasks = Vec::new();
+        for n in 0..40 {
+            let service = if n % 2 == 0 { t.clone() } else { u.clone() };
+            let from = if n % 4 < 2 { a.clone() } else { b.clone() };
+            let (to, bond) = (c.clone(), bond.clone());
+            tasks.push(tokio::spawn(async move {
+                service.op(&from, &bond, transfer(&to, 1)).await
+            }));
+        }
+        let mut accepted = 0u64;
+        let mut indices = std::collections::BTreeSet::new();
+        for task in tasks {
+            let reply = task.await.unwrap();
+            match reply.status.as_u16() {
+                201 => {
+                    accepted += 1;
+                    let index: u64 = reply.json()["entry_index"]
+                        .as_str()
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    assert!(indices.insert(index), "index {index} acknowledged twice");
+                }
+                503 => {
+                    reply.problem(503, "overloaded");
+                }
+                other => panic!("unexpected {other}: {}", reply.text()),
+            }
+        }
+        assert!(accepted > 0);
+        // Every acknowledged transfer is on the ledger, at the index it was given, and nothing
+        // else is: indices contiguous, balances as the acknowledged transfers make them.
+        assert_eq!(
+            indices.into_iter().collect::<Vec<_>>(),
+            (6..6 + accepted).collect::<Vec<_>>()
+        );
+        for service in [&t, &u] {
+            let balances = service.balances(&issuer, &bond).await;
+            assert_eq!(balances[&c.id], 40 + accepted);
+            assert_eq!(balances.values().sum::<u64>(), 9_000, "supply conserved");
+        }
+        let export = t
+            .get(
+                &format!("/v1/bonds/{bond}/ledger/export"),
+                Some(&issuer.token),
+            )
+            .await
+            .text();
+        assert_eq!(export.lines().count() as u64, 6 + accepted);
+        let checkpoint = u
+            .get(&format!("/v1/bonds/{bond}/ledger/checkpoint"), None)
+            .await
+            .text();
+        verify_export(
+            export.lines().map(str::as_bytes),
+            &checkpoint,
+            &t.jwks().await,
+        )
+        .unwrap();
+    }
+);
