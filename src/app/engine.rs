@@ -271,7 +271,7 @@ impl Engine {
             note_name,
             clock,
             cache: HashMap::new(),
-            writer: Writer::start(),
+            writer: Writer::start(queue.downgrade()),
         };
         tokio::spawn(committer.run(jobs));
         Engine { queue }
@@ -580,8 +580,8 @@ impl Prepared {
 
 /// The batch being written while the next one is applied.
 struct InFlight {
-    /// How it ended, once it is over.
-    done: oneshot::Receiver<Written>,
+    /// Whether it committed, once it is over.
+    done: oneshot::Receiver<bool>,
     touched: Vec<String>,
     claims: Claims,
 }
@@ -616,27 +616,20 @@ impl InFlight {
     }
 }
 
-/// How the writing of a batch ended.
-enum Written {
-    Committed,
-    /// Failed: its jobs were answered with the error.
-    Failed,
-    /// Another process moved a ledger's head under it: nothing was written and nothing
-    /// answered; these jobs are to be applied again from what is stored.
-    Moved(Vec<Job>),
-}
-
-type WriteJob = (Arc<Store>, Prepared, BatchWrites, oneshot::Sender<Written>);
+type WriteJob = (Arc<Store>, Prepared, BatchWrites, oneshot::Sender<bool>);
 
 /// Where prepared batches are written: a thread of its own with a single-threaded runtime, so
 /// that the writer's round trips to the database (begin, write, commit) are never queued
 /// behind request handling on the shared workers. Batches are written in the order sent.
 struct Writer {
     queue: Option<mpsc::UnboundedSender<WriteJob>>,
+    /// The engine's own queue, where a batch whose ledger another process moved goes back.
+    requeue: mpsc::WeakSender<Job>,
 }
 
 impl Writer {
-    fn start() -> Writer {
+    fn start(requeue: mpsc::WeakSender<Job>) -> Writer {
+        let back = requeue.clone();
         let (queue, mut jobs) = mpsc::unbounded_channel::<WriteJob>();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -647,18 +640,25 @@ impl Writer {
                 .spawn(move || {
                     runtime.block_on(async move {
                         while let Some((store, prepared, writes, finished)) = jobs.recv().await {
-                            let _ = finished.send(write_and_answer(store, prepared, writes).await);
+                            let written = write_and_answer(store, prepared, writes, &back).await;
+                            let _ = finished.send(written);
                         }
                     })
                 })
                 .map_err(|e| e.to_string())
         });
         match spawned {
-            Ok(_) => Writer { queue: Some(queue) },
+            Ok(_) => Writer {
+                queue: Some(queue),
+                requeue,
+            },
             Err(e) => {
                 // Still correct, only slower: write on the shared runtime.
                 tracing::warn!(error = %e, "no writer thread; writing on the shared runtime");
-                Writer { queue: None }
+                Writer {
+                    queue: None,
+                    requeue,
+                }
             }
         }
     }
@@ -668,7 +668,7 @@ impl Writer {
         store: Arc<Store>,
         prepared: Prepared,
         writes: BatchWrites,
-        finished: oneshot::Sender<Written>,
+        finished: oneshot::Sender<bool>,
     ) {
         let job = (store, prepared, writes, finished);
         let job = match &self.queue {
@@ -679,14 +679,22 @@ impl Writer {
             None => job,
         };
         let (store, prepared, writes, finished) = job;
+        let back = self.requeue.clone();
         tokio::spawn(async move {
-            let _ = finished.send(write_and_answer(store, prepared, writes).await);
+            let _ = finished.send(write_and_answer(store, prepared, writes, &back).await);
         });
     }
 }
 
-/// Write a prepared batch in one transaction, commit, and only then answer its jobs.
-async fn write_and_answer(store: Arc<Store>, prepared: Prepared, writes: BatchWrites) -> Written {
+/// Write a prepared batch in one transaction, commit, and only then answer its jobs. When
+/// another process moved one of its ledgers, nothing was written: its jobs go back to the
+/// engine's queue, once, to be applied again from what is stored. Returns whether it committed.
+async fn write_and_answer(
+    store: Arc<Store>,
+    prepared: Prepared,
+    writes: BatchWrites,
+    requeue: &mpsc::WeakSender<Job>,
+) -> bool {
     let started = std::time::Instant::now();
     let result = store.write_batch(&writes).await;
     let Prepared { jobs, answers, .. } = prepared;
@@ -707,24 +715,34 @@ async fn write_and_answer(store: Arc<Store>, prepared: Prepared, writes: BatchWr
                 }
             }
             reply_all(jobs, Some(answers), None);
-            Written::Committed
+            true
         }
         Err(StoreError::HeadMoved(ledger)) => {
             tracing::info!(%ledger, jobs = jobs.len(), "another process appended: applying the batch again");
-            let (again, first): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.again);
-            reply_all(again, None, Some(&AppError::Busy));
-            Written::Moved(
-                first
-                    .into_iter()
-                    .map(|j| Job { again: true, ..j })
-                    .collect(),
-            )
+            let queue = requeue.upgrade();
+            let mut refused = Vec::new();
+            for job in jobs {
+                match &queue {
+                    Some(queue) if !job.again => {
+                        if let Err(
+                            mpsc::error::TrySendError::Full(job)
+                            | mpsc::error::TrySendError::Closed(job),
+                        ) = queue.try_send(Job { again: true, ..job })
+                        {
+                            refused.push(job);
+                        }
+                    }
+                    _ => refused.push(job),
+                }
+            }
+            reply_all(refused, None, Some(&AppError::Busy));
+            false
         }
         Err(e) => {
             let e = AppError::from(e);
             tracing::warn!(error = %e, jobs = jobs.len(), "ledger batch failed");
             reply_all(jobs, Some(answers), Some(&e));
-            Written::Failed
+            false
         }
     }
 }
@@ -770,24 +788,7 @@ struct Pending {
 impl Committer {
     async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
         let mut in_flight: Option<InFlight> = None;
-        loop {
-            // Wait for work, or for the batch in flight to end (it may send jobs back).
-            let next = match in_flight.as_mut() {
-                None => jobs.recv().await,
-                Some(f) => tokio::select! {
-                    job = jobs.recv() => job,
-                    written = &mut f.done => {
-                        if let Some(f) = in_flight.take() {
-                            let (_, again) = self.settled(&f.touched, written);
-                            if !again.is_empty() {
-                                self.process(again, &mut in_flight).await;
-                            }
-                        }
-                        continue;
-                    }
-                },
-            };
-            let Some(first) = next else { break };
+        while let Some(first) = jobs.recv().await {
             let mut batch = vec![first];
             while batch.len() < BATCH_MAX {
                 match jobs.try_recv() {
@@ -798,12 +799,8 @@ impl Committer {
             metrics::histogram!("midori_engine_batch_size").record(batch.len() as f64);
             self.process(batch, &mut in_flight).await;
         }
-        // Whatever the last batch sends back is applied again until nothing is in flight.
-        while let Some(f) = in_flight.take() {
-            let (_, again) = self.settle(f).await;
-            if !again.is_empty() {
-                self.process(again, &mut in_flight).await;
-            }
+        if let Some(f) = in_flight {
+            self.settle(f).await;
         }
     }
 
@@ -817,9 +814,7 @@ impl Committer {
             .is_some_and(|f| f.blocks(&jobs, &self.cache))
             && let Some(f) = in_flight.take()
         {
-            let (_, mut again) = self.settle(f).await;
-            again.append(&mut jobs);
-            jobs = again;
+            self.settle(f).await;
         }
         loop {
             let prepared = self.prepare(jobs, in_flight.is_some()).await;
@@ -831,19 +826,16 @@ impl Committer {
                     break;
                 }
             };
-            if let Some(f) = in_flight.take() {
-                let (committed, mut again) = self.settle(f).await;
-                if !committed {
-                    // The batch this one was applied on top of never became durable: apply
-                    // this one again (after whatever that batch sent back) from what the
-                    // database holds.
-                    for ledger in &prepared.touched {
-                        self.cache.remove(ledger);
-                    }
-                    again.extend(prepared.jobs);
-                    jobs = again;
-                    continue;
+            if let Some(f) = in_flight.take()
+                && !self.settle(f).await
+            {
+                // The batch this one was applied on top of never became durable: apply this
+                // one again from what the database holds.
+                for ledger in &prepared.touched {
+                    self.cache.remove(ledger);
                 }
+                jobs = prepared.jobs;
+                continue;
             }
             let claims = prepared.claims();
             let touched = prepared.touched.clone();
@@ -860,30 +852,15 @@ impl Committer {
     }
 
     /// Wait for the batch being written; if it did not commit, forget the cached state it
-    /// touched (it is ahead of the database). Returns whether it committed, and the jobs it sent
-    /// back to be applied again.
-    async fn settle(&mut self, f: InFlight) -> (bool, Vec<Job>) {
-        let written = f.done.await;
-        self.settled(&f.touched, written)
-    }
-
-    /// [`Committer::settle`] once the outcome is known.
-    fn settled(
-        &mut self,
-        touched: &[String],
-        written: Result<Written, oneshot::error::RecvError>,
-    ) -> (bool, Vec<Job>) {
-        let (committed, again) = match written {
-            Ok(Written::Committed) => (true, Vec::new()),
-            Ok(Written::Moved(jobs)) => (false, jobs),
-            Ok(Written::Failed) | Err(_) => (false, Vec::new()),
-        };
+    /// touched (it is ahead of the database). Returns whether it committed.
+    async fn settle(&mut self, f: InFlight) -> bool {
+        let committed = f.done.await.unwrap_or(false);
         if !committed {
-            for ledger in touched {
+            for ledger in &f.touched {
                 self.cache.remove(ledger);
             }
         }
-        (committed, again)
+        committed
     }
 
     /// Read what `jobs` need (on a reading connection: the batch in flight is not visible
