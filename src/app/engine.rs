@@ -257,7 +257,7 @@ fn once_key(kind: &str, data: &Value) -> Option<String> {
 }
 
 impl Engine {
-    /// Start the engine task on the current runtime.
+    /// Start the engine on a thread of its own (see [`on_own_thread`]).
     pub fn start(
         store: Arc<Store>,
         signer: ServiceSigner,
@@ -273,7 +273,11 @@ impl Engine {
             cache: HashMap::new(),
             writer: Writer::start(queue.downgrade()),
         };
-        tokio::spawn(committer.run(jobs));
+        if let Err((task, e)) = on_own_thread("midori-engine", committer.run(jobs)) {
+            // Still correct, only slower.
+            tracing::warn!(error = %e, "no engine thread; running on the shared runtime");
+            tokio::spawn(task);
+        }
         Engine { queue }
     }
 
@@ -616,51 +620,64 @@ impl InFlight {
     }
 }
 
+/// Run `task` to completion on a new thread with a single-threaded runtime of its own, so that
+/// it is never queued behind request handling on the shared workers: the engine and the
+/// writer are the two stages of the ledger pipeline, and a wake-up that waits for a busy worker
+/// leaves the other stage idle. When no thread can be had, the task comes back with why.
+fn on_own_thread<F>(name: &str, task: F) -> Result<(), (F, String)>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return Err((task, e.to_string())),
+    };
+    let (give, take) = std::sync::mpsc::channel::<F>();
+    let spawned = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            if let Ok(task) = take.recv() {
+                runtime.block_on(task);
+            }
+        });
+    match spawned {
+        Ok(_) => {
+            // The thread waits for the task, so the receiver is there to take it.
+            let _ = give.send(task);
+            Ok(())
+        }
+        Err(e) => Err((task, e.to_string())),
+    }
+}
+
 type WriteJob = (Arc<Store>, Prepared, BatchWrites, oneshot::Sender<bool>);
 
 /// Where prepared batches are written: a thread of its own with a single-threaded runtime, so
 /// that the writer's round trips to the database (begin, write, commit) are never queued
 /// behind request handling on the shared workers. Batches are written in the order sent.
 struct Writer {
-    queue: Option<mpsc::UnboundedSender<WriteJob>>,
-    /// The engine's own queue, where a batch whose ledger another process moved goes back.
-    requeue: mpsc::WeakSender<Job>,
+    queue: mpsc::UnboundedSender<WriteJob>,
 }
 
 impl Writer {
     fn start(requeue: mpsc::WeakSender<Job>) -> Writer {
-        let back = requeue.clone();
+        let back = requeue;
         let (queue, mut jobs) = mpsc::unbounded_channel::<WriteJob>();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build();
-        let spawned = runtime.map_err(|e| e.to_string()).and_then(|runtime| {
-            std::thread::Builder::new()
-                .name("midori-writer".into())
-                .spawn(move || {
-                    runtime.block_on(async move {
-                        while let Some((store, prepared, writes, finished)) = jobs.recv().await {
-                            let written = write_and_answer(store, prepared, writes, &back).await;
-                            let _ = finished.send(written);
-                        }
-                    })
-                })
-                .map_err(|e| e.to_string())
-        });
-        match spawned {
-            Ok(_) => Writer {
-                queue: Some(queue),
-                requeue,
-            },
-            Err(e) => {
-                // Still correct, only slower: write on the shared runtime.
-                tracing::warn!(error = %e, "no writer thread; writing on the shared runtime");
-                Writer {
-                    queue: None,
-                    requeue,
-                }
+        let task = async move {
+            while let Some((store, prepared, writes, finished)) = jobs.recv().await {
+                let written = write_and_answer(store, prepared, writes, &back).await;
+                let _ = finished.send(written);
             }
+        };
+        if let Err((task, e)) = on_own_thread("midori-writer", task) {
+            // Still correct, only slower: write on the shared runtime.
+            tracing::warn!(error = %e, "no writer thread; writing on the shared runtime");
+            tokio::spawn(task);
         }
+        Writer { queue }
     }
 
     fn send(
@@ -670,19 +687,9 @@ impl Writer {
         writes: BatchWrites,
         finished: oneshot::Sender<bool>,
     ) {
-        let job = (store, prepared, writes, finished);
-        let job = match &self.queue {
-            Some(queue) => match queue.send(job) {
-                Ok(()) => return,
-                Err(mpsc::error::SendError(job)) => job,
-            },
-            None => job,
-        };
-        let (store, prepared, writes, finished) = job;
-        let back = self.requeue.clone();
-        tokio::spawn(async move {
-            let _ = finished.send(write_and_answer(store, prepared, writes, &back).await);
-        });
+        // The writer ends only when the engine drops it; a failed send drops `finished`,
+        // which the engine reads as "not committed".
+        let _ = self.queue.send((store, prepared, writes, finished));
     }
 }
 

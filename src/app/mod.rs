@@ -60,7 +60,7 @@ pub struct App {
     pub store: Arc<Store>,
     engine: engine::Engine,
     callers: cache::TtlCache<Vec<u8>, Caller>,
-    keys: cache::TtlCache<String, crate::store::KeyRow>,
+    keys: cache::TtlCache<String, (crate::store::KeyRow, ed25519_dalek::VerifyingKey)>,
     bonds: cache::TtlCache<String, crate::store::BondRow>,
     signer: ServiceSigner,
     /// Deployment name: the signed-note key name and the prefix of every ledger's origin.

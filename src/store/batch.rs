@@ -120,9 +120,19 @@ impl Store {
     /// [`StoreError::HeadMoved`]: nothing was written and the batch can be applied again.
     pub async fn write_batch(&self, writes: &BatchWrites) -> StoreResult<()> {
         let written = async {
+            let started = std::time::Instant::now();
             let mut batch = self.begin_batch().await?;
+            let begun = std::time::Instant::now();
             batch.write(writes).await?;
-            batch.commit().await
+            let wrote = std::time::Instant::now();
+            let committed = batch.commit().await;
+            tracing::trace!(
+                begin_us = (begun - started).as_micros() as u64,
+                write_us = (wrote - begun).as_micros() as u64,
+                commit_us = wrote.elapsed().as_micros() as u64,
+                "batch written"
+            );
+            committed
         }
         .await;
         match written {
@@ -162,7 +172,8 @@ fn json_rows<T: serde::Serialize>(rows: &T) -> StoreResult<String> {
 
 /// SQLite: every ledger's rows, heads and checkpoints and the used nonces in one multi-statement
 /// query (one round trip to the connection's worker thread instead of a dozen), each table's
-/// rows as one JSON array (blobs in hex) so that the text stays the same and stays prepared.
+/// rows as one JSON array and its blobs as one concatenation, so that the text stays the same
+/// and stays prepared.
 /// The row count must be exactly what was sent: a head that moved updates no row (and the
 /// entries at its indices collide first); [`Store::write_batch`] tells that case apart.
 async fn write_sqlite(
@@ -185,51 +196,63 @@ async fn write_sqlite(
             args.len()
         };
         let p = |n: usize| o + n;
+        // Blobs travel as one concatenation per column, cut with `substr` (1-based, in bytes
+        // for a blob): no hex text to encode, parse as JSON and decode per row.
         sql.push_str(&format!(
             "INSERT INTO entries (ledger_id, idx, kind, leaf, leaf_hash, created_at) \
-             SELECT ${}, value->>0, value->>1, unhex(value->>2), unhex(value->>3), value->>4 FROM json_each(${});\n\
+             SELECT ${}, value->>0, value->>1, substr(${}, value->>2, value->>3), substr(${}, key * 32 + 1, 32), value->>4 FROM json_each(${});\n\
              INSERT INTO entry_parties (party_id, ledger_id, idx) SELECT value->>0, ${}, value->>1 FROM json_each(${});\n\
-             INSERT INTO tree_nodes (ledger_id, level, idx, hash) SELECT ${}, value->>0, value->>1, unhex(value->>2) FROM json_each(${});\n\
+             INSERT INTO tree_nodes (ledger_id, level, idx, hash) SELECT ${}, value->>0, value->>1, substr(${}, key * 32 + 1, 32) FROM json_each(${});\n\
              INSERT INTO operations (ledger_id, operation_id, request_hash, entry_index, result) \
-             SELECT ${}, value->>0, unhex(value->>1), value->>2, value->>3 FROM json_each(${});\n\
-             UPDATE ledgers SET size = ${}, root = unhex(${}) WHERE id = ${} AND size = ${};\n\
+             SELECT ${}, value->>0, substr(${}, key * 32 + 1, 32), value->>1, value->>2 FROM json_each(${});\n\
+             UPDATE ledgers SET size = ${}, root = ${} WHERE id = ${} AND size = ${};\n\
              INSERT INTO checkpoints (ledger_id, size, root, note, created_at) \
-             SELECT ${}, ${}, unhex(${}), ${}, ${} WHERE ${} IS NOT NULL;\n",
-            p(1), p(2), p(1), p(3), p(1), p(4), p(1), p(5),
-            p(6), p(7), p(1), p(8),
-            p(1), p(6), p(7), p(9), p(10), p(9),
+             SELECT ${}, ${}, ${}, ${}, ${} WHERE ${} IS NOT NULL;\n",
+            p(1), p(3), p(4), p(2),
+            p(1), p(5),
+            p(1), p(7), p(6),
+            p(1), p(9), p(8),
+            p(10), p(11), p(1), p(12),
+            p(1), p(10), p(11), p(13), p(14), p(13),
         ));
-        let entries: Vec<(i64, &str, String, String, &str)> = write
-            .entries
-            .iter()
-            .map(|e| {
-                (
-                    e.index as i64,
-                    e.kind.as_str(),
-                    hex::encode(&e.leaf),
-                    hex::encode(e.leaf_hash),
-                    e.time.as_str(),
-                )
-            })
-            .collect();
+        let mut leaves = Vec::with_capacity(write.entries.iter().map(|e| e.leaf.len()).sum());
+        let mut leaf_hashes = Vec::with_capacity(32 * write.entries.len());
+        let mut entries: Vec<(i64, &str, usize, usize, &str)> =
+            Vec::with_capacity(write.entries.len());
+        for e in &write.entries {
+            entries.push((
+                e.index as i64,
+                e.kind.as_str(),
+                leaves.len() + 1,
+                e.leaf.len(),
+                e.time.as_str(),
+            ));
+            leaves.extend_from_slice(&e.leaf);
+            leaf_hashes.extend_from_slice(&e.leaf_hash);
+        }
         let parties = entry_parties(write);
         let parties: Vec<(&str, i64)> = parties.iter().map(|(p, i)| (*p, *i as i64)).collect();
-        let nodes: Vec<(u8, i64, String)> = write
+        let nodes: Vec<(u8, i64)> = write
             .nodes
             .iter()
-            .map(|(id, hash)| (id.level, id.index as i64, hex::encode(hash)))
+            .map(|(id, _)| (id.level, id.index as i64))
             .collect();
-        let operations: Vec<(&str, String, i64, &str)> = write
+        let node_hashes: Vec<u8> = write.nodes.iter().flat_map(|(_, h)| *h).collect();
+        let operations: Vec<(&str, i64, &str)> = write
             .operations
             .iter()
             .map(|o| {
                 (
                     o.operation_id.as_str(),
-                    hex::encode(o.request_hash),
                     o.entry_index as i64,
                     o.result.as_str(),
                 )
             })
+            .collect();
+        let request_hashes: Vec<u8> = write
+            .operations
+            .iter()
+            .flat_map(|o| o.request_hash)
             .collect();
         let time = write
             .entries
@@ -240,11 +263,15 @@ async fn write_sqlite(
             + u64::from(write.checkpoint.is_some());
         push(&mut args, ledger_id.clone())?;
         push(&mut args, json_rows(&entries)?)?;
+        push(&mut args, leaves)?;
+        push(&mut args, leaf_hashes)?;
         push(&mut args, json_rows(&parties)?)?;
         push(&mut args, json_rows(&nodes)?)?;
+        push(&mut args, node_hashes)?;
         push(&mut args, json_rows(&operations)?)?;
+        push(&mut args, request_hashes)?;
         push(&mut args, write.new_size as i64)?;
-        push(&mut args, hex::encode(root))?;
+        push(&mut args, root.to_vec())?;
         push(&mut args, write.old_size as i64)?;
         push(&mut args, write.checkpoint.clone())?;
         push(&mut args, time)?;
