@@ -142,7 +142,7 @@ async fn run(url: &str, n: usize, c: usize) -> (f64, Duration, Duration, usize) 
         metrics: None,
         limits: Limits::new(1 << 20, Duration::from_secs(30), 4096),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = midori::http::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { midori::http::serve(listener, state).await.unwrap() });
 

@@ -245,7 +245,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Duration::from_millis(args.request_timeout_ms),
         args.concurrent_requests_max,
     );
-    let listener = tokio::net::TcpListener::bind(&args.bind)
+    let listener = crate::http::bind(&args.bind)
         .await
         .with_context(|| format!("binding {}", args.bind))?;
     tracing::info!(

@@ -29,6 +29,11 @@ pub use rows::*;
 pub const POOL_ACQUIRE_TIMEOUT_MS: u64 = 3_000;
 /// SQLite waits this long on a locked database (another process, e.g. the admin CLI).
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
+/// SQLite: how often the background task checkpoints the WAL.
+pub const SQLITE_CHECKPOINT_EVERY_MS: u64 = 250;
+/// SQLite: a commit checkpoints the WAL itself only past this many pages (64 MiB of 4 KiB
+/// pages), i.e. when the background checkpointer has fallen far behind.
+pub const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 /// Upper bound on entries returned by one range read.
 pub const ENTRIES_PAGE_MAX: u64 = 1_000;
 
@@ -104,6 +109,41 @@ pub struct Store {
     /// SQLite allows one writer at a time; queueing writers here is cheaper and fairer than
     /// letting them spin on `SQLITE_BUSY`.
     writer: Mutex<()>,
+    /// SQLite: the background WAL checkpointer, stopped with the store.
+    _checkpointer: Option<AbortOnDrop>,
+}
+
+/// A task that ends when its owner is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// SQLite: copy the WAL's committed pages into the database file every
+/// [`SQLITE_CHECKPOINT_EVERY_MS`] on a connection of its own, instead of inside whichever commit
+/// crosses SQLite's default threshold (1,000 pages). A PASSIVE checkpoint waits for no reader
+/// and no writer; committed transactions are durable in the WAL either way (it is fsynced at
+/// every commit), so this moves work off the commit path without weakening anything.
+fn checkpoint_in_background(pool: SqlitePool) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(SQLITE_CHECKPOINT_EVERY_MS));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&pool)
+                .await
+            {
+                Ok((busy, log, checkpointed)) => {
+                    tracing::trace!(busy, log, checkpointed, "background WAL checkpoint")
+                }
+                Err(e) => tracing::debug!(error = %e, "background WAL checkpoint"),
+            }
+        }
+    }))
 }
 
 enum Tx {
@@ -171,6 +211,17 @@ impl Store {
                 // 32 MiB of page cache per connection (the default is 2 MiB): the batch writer
                 // touches index pages all over the party-keyed tables.
                 .pragma("cache_size", "-32768")
+                // Checkpoints run beside the writer (see `checkpoint_in_background`): a commit
+                // checkpoints only when the WAL has outgrown what the background task keeps up
+                // with, and a reset WAL file is cut back to the same bound.
+                .pragma(
+                    "wal_autocheckpoint",
+                    SQLITE_WAL_AUTOCHECKPOINT_PAGES.to_string(),
+                )
+                .pragma(
+                    "journal_size_limit",
+                    (u64::from(SQLITE_WAL_AUTOCHECKPOINT_PAGES) * 4096).to_string(),
+                )
                 .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
@@ -183,9 +234,14 @@ impl Store {
                 .map_err(|e| StoreError::Database(e.into()))?;
             Db::Sqlite(pool)
         };
+        let checkpointer = match &db {
+            Db::Sqlite(pool) => Some(checkpoint_in_background(pool.clone())),
+            Db::Postgres(_) => None,
+        };
         Ok(Store {
             db,
             writer: Mutex::new(()),
+            _checkpointer: checkpointer,
         })
     }
 

@@ -12,6 +12,7 @@ mod openapi;
 mod parties;
 mod problems;
 mod scenarios;
+mod storage;
 mod token_model;
 mod tokens;
 mod trials;

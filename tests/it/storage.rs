@@ -1,0 +1,124 @@
+//! The schema over time: a database made by an earlier release keeps every row when a later
+//! migration rebuilds its tables.
+
+use std::str::FromStr;
+
+use midori::store::{Store, StoreOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+use crate::support::TempDir;
+
+/// Migration 0005 rebuilds `party_nonces`, `tree_nodes` and `entry_parties` WITHOUT ROWID. A
+/// database that the first four migrations made, with rows in all three, must come out of
+/// the upgrade with the same rows and the same primary keys.
+#[tokio::test]
+async fn upgrading_a_sqlite_database_keeps_the_rows_of_the_rebuilt_tables() {
+    let dir =
+        TempDir(std::env::temp_dir().join(format!("midori-upgrade-{}", uuid::Uuid::now_v7())));
+    let earlier = dir.0.join("migrations");
+    std::fs::create_dir_all(&earlier).unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0005" {
+            std::fs::copy(&path, earlier.join(&name)).unwrap();
+        }
+    }
+    let url = format!("sqlite://{}", dir.0.join("midori.db").display());
+    let options = SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(earlier.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO parties (id, role, name, attributes, created_at) VALUES \
+           ('p1', 'investor', 'One', '{}', '2026-04-01T00:00:00Z'), \
+           ('p2', 'investor', 'Two', '{}', '2026-04-01T00:00:00Z'); \
+         INSERT INTO ledgers (id, origin, size, root, created_at) \
+           VALUES ('l1', 'midori.test/bonds/l1', 2, zeroblob(32), '2026-04-01T00:00:00Z'); \
+         INSERT INTO party_nonces (party_id, nonce) VALUES ('p1', 1), ('p1', 7), ('p2', 1); \
+         INSERT INTO tree_nodes (ledger_id, level, idx, hash) \
+           VALUES ('l1', 0, 0, randomblob(32)), ('l1', 0, 1, randomblob(32)), ('l1', 1, 0, randomblob(32)); \
+         INSERT INTO entry_parties (party_id, ledger_id, idx) VALUES ('p1', 'l1', 0), ('p2', 'l1', 0), ('p1', 'l1', 1);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let before = snapshot(&pool).await;
+    pool.close().await;
+
+    let store = Store::connect(&url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    assert_eq!(
+        snapshot(&pool).await,
+        before,
+        "the rows survive the rebuild"
+    );
+    for table in ["party_nonces", "tree_nodes", "entry_parties"] {
+        let (sql,): (String,) = sqlx::query_as("SELECT sql FROM sqlite_schema WHERE name = $1")
+            .bind(table)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(sql.ends_with("WITHOUT ROWID"), "{table}: {sql}");
+    }
+    // The primary keys still refuse a used nonce and a repeated node.
+    assert!(
+        sqlx::query("INSERT INTO party_nonces (party_id, nonce) VALUES ('p1', 7)")
+            .execute(&pool)
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query(
+            "INSERT INTO tree_nodes (ledger_id, level, idx, hash) VALUES ('l1', 1, 0, zeroblob(32))"
+        )
+        .execute(&pool)
+        .await
+        .is_err()
+    );
+    pool.close().await;
+    drop(store);
+}
+
+/// Every row of the three rebuilt tables, in key order.
+async fn snapshot(pool: &sqlx::SqlitePool) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    for (table, columns) in [
+        ("party_nonces", "party_id || ':' || nonce"),
+        (
+            "tree_nodes",
+            "ledger_id || ':' || level || ':' || idx || ':' || hex(hash)",
+        ),
+        (
+            "entry_parties",
+            "party_id || ':' || ledger_id || ':' || idx",
+        ),
+    ] {
+        let sql = format!("SELECT {columns} FROM {table} ORDER BY 1");
+        let found: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        rows.extend(found.into_iter().map(|(r,)| format!("{table} {r}")));
+    }
+    assert_eq!(rows.len(), 9);
+    rows
+}
