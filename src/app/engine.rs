@@ -824,7 +824,9 @@ impl Committer {
             self.settle(f).await;
         }
         loop {
+            let t0 = std::time::Instant::now();
             let prepared = self.prepare(jobs, in_flight.is_some()).await;
+            let t1 = std::time::Instant::now();
             let (prepared, writes) = match prepared {
                 Ok(p) => p,
                 Err((jobs, e)) => {
@@ -844,6 +846,11 @@ impl Committer {
                 jobs = prepared.jobs;
                 continue;
             }
+            tracing::trace!(
+                prepare_us = (t1 - t0).as_micros() as u64,
+                waited_us = t1.elapsed().as_micros() as u64,
+                "batch handed to the writer"
+            );
             let claims = prepared.claims();
             let touched = prepared.touched.clone();
             let (finished, done) = oneshot::channel();
@@ -887,7 +894,16 @@ impl Committer {
         };
         let mut answers: Vec<Option<AppResult<Answer>>> = (0..jobs.len()).map(|_| None).collect();
         let store = self.store.clone();
-        let result = match store.begin_read().await {
+        // With a batch in flight, every ledger these jobs touch is cached and none of them
+        // creates a ledger or reads projects ([`InFlight::blocks`]): what remains to read
+        // (party facts, operation ids, nonces) needs no common snapshot, only what is
+        // committed. Otherwise ledgers may be loaded, and heads and entries must agree.
+        let reader = if pipelined {
+            store.read_plain().await
+        } else {
+            store.begin_read().await
+        };
+        let result = match reader {
             Ok(mut reader) => {
                 let result = self
                     .run_batch(&mut reader, &jobs, &mut answers, pipelined)

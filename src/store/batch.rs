@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::AssertSqlSafe;
 use tokio::sync::MutexGuard;
 
-use super::{EntryRow, LedgerRow, NewBond, Store, StoreError, StoreResult, Tx, to_hash};
+use super::{Conn, EntryRow, LedgerRow, NewBond, Store, StoreError, StoreResult, Tx, to_hash};
 use crate::ledger::merkle::{Hash, NodeId};
 
 /// Rows per multi-row INSERT: well under SQLite's 32,766 bound variables with 7 columns.
@@ -161,6 +161,14 @@ impl Store {
     /// runs beside the writer, WAL readers do not block it). It must not write.
     pub async fn begin_read(&self) -> StoreResult<Batch<'_>> {
         let tx = self.begin_snapshot().await?;
+        Ok(Batch { tx, _guard: None })
+    }
+
+    /// Reads without a common snapshot, each statement seeing what is committed when it runs
+    /// (two round trips fewer than [`Store::begin_read`]: no BEGIN, no ROLLBACK). For callers
+    /// whose reads do not depend on each other. It must not write.
+    pub async fn read_plain(&self) -> StoreResult<Batch<'_>> {
+        let tx = self.plain().await?;
         Ok(Batch { tx, _guard: None })
     }
 }
@@ -494,6 +502,9 @@ impl Batch<'_> {
         match &mut self.tx {
             Tx::Sqlite(t) => write_sqlite(t, &w.ledgers, &w.nonces).await,
             Tx::Postgres(t) => write_postgres(t, &w.ledgers, &w.nonces).await,
+            Tx::SqlitePlain(_) | Tx::PostgresPlain(_) => Err(StoreError::Corrupt(
+                "a batch written outside a transaction".into(),
+            )),
         }
     }
 
@@ -502,6 +513,7 @@ impl Batch<'_> {
         let _ = match self.tx {
             Tx::Sqlite(t) => t.rollback().await,
             Tx::Postgres(t) => t.rollback().await,
+            Tx::SqlitePlain(_) | Tx::PostgresPlain(_) => Ok(()),
         };
     }
 
@@ -538,25 +550,25 @@ impl Batch<'_> {
         }
         // Fixed statement texts (the ids travel as one JSON array, or one PostgreSQL array),
         // so that they stay prepared whatever the batch size.
-        let rows: Vec<(String, Vec<u8>, String)> = match &mut self.tx {
-            Tx::Sqlite(t) => {
+        let rows: Vec<(String, Vec<u8>, String)> = match self.tx.conn() {
+            Conn::Sqlite(t) => {
                 sqlx::query_as(
                     "SELECT operation_id, request_hash, result FROM operations \
                  WHERE ledger_id = $1 AND operation_id IN (SELECT value FROM json_each($2))",
                 )
                 .bind(ledger_id)
                 .bind(json_rows(&ids)?)
-                .fetch_all(&mut **t)
+                .fetch_all(t)
                 .await?
             }
-            Tx::Postgres(t) => {
+            Conn::Postgres(t) => {
                 sqlx::query_as(
                     "SELECT operation_id, request_hash, result FROM operations \
                  WHERE ledger_id = $1 AND operation_id = ANY($2)",
                 )
                 .bind(ledger_id)
                 .bind(ids)
-                .fetch_all(&mut **t)
+                .fetch_all(t)
                 .await?
             }
         };
@@ -582,8 +594,8 @@ impl Batch<'_> {
             return Ok(HashSet::new());
         }
         let rows: Vec<(String, i64)> =
-            match &mut self.tx {
-                Tx::Sqlite(t) => {
+            match self.tx.conn() {
+                Conn::Sqlite(t) => {
                     let wanted: Vec<(&str, i64)> =
                         pairs.iter().map(|(p, n)| (p.as_str(), *n as i64)).collect();
                     sqlx::query_as(
@@ -591,16 +603,16 @@ impl Batch<'_> {
                      JOIN party_nonces AS n ON n.party_id = w.value->>0 AND n.nonce = w.value->>1",
                     )
                     .bind(json_rows(&wanted)?)
-                    .fetch_all(&mut **t)
+                    .fetch_all(t)
                     .await?
                 }
-                Tx::Postgres(t) => sqlx::query_as(
+                Conn::Postgres(t) => sqlx::query_as(
                     "SELECT n.party_id, n.nonce FROM unnest($1::text[], $2::bigint[]) AS w(p, k) \
                  JOIN party_nonces AS n ON n.party_id = w.p AND n.nonce = w.k",
                 )
                 .bind(pairs.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>())
                 .bind(pairs.iter().map(|(_, n)| *n as i64).collect::<Vec<_>>())
-                .fetch_all(&mut **t)
+                .fetch_all(t)
                 .await?,
             };
         Ok(rows.into_iter().map(|(p, n)| (p, n as u64)).collect())
@@ -614,13 +626,13 @@ impl Batch<'_> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows: Vec<(String, String, String)> = match &mut self.tx {
-            Tx::Sqlite(t) => sqlx::query_as(
+        let rows: Vec<(String, String, String)> = match self.tx.conn() {
+            Conn::Sqlite(t) => sqlx::query_as(
                 "SELECT id, role, attributes FROM parties WHERE id IN (SELECT value FROM json_each($1))")
-                .bind(json_rows(&ids)?).fetch_all(&mut **t).await?,
-            Tx::Postgres(t) => sqlx::query_as(
+                .bind(json_rows(&ids)?).fetch_all(t).await?,
+            Conn::Postgres(t) => sqlx::query_as(
                 "SELECT id, role, attributes FROM parties WHERE id = ANY($1)")
-                .bind(ids).fetch_all(&mut **t).await?,
+                .bind(ids).fetch_all(t).await?,
         };
         Ok(rows
             .into_iter()

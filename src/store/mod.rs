@@ -146,9 +146,30 @@ fn checkpoint_in_background(pool: SqlitePool) -> AbortOnDrop {
     }))
 }
 
+/// Where a [`Batch`] runs its statements: a transaction, or (for reads that need no common
+/// snapshot) a plain pooled connection, each statement its own implicit transaction.
 enum Tx {
     Sqlite(sqlx::Transaction<'static, Sqlite>),
     Postgres(sqlx::Transaction<'static, Postgres>),
+    SqlitePlain(sqlx::pool::PoolConnection<Sqlite>),
+    PostgresPlain(sqlx::pool::PoolConnection<Postgres>),
+}
+
+/// The connection under a [`Tx`], by backend.
+enum Conn<'t> {
+    Sqlite(&'t mut sqlx::SqliteConnection),
+    Postgres(&'t mut sqlx::PgConnection),
+}
+
+impl Tx {
+    fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Tx::Sqlite(t) => Conn::Sqlite(t),
+            Tx::SqlitePlain(c) => Conn::Sqlite(c),
+            Tx::Postgres(t) => Conn::Postgres(t),
+            Tx::PostgresPlain(c) => Conn::Postgres(c),
+        }
+    }
 }
 
 /// Run the same statement on whichever pool backs the store. The SQL is written once with
@@ -165,15 +186,9 @@ macro_rules! on_pool {
 /// Same as [`on_pool!`] inside a transaction.
 macro_rules! on_tx {
     ($tx:expr, $c:ident => $body:expr) => {
-        match $tx {
-            Tx::Sqlite(t) => {
-                let $c = &mut **t;
-                $body
-            }
-            Tx::Postgres(t) => {
-                let $c = &mut **t;
-                $body
-            }
+        match $tx.conn() {
+            Conn::Sqlite($c) => $body,
+            Conn::Postgres($c) => $body,
         }
     };
 }
@@ -279,10 +294,21 @@ impl Store {
         })
     }
 
+    /// A pooled connection outside any transaction, for reads that need no common snapshot.
+    async fn plain(&self) -> StoreResult<Tx> {
+        Ok(match &self.db {
+            Db::Sqlite(p) => Tx::SqlitePlain(p.acquire().await?),
+            Db::Postgres(p) => Tx::PostgresPlain(p.acquire().await?),
+        })
+    }
+
     async fn commit(tx: Tx) -> StoreResult<()> {
         match tx {
             Tx::Sqlite(t) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
+            Tx::SqlitePlain(_) | Tx::PostgresPlain(_) => {
+                return Err(StoreError::Corrupt("a commit outside a transaction".into()));
+            }
         }
         Ok(())
     }
