@@ -1,8 +1,9 @@
 //! The ledger engine: the one place where ledger indices are assigned.
 //!
 //! Requests are verified (signatures, payload shape) concurrently by their handlers, then queued
-//! here. One task takes whatever is queued (up to [`BATCH_MAX`]), reads what it needs on a
-//! reading transaction (idempotency records, used nonces, party facts), applies each
+//! here. The engine, on a thread of its own, takes whatever is queued (up to [`BATCH_MAX`]),
+//! reads what it needs (idempotency records, used nonces, party facts) on a reading
+//! transaction, or on a plain pooled connection while a batch is in flight, applies each
 //! operation's rules to the ledger's in-memory state *in queue order*, seals the accepted
 //! entries and signs one checkpoint per ledger; a writer thread then writes the batch in one
 //! transaction and commits. Only after the commit is any request answered (group commit: many
@@ -217,7 +218,7 @@ pub struct Engine {
     queue: mpsc::Sender<Job>,
 }
 
-/// Everything the engine task owns.
+/// Everything the engine owns (on its own thread).
 struct Committer {
     store: Arc<Store>,
     signer: ServiceSigner,
@@ -257,7 +258,7 @@ fn once_key(kind: &str, data: &Value) -> Option<String> {
 }
 
 impl Engine {
-    /// Start the engine on a thread of its own (see [`on_own_thread`]).
+    /// Start the engine on a thread of its own (see `on_own_thread`).
     pub fn start(
         store: Arc<Store>,
         signer: ServiceSigner,
@@ -812,7 +813,7 @@ impl Committer {
     }
 
     /// Apply `jobs` to the cached state while the previous batch is still being written, then
-    /// hand them to a writer task once that batch is durable (a pipeline of depth one: at most
+    /// hand them to the writer thread once that batch is durable (a pipeline of depth one: at most
     /// one batch is being written while the next is applied). Answers go out from the writer,
     /// after the commit.
     async fn process(&mut self, mut jobs: Vec<Job>, in_flight: &mut Option<InFlight>) {

@@ -1,4 +1,5 @@
-//! The HTTP personality: axum handlers, extractors, middleware, OpenAPI. Handlers are thin:
+//! The HTTP personality: axum handlers, extractors, middleware, OpenAPI, and the listener
+//! ([`bind`], with a backlog of [`LISTEN_BACKLOG`]). Handlers are thin:
 //! parse, call the application, shape the answer. Errors become problems in one place
 //! ([`problem`]).
 

@@ -8,7 +8,10 @@
 //!   checkpoint; the engine (`app::engine`) is the one place that assigns indices;
 //! - a write returns only after its transaction committed (SQLite `synchronous=FULL` in WAL
 //!   mode; PostgreSQL's default `synchronous_commit=on`);
-//! - uniqueness lives in the schema: we insert and map the constraint violation.
+//! - uniqueness lives in the schema: we insert and map the constraint violation;
+//! - SQLite's WAL is checkpointed by a background task every [`SQLITE_CHECKPOINT_EVERY_MS`]
+//!   (PASSIVE), not inside commits, except past [`SQLITE_WAL_AUTOCHECKPOINT_PAGES`]; durability
+//!   does not depend on it (the WAL is fsynced at every commit).
 
 mod rows;
 
