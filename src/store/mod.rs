@@ -143,6 +143,8 @@ fn checkpoint_in_background(pool: SqlitePool) -> AbortOnDrop {
                 Ok((busy, log, checkpointed)) => {
                     tracing::trace!(busy, log, checkpointed, "background WAL checkpoint")
                 }
+                // `Store::close` ends the checkpointer too.
+                Err(sqlx::Error::PoolClosed) => break,
                 Err(e) => tracing::debug!(error = %e, "background WAL checkpoint"),
             }
         }
