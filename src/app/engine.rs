@@ -238,7 +238,6 @@ struct LedgerState {
     book: Option<Book>,
     /// Facts recorded once only, by key (see [`Action::Plain`]).
     once: HashSet<String>,
-
     monitor: Option<Monitor>,
     /// The label status last recorded by a `label.changed` entry.
     label: Option<String>,
@@ -665,11 +664,10 @@ struct Writer {
 
 impl Writer {
     fn start(requeue: mpsc::WeakSender<Job>) -> Writer {
-        let back = requeue;
         let (queue, mut jobs) = mpsc::unbounded_channel::<WriteJob>();
         let task = async move {
             while let Some((store, prepared, writes, finished)) = jobs.recv().await {
-                let written = write_and_answer(store, prepared, writes, &back).await;
+                let written = write_and_answer(store, prepared, writes, &requeue).await;
                 let _ = finished.send(written);
             }
         };

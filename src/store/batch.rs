@@ -111,8 +111,9 @@ pub struct BatchWrites {
     pub nonces: Vec<(String, u64)>,
 }
 
-/// An open transaction of the ledger engine: a writing one (inside [`Store::write_batch`]) or a
-/// reading one ([`Store::begin_read`]). Dropping it without committing rolls back.
+/// The ledger engine's access to the database: a writing transaction (inside
+/// [`Store::write_batch`]), a reading one ([`Store::begin_read`]) or a plain connection for
+/// reads ([`Store::read_plain`]). Dropping a transaction without committing rolls back.
 pub struct Batch<'a> {
     tx: Tx,
     _guard: Option<MutexGuard<'a, ()>>,
@@ -349,24 +350,24 @@ async fn write_postgres(
             return Err(StoreError::HeadMoved(ledger_id.clone()));
         }
         let parties = entry_parties(write);
-
+        let (entries, nodes, ops) = (&write.entries, &write.nodes, &write.operations);
         sqlx::query(
             "INSERT INTO entries (ledger_id, idx, kind, leaf, leaf_hash, created_at) \
              SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bytea[], $5::bytea[], $6::text[])")
             .bind(ledger_id)
-            .bind(write.entries.iter().map(|e| e.index as i64).collect::<Vec<_>>())
-            .bind(write.entries.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
-            .bind(write.entries.iter().map(|e| e.leaf.as_slice()).collect::<Vec<_>>())
-            .bind(write.entries.iter().map(|e| e.leaf_hash.as_slice()).collect::<Vec<_>>())
-            .bind(write.entries.iter().map(|e| e.time.as_str()).collect::<Vec<_>>())
+            .bind(column(entries, |e| e.index as i64))
+            .bind(column(entries, |e| e.kind.as_str()))
+            .bind(column(entries, |e| e.leaf.as_slice()))
+            .bind(column(entries, |e| e.leaf_hash.as_slice()))
+            .bind(column(entries, |e| e.time.as_str()))
             .execute(&mut *c).await?;
         sqlx::query(
             "INSERT INTO entry_parties (party_id, ledger_id, idx) \
              SELECT p, $1, i FROM unnest($2::text[], $3::bigint[]) AS r(p, i)",
         )
         .bind(ledger_id)
-        .bind(parties.iter().map(|(p, _)| *p).collect::<Vec<_>>())
-        .bind(parties.iter().map(|(_, i)| *i as i64).collect::<Vec<_>>())
+        .bind(column(&parties, |(p, _)| *p))
+        .bind(column(&parties, |(_, i)| *i as i64))
         .execute(&mut *c)
         .await?;
         sqlx::query(
@@ -374,27 +375,9 @@ async fn write_postgres(
              SELECT $1, * FROM unnest($2::smallint[], $3::bigint[], $4::bytea[])",
         )
         .bind(ledger_id)
-        .bind(
-            write
-                .nodes
-                .iter()
-                .map(|(id, _)| i16::from(id.level))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            write
-                .nodes
-                .iter()
-                .map(|(id, _)| id.index as i64)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            write
-                .nodes
-                .iter()
-                .map(|(_, h)| h.as_slice())
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(nodes, |(id, _)| i16::from(id.level)))
+        .bind(column(nodes, |(id, _)| id.index as i64))
+        .bind(column(nodes, |(_, h)| h.as_slice()))
         .execute(&mut *c)
         .await?;
         sqlx::query(
@@ -402,34 +385,10 @@ async fn write_postgres(
              SELECT $1, * FROM unnest($2::text[], $3::bytea[], $4::bigint[], $5::text[])",
         )
         .bind(ledger_id)
-        .bind(
-            write
-                .operations
-                .iter()
-                .map(|o| o.operation_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            write
-                .operations
-                .iter()
-                .map(|o| o.request_hash.as_slice())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            write
-                .operations
-                .iter()
-                .map(|o| o.entry_index as i64)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            write
-                .operations
-                .iter()
-                .map(|o| o.result.as_str())
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(ops, |o| o.operation_id.as_str()))
+        .bind(column(ops, |o| o.request_hash.as_slice()))
+        .bind(column(ops, |o| o.entry_index as i64))
+        .bind(column(ops, |o| o.result.as_str()))
         .execute(&mut *c)
         .await?;
         if let Some(note) = &write.checkpoint {
@@ -450,12 +409,17 @@ async fn write_postgres(
     }
     if !nonces.is_empty() {
         sqlx::query("INSERT INTO party_nonces (party_id, nonce) SELECT * FROM unnest($1::text[], $2::bigint[])")
-            .bind(nonces.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>())
-            .bind(nonces.iter().map(|(_, n)| *n as i64).collect::<Vec<_>>())
+            .bind(column(nonces, |(p, _)| p.as_str()))
+            .bind(column(nonces, |(_, n)| *n as i64))
             .execute(&mut *c)
             .await?;
     }
     Ok(())
+}
+
+/// One column of `rows`, as PostgreSQL's `unnest` takes it.
+fn column<'r, T, U>(rows: &'r [T], f: impl FnMut(&'r T) -> U) -> Vec<U> {
+    rows.iter().map(f).collect()
 }
 
 fn push<'q, T>(args: &mut sqlx::sqlite::SqliteArguments, value: T) -> StoreResult<()>
@@ -691,7 +655,7 @@ impl Batch<'_> {
     }
 
     /// Insert or update these (issuer, project, ledger) rows.
-    pub async fn upsert_issuer_projects(&mut self, rows: &[IssuerProjectRow]) -> StoreResult<()> {
+    async fn upsert_issuer_projects(&mut self, rows: &[IssuerProjectRow]) -> StoreResult<()> {
         for r in rows {
             on_tx!(&mut self.tx, c => sqlx::query(
                 "INSERT INTO issuer_projects (issuer_id, project_id, ledger_id, total_cost, financing_share, allocated) \

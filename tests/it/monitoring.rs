@@ -437,23 +437,8 @@ on_both!(
         );
 
         // The export, with its monitoring and label entries, still verifies offline.
-        let export = t
-            .get(
-                &format!("/v1/bonds/{bond}/ledger/export"),
-                Some(&issuer.token),
-            )
-            .await
-            .text();
-        let checkpoint = t
-            .get(&format!("/v1/bonds/{bond}/ledger/checkpoint"), None)
-            .await
-            .text();
-        midori::ledger::audit::verify_export(
-            export.lines().map(str::as_bytes),
-            &checkpoint,
-            &t.jwks().await,
-        )
-        .unwrap();
+        let (export, verified) = t.export_and_verify(&bond, &issuer.token).await;
+        verified.unwrap();
         // registration, issuance, the engagement, 3 reviews, 2 projects, 2 allocation and 2 impact reports,
         // and the 10 label changes.
         assert_eq!(export.lines().count(), 22);

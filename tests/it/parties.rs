@@ -1,7 +1,6 @@
 //! Parties, keys and API keys.
 
 use midori::domain::party::Role;
-use midori::ledger::audit::verify_export;
 use midori::ledger::canon::b64url;
 use serde_json::json;
 
@@ -146,23 +145,7 @@ on_both!(
             201
         );
         // ...and what the old key signed still verifies offline.
-        let export = t
-            .get(
-                &format!("/v1/bonds/{first}/ledger/export"),
-                Some(&issuer.token),
-            )
-            .await
-            .text();
-        let checkpoint = t
-            .get(&format!("/v1/bonds/{first}/ledger/checkpoint"), None)
-            .await
-            .text();
-        verify_export(
-            export.lines().map(str::as_bytes),
-            &checkpoint,
-            &t.jwks().await,
-        )
-        .unwrap();
+        t.export_and_verify(&first, &issuer.token).await.1.unwrap();
     }
 );
 

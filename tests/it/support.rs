@@ -12,6 +12,7 @@ use http_body_util::BodyExt;
 use midori::app::{App, Clock, CreateParty};
 use midori::domain::party::{PartyAttributes, Role};
 use midori::http::{AppState, Limits};
+use midori::ledger::audit::{AuditFailure, AuditReport, verify_export};
 use midori::ledger::canon::{Jwk, b64url, jwk_thumbprint, sign_jcs};
 use midori::ledger::entry::ServiceSigner;
 use midori::store::{Store, StoreOptions};
@@ -319,6 +320,29 @@ impl TestApp {
             self.get("/.well-known/jwks.json", None).await.json()["keys"].clone(),
         )
         .unwrap()
+    }
+
+    /// A bond's export as `token` reads it, and what `midori verify` says of it offline
+    /// against the bond's latest checkpoint and the published keys.
+    pub async fn export_and_verify(
+        &self,
+        bond: &str,
+        token: &str,
+    ) -> (String, Result<AuditReport, AuditFailure>) {
+        let export = self
+            .get(&format!("/v1/bonds/{bond}/ledger/export"), Some(token))
+            .await
+            .text();
+        let checkpoint = self
+            .get(&format!("/v1/bonds/{bond}/ledger/checkpoint"), None)
+            .await
+            .text();
+        let verified = verify_export(
+            export.lines().map(str::as_bytes),
+            &checkpoint,
+            &self.jwks().await,
+        );
+        (export, verified)
     }
 }
 

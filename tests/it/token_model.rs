@@ -14,7 +14,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use midori::domain::party::Role;
-use midori::ledger::audit::verify_export;
 use serde_json::{Value, json};
 use time::macros::datetime;
 
@@ -842,23 +841,11 @@ async fn run(t: TestApp, approval_required: bool) {
     // The export verifies offline against the latest checkpoint.
     let size = 1 + accepted;
     assert_eq!(ledger_size(&t, &w).await, size, "{context}");
-    let export = t
-        .get(
-            &format!("/v1/bonds/{}/ledger/export", w.bond),
-            Some(&w.issuer.token),
-        )
+    let report = t
+        .export_and_verify(&w.bond, &w.issuer.token)
         .await
-        .text();
-    let checkpoint = t
-        .get(&format!("/v1/bonds/{}/ledger/checkpoint", w.bond), None)
-        .await
-        .text();
-    let report = verify_export(
-        export.lines().map(str::as_bytes),
-        &checkpoint,
-        &t.jwks().await,
-    )
-    .unwrap_or_else(|e| panic!("{context}: export does not verify: {e:?}"));
+        .1
+        .unwrap_or_else(|e| panic!("{context}: export does not verify: {e:?}"));
     assert_eq!(
         (report.entries, report.checkpoint_size),
         (size, size),

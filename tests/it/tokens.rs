@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use midori::domain::party::Role;
-use midori::ledger::audit::verify_export;
 use serde_json::{Value, json};
 use time::macros::datetime;
 
@@ -109,23 +108,7 @@ on_both!(
         assert_eq!(history[0]["entry_type"], "token.transferred");
 
         // The export still verifies offline.
-        let export = t
-            .get(
-                &format!("/v1/bonds/{bond}/ledger/export"),
-                Some(&issuer.token),
-            )
-            .await
-            .text();
-        let checkpoint = t
-            .get(&format!("/v1/bonds/{bond}/ledger/checkpoint"), None)
-            .await
-            .text();
-        verify_export(
-            export.lines().map(str::as_bytes),
-            &checkpoint,
-            &t.jwks().await,
-        )
-        .unwrap();
+        t.export_and_verify(&bond, &issuer.token).await.1.unwrap();
     }
 );
 
@@ -653,23 +636,10 @@ on_both!(
             assert_eq!(balances[&c.id], 40 + accepted);
             assert_eq!(balances.values().sum::<u64>(), 9_000, "supply conserved");
         }
-        let export = t
-            .get(
-                &format!("/v1/bonds/{bond}/ledger/export"),
-                Some(&issuer.token),
-            )
-            .await
-            .text();
-        assert_eq!(export.lines().count() as u64, 6 + accepted);
-        let checkpoint = u
-            .get(&format!("/v1/bonds/{bond}/ledger/checkpoint"), None)
-            .await
-            .text();
-        verify_export(
-            export.lines().map(str::as_bytes),
-            &checkpoint,
-            &t.jwks().await,
-        )
-        .unwrap();
+        for service in [&t, &u] {
+            let (export, verified) = service.export_and_verify(&bond, &issuer.token).await;
+            assert_eq!(export.lines().count() as u64, 6 + accepted);
+            verified.unwrap();
+        }
     }
 );
