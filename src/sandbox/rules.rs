@@ -308,7 +308,11 @@ impl<'a, 't> Check<'a, 't> {
             TxBody::Transfer { .. } if receiver.is_some_and(|r| r.has_role(Role::Issuer)) => {
                 Class::Exit
             }
-            TxBody::Report { .. } => Class::Filing,
+            // A consent to the disclosure document is a declaration, like a report, not new
+            // business: were it blocked while a report is overdue, an issuer that had not yet
+            // consented could file neither (the report needs the consent) and the trial would
+            // be stuck for good.
+            TxBody::Report { .. } | TxBody::Consent { .. } => Class::Filing,
             _ => Class::NewBusiness,
         };
 

@@ -923,6 +923,31 @@ fn while_a_report_is_overdue_new_business_is_refused_until_one_is_filed() {
 }
 
 #[test]
+fn an_issuer_that_has_not_consented_can_still_consent_and_file_while_a_report_is_overdue() {
+    // The trial would otherwise be stuck for good: the report needs the consent, and a consent
+    // counted as new business would be refused while the report is overdue.
+    let mut sim = Sim::new(book(
+        &(rule("SBX-CONSENT", "consent", "")
+            + &rule(
+                "SBX-REPORT",
+                "report_due",
+                "every_days = 30\ngrace_days = 5\nstart = \"2026-10-01\"",
+            )),
+    ));
+    sim.admit(ISSUER, Role::Issuer, None);
+    sim.on_day(40);
+    sim.refused(ISSUER, report(DAY0 + Duration::days(30)), &["SBX-CONSENT"]);
+    sim.ok(
+        ISSUER,
+        TxBody::Consent {
+            disclosure_version: DISCLOSURE.into(),
+        },
+    );
+    sim.ok(ISSUER, report(DAY0 + Duration::days(30)));
+    assert!(!sim.report().reports.overdue);
+}
+
+#[test]
 fn a_report_rule_without_start_counts_from_the_window() {
     let book = book(
         &(rule(
