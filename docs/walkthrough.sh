@@ -6,6 +6,8 @@
 #   jwks.json       the service's public keys
 #   label.jws       the bond's current certified label (compact JWS, EdDSA)
 #   trial.jsonl     a sandbox trial's ledger, replayed offline with `midori sandbox replay`
+# and, readable by its owner only (mode 0600), every credential the tour made: the parties'
+# private keys (*.jwk) and API keys (*.token), so that any step can be tried again by hand.
 # Then it runs `midori verify` on them (signatures, canonical form, Merkle root, and the token
 # invariants: supply conserved, no negative balance), and `midori label verify` on the label.
 #
@@ -20,11 +22,28 @@ url=${MIDORI_URL:-http://127.0.0.1:8080}
 midori=${MIDORI_BIN:-midori}
 operator=${MIDORI_OPERATOR_TOKEN:?set MIDORI_OPERATOR_TOKEN to an operator API key (midori admin create-party --role operator ...)}
 here=$(cd "$(dirname "$0")" && pwd)
+umask 077
 mkdir -p "$dir"
 
 step() { printf '\n== %s\n' "$*"; }
-# curl that fails on HTTP errors but still prints the problem+json body.
-call() { curl -sS --fail-with-body "$@"; }
+# curl that prints the response body; on an HTTP error it prints the status and the
+# problem+json body on stderr (where it is seen, even inside a pipe) and fails.
+call() {
+  local out code
+  out=$(curl -sS -w '\n%{http_code}' "$@") || return 1
+  code=${out##*$'\n'}
+  out=${out%$'\n'*}
+  if [ "$code" -ge 400 ]; then
+    printf 'HTTP %s\n%s\n' "$code" "$out" >&2
+    return 1
+  fi
+  printf '%s' "$out"
+}
+# Keep a credential in the tour directory, readable by its owner only (umask above).
+keep() { printf '%s\n' "$2" > "$dir/$1"; }
+
+# The service may still be starting.
+for _ in $(seq 1 50); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.2; done
 
 step "1. The issuer makes its own Ed25519 key pair; the private key never leaves it"
 rm -f "$dir/issuer.jwk"
@@ -38,6 +57,7 @@ issuer=$(call -X POST "$url/v1/parties" \
         attributes: {name: "Osaka Prefecture", legal_name: "Osaka Prefectural Government",
                      lei: "5493001KJTIIGC8Y1R12", country: "JP"}}')")
 issuer_token=$(echo "$issuer" | jq -r .api_key)
+keep issuer.token "$issuer_token"
 echo "$issuer" | jq '{party: .party.id, role: .party.role, kid: .party.keys[0].kid}'
 
 step "3. The issuer signs the bond's terms (JCS + Ed25519, with kid and nonce) and registers it"
@@ -70,6 +90,8 @@ investor() { # name file -> party id and API key, tab-separated
 rm -f "$dir/pension.jwk" "$dir/bank.jwk"
 IFS=$'\t' read -r pension pension_token < <(investor "Kansai Pension Fund" pension)
 IFS=$'\t' read -r bank bank_token < <(investor "Naniwa Trust Bank" bank)
+keep pension.token "$pension_token"
+keep bank.token "$bank_token"
 operate() { # signer-key token payload
   echo "$3" | "$midori" sign --key "$1" \
     | call -X POST "$url/v1/bonds/$bond/operations" \
@@ -97,6 +119,7 @@ IFS=$'\t' read -r verifier_id verifier_token < <(call -X POST "$url/v1/parties" 
   -H "authorization: Bearer $operator" -H 'content-type: application/json' \
   -d "$(jq -n --arg key "$verifier_jwk" '{role: "verifier", public_key: $key,
         attributes: {name: "Kansai Green Review", country: "JP"}}')" | jq -r '[.party.id, .api_key] | @tsv')
+keep verifier.token "$verifier_token"
 monitor() { # signer-key token path payload
   echo "$4" | "$midori" sign --key "$1" \
     | call -X POST "$url/v1/bonds/$bond/$3" \
@@ -144,6 +167,7 @@ regulator_jwk=$("$midori" keygen --out "$dir/regulator.jwk")
 regulator_token=$(call -X POST "$url/v1/parties" -H "authorization: Bearer $operator" -H 'content-type: application/json' \
   -d "$(jq -n --arg key "$regulator_jwk" '{role: "regulator", public_key: $key,
         attributes: {name: "Kinki Local Finance Bureau", country: "JP"}}')" | jq -r .api_key)
+keep regulator.token "$regulator_token"
 trial=$(jq -n --rawfile rb "$here/../sandbox/osaka-ifc-green-st-v1.toml" \
     '{type: "trial.create", trial: {title: "Osaka IFC security-token green bond trial", rulebook: $rb}}' \
   | "$midori" sign --key "$dir/regulator.jwk" \
@@ -163,7 +187,19 @@ trial_tx "$dir/regulator.jwk" "$regulator_token" admit-pension \
 # The pension fund has not consented to the trial's disclosure yet: refused, and recorded.
 trial_tx "$dir/issuer.jwk" "$issuer_token" issue-1 \
   "$(jq -n --arg p "$pension" '{type: "issue", to: $p, amount: "5000000", use_of_proceeds: "renewable_energy"}')"
+# Both consent to the disclosure document; the issuer files its trial report up to today (JST).
+disclosure=$(sed -n 's/^disclosure_version = "\(.*\)"/\1/p' "$here/../sandbox/osaka-ifc-green-st-v1.toml")
+trial_tx "$dir/issuer.jwk" "$issuer_token" consent-issuer \
+  "$(jq -n --arg d "$disclosure" '{type: "disclosure.consent", disclosure_version: $d}')"
+trial_tx "$dir/pension.jwk" "$pension_token" consent-pension \
+  "$(jq -n --arg d "$disclosure" '{type: "disclosure.consent", disclosure_version: $d}')"
+trial_tx "$dir/issuer.jwk" "$issuer_token" report-1 \
+  "$(jq -n --arg d "$(TZ=Asia/Tokyo date +%F)" '{type: "report", period_end: $d}')"
+# ¥8,000,000: within v1's ¥10,000,000 limit on one subscription (v2 halves it).
+trial_tx "$dir/issuer.jwk" "$issuer_token" issue-2 \
+  "$(jq -n --arg p "$pension" '{type: "issue", to: $p, amount: "8000000", use_of_proceeds: "renewable_energy"}')"
 call -X POST "$url/v1/trials/$trial/replay" -H "authorization: Bearer $regulator_token" \
   -H 'content-type: application/json' -d '{}' | jq -r .summary | sed -n 1,4p
 call "$url/v1/trials/$trial/ledger/export" -H "authorization: Bearer $regulator_token" > "$dir/trial.jsonl"
 "$midori" sandbox replay --rulebook "$here/../sandbox/osaka-ifc-green-st-v1.toml" --ledger "$dir/trial.jsonl" | sed -n 1,4p
+echo "$trial" > "$dir/trial-id.txt"

@@ -11,11 +11,10 @@ use crate::ledger::canon::{b64url, b64url_decode, jwk_thumbprint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    // `error`, not `source`: the message already carries it, and a source would print it
+    // twice in `{:#}` chains.
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("{0}: not an Ed25519 private JWK (kty OKP, crv Ed25519, 32-byte d)")]
     Format(String),
     #[error("{0}: the public part x does not match the private key d")]
@@ -78,18 +77,22 @@ pub fn parse_private(text: &str, what: &str) -> Result<SigningKey, KeyFileError>
 }
 
 pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| KeyFileError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     parse_private(&text, &path.display().to_string())
 }
 
 /// Write `key` to a new file readable by its owner only. Refuses to overwrite.
 pub fn write_new(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
-    let io = |source| KeyFileError::Io {
+    let io = |error: std::io::Error| KeyFileError::Io {
         path: path.display().to_string(),
-        source,
+        error: if error.kind() == std::io::ErrorKind::AlreadyExists {
+            std::io::Error::new(error.kind(), "exists already; refusing to overwrite a key")
+        } else {
+            error
+        },
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
@@ -112,10 +115,10 @@ pub fn write_new(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
 pub fn load_or_create(path: &Path) -> Result<(SigningKey, bool), KeyFileError> {
     match read(path) {
         Ok(key) => Ok((key, false)),
-        Err(KeyFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(KeyFileError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
             let key = generate().map_err(|e| KeyFileError::Io {
                 path: path.display().to_string(),
-                source: std::io::Error::other(e.to_string()),
+                error: std::io::Error::other(e.to_string()),
             })?;
             write_new(path, &key)?;
             Ok((key, true))

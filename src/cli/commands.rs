@@ -10,7 +10,8 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use super::{
-    AdminCommand, Cli, Command, CreatePartyArgs, LabelCommand, SandboxCommand, ServeArgs, StoreArgs,
+    AdminCommand, AdminStoreArgs, Cli, Command, CreatePartyArgs, LabelCommand, SandboxCommand,
+    ServeArgs, StoreArgs,
 };
 use crate::app::{App, CreateParty, SystemClock, format_time, keyfile};
 use crate::domain::party::{PartyAttributes, Role};
@@ -214,6 +215,95 @@ async fn open_app(args: &StoreArgs) -> anyhow::Result<App> {
     .await?)
 }
 
+/// Open the database of a running (or stopped) service for an operator command. A missing
+/// SQLite database or service key is refused unless `--init` says to create them: run from
+/// another directory, the command would otherwise quietly make a second, empty database and
+/// hand out an API key the service does not know.
+async fn open_admin_app(args: &AdminStoreArgs) -> anyhow::Result<App> {
+    check_admin_target(args)?;
+    open_app(&args.store_args()).await
+}
+
+/// The checks of `open_admin_app`, and the line saying which database is used.
+fn check_admin_target(args: &AdminStoreArgs) -> anyhow::Result<()> {
+    let store = args.store_args();
+    if !args.init {
+        let hint = "run this from the directory the service runs in, pass --data-dir \
+                    (MIDORI_DATA_DIR) or DATABASE_URL as the service has them, or add --init \
+                    to create a new one";
+        if let Some(db) = store.sqlite_path()
+            && !db.exists()
+        {
+            bail!(
+                "there is no database at {}: {hint}",
+                absolute(&db).display()
+            );
+        }
+        let inline_key = std::env::var("MIDORI_SERVICE_KEY").is_ok_and(|k| !k.trim().is_empty());
+        let key = store.key_file();
+        if !inline_key && !key.exists() {
+            bail!(
+                "there is no service key at {}: {hint}",
+                absolute(&key).display()
+            );
+        }
+    }
+    let url = store.database_url();
+    eprintln!(
+        "database: {}",
+        match store.sqlite_path() {
+            Some(db) => format!("sqlite://{}", absolute(&db).display()),
+            None => redact(&url),
+        }
+    );
+    Ok(())
+}
+
+fn absolute(path: &Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// One service per SQLite database: a second `serve` on the same file would compete for the
+/// same ledgers' heads. The lock is an advisory file lock beside the database, held for the
+/// life of the process (the kernel drops it if the process dies), with the holder's pid inside.
+fn lock_database(args: &StoreArgs) -> anyhow::Result<Option<std::fs::File>> {
+    use std::io::{Seek, Write};
+    let Some(db) = args.sqlite_path() else {
+        return Ok(None);
+    };
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let path = std::path::PathBuf::from(format!("{}.lock", db.display()));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0)?;
+            file.rewind()?;
+            writeln!(file, "{}", std::process::id())?;
+            Ok(Some(file))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            bail!(
+                "another midori (pid {}) is already serving {}; stop it first, or start this \
+                 one with another --data-dir",
+                holder.trim(),
+                absolute(&db).display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
 fn init_tracing(format: &str) {
     use tracing_subscriber::EnvFilter;
     let filter =
@@ -232,6 +322,7 @@ fn init_tracing(format: &str) {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_tracing(&args.log_format);
+    let _lock = lock_database(&args.store)?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets(&[
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -255,6 +346,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         kid = app.signer().kid(),
         "midori listening"
     );
+    if args.log_format != "json" {
+        print_welcome(&args, &app, listener.local_addr()?).await?;
+    }
     let watch = app.spawn_label_watch(Duration::from_secs(args.label_watch_secs.max(1)));
     let state = AppState {
         app: app.clone(),
@@ -268,24 +362,53 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a person starting the service needs next: where the docs are, and on a database without
+/// an operator, the one command that creates the first credential.
+async fn print_welcome(
+    args: &ServeArgs,
+    app: &App,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    let base = format!("http://{addr}");
+    eprintln!();
+    eprintln!("  midori is serving at {base} ({})", app.store.backend());
+    eprintln!("  API docs     {base}/docs   (OpenAPI 3.1: {base}/openapi.json)");
+    eprintln!("  public keys  {base}/.well-known/jwks.json");
+    if !app.store.any_party_with_role("operator").await? {
+        let program = std::env::args().next().unwrap_or_else(|| "midori".into());
+        let target = match (&args.store.database_url, args.store.sqlite_path()) {
+            (None, _) => format!("--data-dir {}", args.store.data_dir.display()),
+            (Some(_), Some(db)) => format!("--database-url sqlite://{}", db.display()),
+            (Some(_), None) => "(with the same DATABASE_URL)".to_owned(),
+        };
+        eprintln!("  There is no operator yet. Create the first one; its API key is printed once:");
+        eprintln!(
+            "    {program} admin create-party {target} --role operator --name \"Operations\""
+        );
+    }
+    eprintln!();
+    Ok(())
+}
+
 async fn admin(command: AdminCommand) -> anyhow::Result<ExitCode> {
     init_tracing("text");
     match command {
         AdminCommand::CreateParty(args) => create_party(args).await,
         AdminCommand::CreateApiKey { store, party } => {
-            let app = open_app(&store).await?;
+            let app = open_admin_app(&store).await?;
             let key = app.create_api_key(None, &party).await?;
             println!("{}", serde_json::to_string_pretty(&key)?);
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::RevokeApiKey { store, id } => {
-            let app = open_app(&store).await?;
+            let app = open_admin_app(&store).await?;
             app.revoke_api_key(None, &id).await?;
             println!("revoked {id}");
             Ok(ExitCode::SUCCESS)
         }
         AdminCommand::RotateServiceKey { store } => {
-            let path = store.key_file();
+            check_admin_target(&store)?;
+            let path = store.store_args().key_file();
             if path.exists() {
                 let retired = path.with_extension(format!(
                     "jwk.retired-{}",
@@ -295,7 +418,7 @@ async fn admin(command: AdminCommand) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("moving {} aside", path.display()))?;
                 println!("previous key kept at {}", retired.display());
             }
-            let app = open_app(&store).await?;
+            let app = open_app(&store.store_args()).await?;
             println!(
                 "new service key {} is active; restart the service to use it",
                 app.signer().kid()
@@ -324,7 +447,7 @@ async fn create_party(args: CreatePartyArgs) -> anyhow::Result<ExitCode> {
         "kyc_expires_on": args.kyc_expires_on,
     }))
     .context("party attributes")?;
-    let app = open_app(&args.store).await?;
+    let app = open_admin_app(&args.store).await?;
     match app
         .create_party(
             None,
@@ -392,13 +515,19 @@ fn verify_label(keys: &Path, at: Option<&str>, token: Option<&Path>) -> anyhow::
                 .unwrap_or("?");
             let bond = claims.get("sub").and_then(Value::as_str).unwrap_or("?");
             println!("{}", serde_json::to_string_pretty(&claims)?);
+            // Unix seconds in the claims (RFC 7519), a date a person reads in the summary.
+            let until = time::OffsetDateTime::from_unix_timestamp(exp)
+                .map(format_time)
+                .unwrap_or_else(|_| exp.to_string());
             if exp <= now.unix_timestamp() {
                 println!(
-                    "signature OK (key {kid}), but the label EXPIRED at {exp}: fetch a fresh one"
+                    "signature OK (key {kid}), but the label EXPIRED at {until}: fetch a fresh one"
                 );
                 return Ok(ExitCode::from(1));
             }
-            println!("label OK: bond {bond} is {status:?}, signed by key {kid}, valid until {exp}");
+            println!(
+                "label OK: bond {bond} is {status:?}, signed by key {kid}, valid until {until}"
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -24,7 +24,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP service (the default when no subcommand is given).
     Serve(ServeArgs),
-    /// Apply database migrations and exit.
+    /// Apply database migrations and exit (creates the database if there is none).
     Migrate(StoreArgs),
     /// Operator commands that work directly on the database.
     #[command(subcommand)]
@@ -118,17 +118,19 @@ pub enum LabelCommand {
 pub enum AdminCommand {
     /// Create a party and print its id and API key (shown once).
     CreateParty(CreatePartyArgs),
-    /// Issue another API key for a party.
+    /// Issue another API key for a party and print it (shown once).
     CreateApiKey {
         #[command(flatten)]
-        store: StoreArgs,
+        store: AdminStoreArgs,
+        /// The party's id (as printed by `create-party`, or `GET /v1/parties`).
         #[arg(long)]
         party: String,
     },
-    /// Revoke an API key by its id.
+    /// Revoke an API key by its id: requests bearing it are refused from then on.
     RevokeApiKey {
         #[command(flatten)]
-        store: StoreArgs,
+        store: AdminStoreArgs,
+        /// The API key's id (the `id` printed beside the key, not the key itself).
         #[arg(long)]
         id: String,
     },
@@ -137,19 +139,21 @@ pub enum AdminCommand {
     /// signed still verifies. Restart the service afterwards.
     RotateServiceKey {
         #[command(flatten)]
-        store: StoreArgs,
+        store: AdminStoreArgs,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct CreatePartyArgs {
     #[command(flatten)]
-    pub store: StoreArgs,
+    pub store: AdminStoreArgs,
     /// operator, issuer, investor, verifier or regulator.
     #[arg(long)]
     pub role: String,
+    /// The name shown for the party (e.g. "Osaka Prefecture").
     #[arg(long)]
     pub name: String,
+    /// Registered legal name, if it differs from the name.
     #[arg(long)]
     pub legal_name: Option<String>,
     /// ISO 17442 Legal Entity Identifier (check digits are validated).
@@ -170,6 +174,43 @@ pub struct CreatePartyArgs {
     /// Ed25519 public key: a JWK (JSON) or base64url; `@FILE` reads it from a file.
     #[arg(long)]
     pub public_key: Option<String>,
+}
+
+/// The database an operator command works on: the running service's (same data directory or
+/// `DATABASE_URL`). It is never created by accident.
+#[derive(Clone, Debug, Args)]
+pub struct AdminStoreArgs {
+    /// The service's data directory (its SQLite database and service key).
+    #[arg(long, env = "MIDORI_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: SQLite at `<data-dir>/midori.db`.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The service's private key (private JWK). Default `<data-dir>/service.jwk`.
+    #[arg(long, env = "MIDORI_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Deployment name carried by checkpoints (`<origin>/bonds/<id>`); the service's `--origin`.
+    #[arg(long, env = "MIDORI_ORIGIN", default_value = "midori.local")]
+    pub origin: String,
+    /// Create the database (and service key) if there is none yet. Without it, a missing
+    /// database is an error: run from the service's directory or pass `--data-dir`.
+    #[arg(long)]
+    pub init: bool,
+}
+
+impl AdminStoreArgs {
+    /// The store options an operator command opens the database with: the service's, but a
+    /// small pool (one command, one caller).
+    pub fn store_args(&self) -> StoreArgs {
+        StoreArgs {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            key_file: self.key_file.clone(),
+            origin: self.origin.clone(),
+            db_max_connections: 2,
+            db_acquire_timeout_ms: crate::store::POOL_ACQUIRE_TIMEOUT_MS,
+        }
+    }
 }
 
 /// Where the database and the service key are.
@@ -221,6 +262,16 @@ pub struct ServeArgs {
 }
 
 impl StoreArgs {
+    /// The SQLite database file, when the database is a SQLite file.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let url = self.database_url();
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or(rest);
+        (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()
@@ -231,5 +282,63 @@ impl StoreArgs {
         self.key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("service.jwk"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every subcommand below `command`, with its path of names.
+    fn all(command: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        out.push((path.clone(), command.clone()));
+        for sub in command.get_subcommands() {
+            all(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_flag_and_argument_of_every_command_has_help_text() {
+        let mut commands = Vec::new();
+        all(&Cli::command(), "midori".into(), &mut commands);
+        let missing: Vec<String> = commands
+            .iter()
+            .flat_map(|(path, command)| {
+                command
+                    .get_arguments()
+                    .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+                    .filter(|a| a.get_help().is_none_or(|h| h.to_string().trim().is_empty()))
+                    .map(move |a| format!("{path} {}", a.get_id()))
+            })
+            .collect();
+        assert!(missing.is_empty(), "without help text: {missing:?}");
+    }
+
+    #[test]
+    fn operator_commands_list_only_their_own_options() {
+        let mut commands = Vec::new();
+        all(&Cli::command(), "midori".into(), &mut commands);
+        let server_only = [
+            "bind",
+            "db_max_connections",
+            "db_acquire_timeout_ms",
+            "log_format",
+        ];
+        for (path, command) in commands
+            .iter()
+            .filter(|(p, _)| p.starts_with("midori admin "))
+        {
+            let ids: Vec<&str> = command
+                .get_arguments()
+                .map(|a| a.get_id().as_str())
+                .collect();
+            assert!(ids.contains(&"data_dir"), "{path}: {ids:?}");
+            assert!(ids.contains(&"init"), "{path}: {ids:?}");
+            for id in server_only {
+                assert!(!ids.contains(&id), "{path} lists the server's --{id}");
+            }
+        }
     }
 }

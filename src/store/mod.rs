@@ -414,6 +414,13 @@ impl Store {
         Ok(rows)
     }
 
+    /// Whether any party has `role` (the first start tells an operator how to create one).
+    pub async fn any_party_with_role(&self, role: &str) -> StoreResult<bool> {
+        let found = on_pool!(self, p => sqlx::query("SELECT 1 FROM parties WHERE role = $1 LIMIT 1")
+            .bind(role).fetch_optional(p).await.map(|row| row.is_some()).map_err(StoreError::from))?;
+        Ok(found)
+    }
+
     /// Register a public key for a party. With `activate`, the previous active key is retired
     /// in the same transaction (it stays readable, so its old signatures still verify).
     pub async fn add_party_key(

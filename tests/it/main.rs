@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod bonds;
+mod cli;
 mod docs;
 mod ledger;
 mod monitoring;
