@@ -17,6 +17,12 @@ const START_TIMEOUT_SECS: u32 = 60;
 
 /// The admin URL of the PostgreSQL server the tests use, or `None` when there is none.
 pub fn admin_url() -> Option<String> {
+    // Straight to the process's stderr: libtest captures `eprintln!` of passing tests, and
+    // this line must be seen in every run.
+    let say = |line: String| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{line}");
+    };
     static URL: OnceLock<Option<String>> = OnceLock::new();
     URL.get_or_init(|| {
         if let Ok(url) = std::env::var("MIDORI_TEST_POSTGRES_URL")
@@ -26,14 +32,14 @@ pub fn admin_url() -> Option<String> {
         }
         match start_throwaway() {
             Ok(url) => {
-                eprintln!("PostgreSQL suite: throwaway cluster at {url}");
+                say(format!("PostgreSQL suite: throwaway cluster at {url}"));
                 Some(url)
             }
             Err(why) => {
-                eprintln!(
+                say(format!(
                     "PostgreSQL suite SKIPPED: {why}. Set MIDORI_TEST_POSTGRES_URL \
                      (e.g. postgres://postgres@127.0.0.1:5432/postgres) to run it."
-                );
+                ));
                 None
             }
         }
