@@ -70,7 +70,7 @@ bond=$(echo "$registered" | jq -r .bond.id)
 echo "$registered" | jq '{bond: .bond.id, name: .bond.terms.name, entry_index, ledger: .bond.ledger}'
 
 step "4. Later, the issuer attaches its second-party opinion: the next signed ledger entry"
-jq -n '{type: "bond.add_document", document: {kind: "second_party_opinion",
+jq -n --arg b "$bond" '{type: "bond.add_document", bond_id: $b, document: {kind: "second_party_opinion",
         uri: "https://example.org/osaka/green-bond-spo-2026.pdf",
         sha256: "9f2c1a4b7e0d3c6f8a5b2e1d4c7f0a3b6e9d2c5f8b1a4e7d0c3f6a9b2e5d8c1f"}}' \
   | "$midori" sign --key "$dir/issuer.jwk" \

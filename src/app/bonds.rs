@@ -333,6 +333,9 @@ pub struct AddDocumentPayload {
     pub kind: String,
     pub kid: String,
     pub nonce: String,
+    /// The bond the document is for: a signature binds the document to one bond, so that it
+    /// cannot be attached to another of the issuer's bonds.
+    pub bond_id: String,
     pub document: DocumentSpec,
 }
 
@@ -372,6 +375,13 @@ impl App {
             .await?;
         let payload: AddDocumentPayload = serde_json::from_value(verified.request.payload.clone())
             .map_err(|e| invalid("/payload", "payload_invalid", e.to_string()))?;
+        if payload.bond_id != bond.id {
+            return Err(invalid(
+                "/payload/bond_id",
+                "bond_mismatch",
+                "the signed bond_id differs from the bond in the URL",
+            ));
+        }
         payload.document.validate().map_err(|errors| {
             AppError::Validation(
                 errors

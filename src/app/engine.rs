@@ -1739,6 +1739,7 @@ mod tests {
         Book::new(BookTerms {
             issuer: "issuer".into(),
             issue_size: 100,
+            issue_date: date!(2025 - 06 - 20),
             maturity: date!(2030 - 06 - 20),
             allowed: vec![InvestorCategory::General],
             lock_up_until: None,

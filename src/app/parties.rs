@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use super::{App, AppError, AppResult, Caller};
 use crate::domain::error::FieldError;
 use crate::domain::party::{PartyAttributes, Role};
-use crate::ledger::canon::{Jwk, b64url, jwk_thumbprint, parse_public_key};
+use crate::ledger::canon::{Jwk, b64url, jwk_thumbprint, parse_public_key, verify_jcs};
 use crate::store::{NewApiKey, NewKey, NewParty, StoreError};
 
 /// Prefix of every bearer token, so that leaked tokens are easy to recognise and scan for.
@@ -60,23 +60,41 @@ pub struct KeyView {
     pub retired_at: Option<String>,
 }
 
+/// A party's first signing key, for a party created without one: registered by the party
+/// itself or an operator, with proof that the key's holder asked for it.
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddKey {
     /// JWK object as a string, or base64url of the 32 raw bytes.
     pub public_key: String,
-    /// Make this the active signing key (retiring the current one). Default true.
-    #[serde(default = "yes")]
-    pub activate: bool,
+    /// Proof of possession: the new key's Ed25519 signature (base64url) over the RFC 8785
+    /// bytes of `{"type":"key.possession","party_id":"<this party>"}`.
+    pub possession: String,
+}
+
+/// A key rotation: `payload` (`type` `key.rotate`, the current `kid`, a `nonce`, `party_id` and
+/// `new_key`) signed by the party's current key (`signature`) and by the new key
+/// (`new_key_signature`), both over the same RFC 8785 bytes. A bearer API key alone can never
+/// change what a party signs with.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKey {
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// The current key's signature, base64url.
+    pub signature: String,
+    /// The new key's signature over the same bytes (proof of possession), base64url.
+    pub new_key_signature: String,
+}
+
+/// What a possession proof of a first key signs.
+pub fn possession_statement(party_id: &str) -> serde_json::Value {
+    serde_json::json!({"type": "key.possession", "party_id": party_id})
 }
 
 /// Roles whose actions are signed ledger operations, and so need a key from the start.
 fn signs(role: Role) -> bool {
     matches!(role, Role::Issuer | Role::Investor | Role::Verifier)
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -303,7 +321,9 @@ impl App {
             .collect()
     }
 
-    /// Register a further public key for a party (rotation when `activate`).
+    /// Register the first signing key of a party that has none (the party itself or an
+    /// operator), with the key's proof of possession. A party that has a key changes it only by
+    /// a rotation signed with that key ([`App::rotate_party_key`]).
     pub async fn add_party_key(
         &self,
         caller: &Caller,
@@ -314,7 +334,7 @@ impl App {
             require_role(
                 caller,
                 &[Role::Operator],
-                "a party registers its own keys, or an operator does",
+                "a party registers its own first key, or an operator does",
             )?;
         }
         check_id(party_id, "party")?;
@@ -324,17 +344,109 @@ impl App {
             .map_err(|e| not_found(e, "party"))?;
         let key =
             parse_key_field(&request.public_key, "/public_key").map_err(AppError::Validation)?;
+        verify_jcs(&possession_statement(party_id), &request.possession, &key).map_err(|_| {
+            AppError::Validation(vec![FieldError {
+                pointer: "/possession".into(),
+                code: "possession_invalid".into(),
+                detail: "sign the RFC 8785 bytes of {\"type\":\"key.possession\",\"party_id\":\"<party id>\"} with the new key".into(),
+            }])
+        })?;
         let kid = jwk_thumbprint(&key);
         self.keys.clear();
-        self.store
-            .add_party_key(
-                party_id,
-                &kid,
-                key.as_bytes(),
-                request.activate,
-                &self.now(),
+        if !self
+            .store
+            .add_first_party_key(party_id, &kid, key.as_bytes(), &self.now())
+            .await?
+        {
+            return Err(AppError::Conflict(
+                "this party has a signing key already: change it with a rotation signed by that \
+                 key (POST /v1/parties/{id}/keys/rotate)"
+                    .into(),
+            ));
+        }
+        key_view(&self.store.party_key(&kid).await?)
+    }
+
+    /// Rotate a party's signing key: the request is signed by the current key and by the new
+    /// one; the current key is retired (its signatures stay verifiable) and the new one signs
+    /// from then on. Only the party itself rotates. A captured rotation cannot be replayed: it
+    /// retires the key that signed it, and a kid is never registered twice.
+    pub async fn rotate_party_key(
+        &self,
+        caller: &Caller,
+        party_id: &str,
+        request: RotateKey,
+    ) -> AppResult<KeyView> {
+        if caller.party_id != party_id {
+            return Err(AppError::Forbidden(
+                "only the party itself rotates its key, signing with the current one".into(),
+            ));
+        }
+        let RotateKey {
+            payload,
+            signature,
+            new_key_signature,
+        } = request;
+        let verified = self
+            .verify_signed(
+                caller,
+                crate::ledger::entry::SignedRequest { payload, signature },
+                "key.rotate",
             )
             .await?;
+        let payload = &verified.request.payload;
+        if payload.get("party_id").and_then(serde_json::Value::as_str) != Some(party_id) {
+            return Err(AppError::Validation(vec![FieldError {
+                pointer: "/payload/party_id".into(),
+                code: "party_mismatch".into(),
+                detail: "the signed party_id differs from the party in the URL".into(),
+            }]));
+        }
+        let new_key = payload
+            .get("new_key")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| {
+                AppError::Validation(vec![FieldError {
+                    pointer: "/payload/new_key".into(),
+                    code: "new_key_missing".into(),
+                    detail: "name the new public key (a JWK as a string, or base64url)".into(),
+                }])
+            })?;
+        let new_key = parse_key_field(new_key, "/payload/new_key").map_err(AppError::Validation)?;
+        verify_jcs(payload, &new_key_signature, &new_key).map_err(|_| {
+            AppError::Signature(
+                "new_key_signature does not verify: the new key signs the same RFC 8785 bytes \
+                 as the current one (proof of possession)"
+                    .into(),
+            )
+        })?;
+        let current = payload
+            .get("kid")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let kid = jwk_thumbprint(&new_key);
+        if kid == current {
+            return Err(AppError::Validation(vec![FieldError {
+                pointer: "/payload/new_key".into(),
+                code: "same_key".into(),
+                detail: "the new key is the current key".into(),
+            }]));
+        }
+        self.keys.clear();
+        self.store
+            .rotate_party_key(party_id, &current, &kid, new_key.as_bytes(), &self.now())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => AppError::Conflict(
+                    "that key was registered before: a key is used once, choose a new one".into(),
+                ),
+                StoreError::NotFound => {
+                    AppError::Conflict("the signing key is no longer the party's active key".into())
+                }
+                other => other.into(),
+            })?;
+        self.keys.clear();
         key_view(&self.store.party_key(&kid).await?)
     }
 

@@ -159,6 +159,10 @@ pub struct HistoryItem {
     pub time: String,
     #[schema(value_type = Object)]
     pub data: Value,
+    /// Whether lines about other parties (their allocations, redemptions, coupon payments)
+    /// were taken out of `data`: the caller may not read the bond's register. The whole entry
+    /// is in the ledger export, for those who may.
+    pub redacted: bool,
 }
 
 /// One coupon period with its status.
@@ -514,7 +518,17 @@ impl App {
             operation_id: Some(operation_id),
             action,
         };
-        self.engine().append(bond.ledger_id, append).await
+        let sees_register = may_see_holders(caller, &bond).is_ok();
+        self.engine()
+            .append(bond.ledger_id.clone(), append)
+            .await
+            .map_err(|e| match e {
+                // A refusal tells no more than the dry run would have.
+                AppError::Rules(violations) if !sees_register => {
+                    AppError::Rules(crate::domain::book::as_seen_by_outsider(violations))
+                }
+                other => other,
+            })
     }
 
     /// What the rules would say of an operation now, without signing or writing (ERC-1400's
@@ -538,9 +552,15 @@ impl App {
         let op = op.ok_or_else(|| {
             AppError::BadRequest("only token operations can be checked in advance".into())
         })?;
-        self.engine()
-            .dry_run(bond.ledger_id, caller.party_id.clone(), op)
-            .await
+        let mut verdict = self
+            .engine()
+            .dry_run(bond.ledger_id.clone(), caller.party_id.clone(), op)
+            .await?;
+        // Only those who may read the register learn about other parties from the answer.
+        if may_see_holders(caller, &bond).is_err() {
+            verdict.violations = crate::domain::book::as_seen_by_outsider(verdict.violations);
+        }
+        Ok(verdict)
     }
 
     /// Rebuild a bond's book from its first `limit` entries (all when `None`), or up to a time.
@@ -643,21 +663,31 @@ impl App {
         check_id(party_id, "party")?;
         may_see_party(caller, party_id)?;
         let rows = self.store.entries_of_party(party_id).await?;
-        rows.into_iter()
-            .map(|(ledger_id, leaf)| {
-                let (entry, _) = Entry::from_leaf(&leaf)?;
-                Ok(HistoryItem {
-                    bond_id: ledger_id
-                        .strip_prefix("bonds/")
-                        .unwrap_or(&ledger_id)
-                        .to_owned(),
-                    entry_index: entry.index,
-                    entry_type: entry.kind,
-                    time: entry.time,
-                    data: entry.data,
-                })
-            })
-            .collect()
+        let mut out = Vec::with_capacity(rows.len());
+        for (ledger_id, leaf) in rows {
+            let (entry, _) = Entry::from_leaf(&leaf)?;
+            let bond_id = ledger_id.strip_prefix("bonds/").unwrap_or(&ledger_id);
+            // An entry can list other holders (an issuance, a redemption, a coupon payment):
+            // only those who may read the bond's register see them.
+            let sees_register = match ledger_id.strip_prefix("bonds/") {
+                Some(id) => may_see_holders(caller, &self.bond_row(id).await?).is_ok(),
+                None => matches!(caller.role, Role::Operator | Role::Regulator),
+            };
+            let (data, redacted) = if sees_register {
+                (entry.data, false)
+            } else {
+                crate::domain::record::only_lines_of(entry.data, party_id)
+            };
+            out.push(HistoryItem {
+                bond_id: bond_id.to_owned(),
+                entry_index: entry.index,
+                entry_type: entry.kind,
+                time: entry.time,
+                data,
+                redacted,
+            });
+        }
+        Ok(out)
     }
 
     async fn terms_and_step_ups(

@@ -349,6 +349,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.log_format != "json" {
         print_welcome(&args, &app, listener.local_addr()?).await?;
     }
+    let metrics_server = match &args.metrics_bind {
+        Some(addr) => {
+            let listener = crate::http::bind(addr)
+                .await
+                .with_context(|| format!("binding the metrics address {addr}"))?;
+            tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+            let router = crate::http::metrics_router(metrics.clone());
+            Some(tokio::spawn(
+                async move { axum::serve(listener, router).await },
+            ))
+        }
+        None => None,
+    };
     let watch = app.spawn_label_watch(Duration::from_secs(args.label_watch_secs.max(1)));
     let state = AppState {
         app: app.clone(),
@@ -357,6 +370,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     crate::http::serve(listener, state).await?;
     watch.abort();
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
     app.store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

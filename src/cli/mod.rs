@@ -259,6 +259,10 @@ pub struct ServeArgs {
     /// entry; reads always evaluate at once).
     #[arg(long, env = "MIDORI_LABEL_WATCH_SECS", default_value_t = 60)]
     pub label_watch_secs: u64,
+    /// Also serve `/metrics` without an API key on this address (for a Prometheus scraper on a
+    /// monitoring network); on the main address `/metrics` needs an operator's or regulator's key.
+    #[arg(long, env = "MIDORI_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
 }
 
 impl StoreArgs {

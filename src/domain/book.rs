@@ -151,6 +151,8 @@ pub struct Pending {
 pub struct BookTerms {
     pub issuer: String,
     pub issue_size: u64,
+    /// The issue (settlement) date: tokens are issued from that day on.
+    pub issue_date: Date,
     pub maturity: Date,
     pub allowed: Vec<InvestorCategory>,
     pub lock_up_until: Option<Date>,
@@ -164,6 +166,7 @@ impl BookTerms {
         BookTerms {
             issuer: issuer.to_owned(),
             issue_size: terms.issue_size().get(),
+            issue_date: terms.issue_date(),
             maturity: terms.maturity_date(),
             allowed: r.allowed_investor_categories().to_vec(),
             lock_up_until: r.lock_up_until(),
@@ -191,6 +194,72 @@ fn v(code: &str, detail: impl Into<String>) -> Violation {
         code: code.into(),
         detail: detail.into(),
     }
+}
+
+/// Codes whose detail names another party, its holdings or the register (a count of holders,
+/// what is issued): a caller who may not read the register gets a detail without them.
+const REGISTER_CODES: &[(&str, &str)] = &[
+    ("holder_unknown", "that party holds no tokens of this bond"),
+    ("max_holders", "the bond cannot take another holder"),
+    (
+        "unknown_pending",
+        "there is no pending transfer of yours with that id",
+    ),
+    ("transfers_pending", "transfers are pending on this bond"),
+    (
+        "exceeds_issue_size",
+        "the quantity exceeds what remains of the issue size",
+    ),
+];
+
+/// Codes about the receiver, which only the receiver, the issuer and the authorities may know
+/// apart (whether the party exists, its role, its KYC, its investor category).
+const RECEIVER_CODES: &[&str] = &[
+    "receiver_unknown",
+    "receiver_not_investor",
+    "receiver_kyc_invalid",
+    "receiver_category_not_allowed",
+];
+
+/// The violations of an operation as a caller sees them who may not read the bond's register
+/// (an investor checking its own transfer, or a party that may not perform the operation at
+/// all): the same decision, but nothing about another party — its balance, freezes, KYC,
+/// pending transfers, or whether it exists.
+///
+/// - An operation the caller may not perform (`not_issuer`, `not_holder`) is answered with that
+///   alone: the other checks would describe the register.
+/// - Every receiver code becomes `receiver_not_eligible`.
+/// - Codes that count the register keep their code with a detail that does not.
+/// - The caller's own position (balance, freezes, lock-up, KYC) and the bond's public state
+///   (paused, redeemed, issuance closed, maturity) are shown as they are.
+pub fn as_seen_by_outsider(violations: Vec<Violation>) -> Vec<Violation> {
+    if let Some(refusal) = violations
+        .iter()
+        .find(|x| x.code == "not_issuer" || x.code == "not_holder")
+    {
+        return vec![refusal.clone()];
+    }
+    let mut out: Vec<Violation> = violations
+        .into_iter()
+        .map(|x| {
+            if RECEIVER_CODES.contains(&x.code.as_str()) {
+                v(
+                    "receiver_not_eligible",
+                    "the receiver cannot take these tokens (ask the receiver or the issuer why)",
+                )
+            } else if let Some((_, detail)) = REGISTER_CODES.iter().find(|(c, _)| *c == x.code) {
+                v(&x.code, *detail)
+            } else if x.code == "quantity_zero" || x.code == "duplicate_allocation" {
+                // Issuance details name investors; an outsider never gets this far (not_issuer).
+                v(&x.code, "an allocation is zero or repeated")
+            } else {
+                x
+            }
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 impl Book {
@@ -264,6 +333,32 @@ impl Book {
             out.push(v(
                 "bond_redeemed",
                 "the bond is fully redeemed; its tokens no longer move",
+            ));
+        }
+        // The bond's life (its terms): tokens are issued from the issue (settlement) date on,
+        // and from maturity on the bond only winds down — redemption, the cancellation of
+        // transfers left pending, and the issuer's controls (freezes, pauses, transfers
+        // ordered by a court) — nothing is issued or traded any more.
+        if matches!(op, Op::Issue { .. }) && today < self.terms.issue_date {
+            out.push(v(
+                "before_issue_date",
+                format!(
+                    "tokens are issued from the issue date, {}",
+                    self.terms.issue_date
+                ),
+            ));
+        }
+        if matches!(
+            op,
+            Op::Issue { .. } | Op::Transfer { .. } | Op::Approve { .. }
+        ) && today >= self.terms.maturity
+        {
+            out.push(v(
+                "matured",
+                format!(
+                    "the bond matures on {}; from then on it is only redeemed",
+                    self.terms.maturity
+                ),
             ));
         }
         match op {
@@ -408,7 +503,14 @@ impl Book {
             Op::Freeze { holder, quantity } => {
                 issuer_only(&mut out, "freeze a position");
                 let position = self.position(holder);
-                if let Some(q) = quantity {
+                if position.balance == 0 {
+                    // A freeze is of tokens held (ERC-3643 freezes an address's tokens); an id
+                    // that holds nothing, or names nobody, has nothing to freeze.
+                    out.push(v(
+                        "holder_unknown",
+                        format!("{holder} holds no tokens of this bond"),
+                    ));
+                } else if let Some(q) = quantity {
                     if *q == 0 {
                         out.push(v("quantity_zero", "freeze at least one token, or omit the quantity to freeze the whole position"));
                     }
@@ -852,6 +954,7 @@ mod tests {
         BookTerms {
             issuer: ISSUER.into(),
             issue_size: 1_000,
+            issue_date: date!(2025 - 06 - 20),
             maturity: date!(2030 - 06 - 20),
             allowed: vec![InvestorCategory::Professional],
             lock_up_until: Some(date!(2026 - 01 - 31)),
@@ -1176,6 +1279,51 @@ mod tests {
                 .contains(&"bond_redeemed".to_owned())
         );
         assert!(book.apply(&t, None).is_err());
+    }
+
+    #[test]
+    fn tokens_are_issued_from_the_issue_date_on() {
+        let book = Book::new(terms());
+        let op = Op::Issue {
+            allocations: vec![("pro".into(), 10)],
+        };
+        assert_eq!(
+            codes(book.check(&op, ISSUER, date!(2025 - 06 - 19), &facts)),
+            ["before_issue_date"]
+        );
+        assert!(
+            book.check(&op, ISSUER, date!(2025 - 06 - 20), &facts)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn from_maturity_on_the_bond_is_only_redeemed() {
+        let book = issued();
+        let eve = date!(2030 - 06 - 19);
+        let maturity = date!(2030 - 06 - 20);
+        let t = transfer("qii", "qii2", 1);
+        assert!(book.check(&t, "qii", eve, &facts).is_empty());
+        assert_eq!(codes(book.check(&t, "qii", maturity, &facts)), ["matured"]);
+        let more = Op::Issue {
+            allocations: vec![("pro".into(), 1)],
+        };
+        assert!(book.check(&more, ISSUER, eve, &facts).is_empty());
+        assert_eq!(
+            codes(book.check(&more, ISSUER, maturity, &facts)),
+            ["matured"]
+        );
+        // Winding down stays possible: redemption and the issuer's controls.
+        assert!(
+            book.check(&Op::RedeemAll, ISSUER, maturity, &facts)
+                .is_empty()
+        );
+        let redeem = Op::Redeem {
+            holder: "pro".into(),
+            quantity: 1,
+        };
+        assert!(book.check(&redeem, ISSUER, maturity, &facts).is_empty());
+        assert!(book.check(&Op::Pause, ISSUER, maturity, &facts).is_empty());
     }
 
     #[test]

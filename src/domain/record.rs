@@ -25,6 +25,27 @@ pub const TOKEN_ENTRY_KINDS: &[&str] = &[
     "bond.redeemed",
 ];
 
+/// Members of an entry's `data` that list one line per party, and the member naming the party.
+const PER_PARTY_LINES: &[(&str, &str)] = &[
+    ("allocations", "investor"),
+    ("redemptions", "holder"),
+    ("payments", "holder"),
+];
+
+/// `data` with only `party`'s own lines in its per-party lists (an issuance's allocations, a
+/// full redemption's redemptions, a coupon's payments), and whether any line was removed.
+pub fn only_lines_of(mut data: Value, party: &str) -> (Value, bool) {
+    let mut removed = false;
+    for (list, who) in PER_PARTY_LINES {
+        if let Some(Value::Array(lines)) = data.get_mut(*list) {
+            let before = lines.len();
+            lines.retain(|line| line.get(*who).and_then(Value::as_str) == Some(party));
+            removed |= lines.len() != before;
+        }
+    }
+    (data, removed)
+}
+
 /// The entry type, its `data` and the parties it concerns, for an applied operation.
 /// `pending` is the pending transfer (for approvals and cancellations, looked up before apply).
 pub fn record(

@@ -96,7 +96,7 @@ macro_rules! wire_enum {
         $vis:vis enum $name:ident ($what:literal) {
             $(
                 $(#[$variant_meta:meta])*
-                $variant:ident = $wire:literal
+                $variant:ident = $wire:tt
             ),+ $(,)?
         }
     ) => {

@@ -1,4 +1,5 @@
-//! Cross-cutting middleware: metrics, load shedding, timeouts, panics.
+//! Cross-cutting middleware: metrics, load shedding, timeouts, panics, request ids and the
+//! response headers every answer carries.
 
 use std::any::Any;
 use std::time::Instant;
@@ -64,4 +65,46 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         "an internal error occurred; it has been logged with this request's id".into(),
         vec![],
     )
+}
+
+/// Longest request id taken from a client (`x-request-id`); longer ones are replaced.
+pub const REQUEST_ID_CHARS_MAX: usize = 64;
+
+/// Keep a client's `x-request-id` only when it is short and plain (`[A-Za-z0-9._:-]`, at most
+/// [`REQUEST_ID_CHARS_MAX`]); otherwise drop it, so that the service makes a fresh one. An id
+/// is echoed back and written into every log line: it must not carry a payload.
+pub async fn bound_request_id(mut request: Request, next: Next) -> Response {
+    let plain = |v: &axum::http::HeaderValue| {
+        let bytes = v.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= REQUEST_ID_CHARS_MAX
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+    };
+    let headers = request.headers_mut();
+    if headers.get_all("x-request-id").iter().count().ne(&1)
+        || !headers.get("x-request-id").is_some_and(plain)
+    {
+        headers.remove("x-request-id");
+    }
+    next.run(request).await
+}
+
+/// Headers on every answer: `X-Content-Type-Options: nosniff` (a JSON body is never run as a
+/// script or a page), and for a request that carried credentials `Cache-Control: no-store`
+/// (what one caller may read must not be served to another from a shared cache).
+pub async fn response_headers(request: Request, next: Next) -> Response {
+    use axum::http::{HeaderValue, header};
+    let authenticated = request.headers().contains_key(header::AUTHORIZATION);
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if authenticated {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }

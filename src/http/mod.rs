@@ -101,6 +101,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone());
     api.layer(
         ServiceBuilder::new()
+            .layer(axum::middleware::from_fn(middleware::response_headers))
+            .layer(axum::middleware::from_fn(middleware::bound_request_id))
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -119,6 +121,19 @@ pub fn router(state: AppState) -> Router {
             .layer(axum::middleware::from_fn(middleware::record_metrics))
             .layer(axum::middleware::from_fn_with_state(limits.clone(), middleware::shed_and_time_out))
             .layer(axum::extract::DefaultBodyLimit::max(limits.body_bytes_max)),
+    )
+}
+
+/// A router with `/metrics` alone, unauthenticated, for a separate listener
+/// (`MIDORI_METRICS_BIND`) that only a monitoring network reaches; on the API's listener
+/// `/metrics` needs an operator's or a regulator's key.
+pub fn metrics_router(handle: metrics_exporter_prometheus::PrometheusHandle) -> Router {
+    Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let body = handle.render();
+            async move { routes::metrics_text(body) }
+        }),
     )
 }
 

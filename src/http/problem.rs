@@ -286,17 +286,31 @@ pub struct Json<T>(pub T);
 
 impl<S, T> FromRequest<S> for Json<T>
 where
-    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let limit = request.extensions().get::<BodyLimit>().map(|l| l.0);
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(ApiError::from_json_rejection(rejection, limit)),
+        // The content type and the size are axum's to check; the text is ours, whole, first.
+        let raw = axum::Json::<Box<serde_json::value::RawValue>>::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::from_json_rejection(rejection, limit))?;
+        let text = raw.0.get().as_bytes();
+        if let Ok(Some(pointer)) = crate::ledger::canon::first_repeated_member(text) {
+            return Err(ApiError::App(AppError::Validation(vec![FieldError {
+                detail: format!(
+                    "the member name at {pointer} appears more than once in its object; \
+                     each name may appear once (RFC 8259 §4)"
+                ),
+                pointer,
+                code: "duplicate_member".into(),
+            }])));
         }
+        axum::Json::<T>::from_bytes(text)
+            .map(|axum::Json(value)| Json(value))
+            .map_err(|rejection| ApiError::from_json_rejection(rejection, limit))
     }
 }
 

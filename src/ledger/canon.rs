@@ -72,6 +72,82 @@ pub fn parse_json(text: &str) -> Result<Value, LedgerError> {
     Ok(value.0)
 }
 
+/// The JSON pointer (RFC 6901) of the first repeated member name in the JSON text `bytes`, at
+/// any depth, or `None` when every object's names are unique. serde_json (and so every typed
+/// body) keeps the last of repeated members silently, while another parser might keep the
+/// first: a signed body with a repeated name could read one way to the signer's tools and
+/// another to the service, so it is refused before it is read (RFC 8259 §4, RFC 7493 §2.3).
+/// Text that is not JSON is the caller's to report: it yields `Ok(None)` here only if valid.
+pub fn first_repeated_member(bytes: &[u8]) -> Result<Option<String>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let found = de::DeserializeSeed::deserialize(RepeatSeek(String::new()), &mut de)?;
+    de.end()?;
+    Ok(found)
+}
+
+/// Walks a JSON value at pointer `.0`, yielding the pointer of its first repeated member name.
+struct RepeatSeek(String);
+
+impl<'de> de::DeserializeSeed<'de> for RepeatSeek {
+    type Value = Option<String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RepeatSeek {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        let mut index = 0usize;
+        while let Some(inner) = seq.next_element_seed(RepeatSeek(format!("{}/{index}", self.0)))? {
+            found = found.or(inner);
+            index += 1;
+        }
+        Ok(found)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        let mut names = std::collections::HashSet::new();
+        while let Some(name) = map.next_key::<String>()? {
+            // RFC 6901 §3: `~` and `/` in a member name are escaped.
+            let pointer = format!("{}/{}", self.0, name.replace('~', "~0").replace('/', "~1"));
+            let inner = map.next_value_seed(RepeatSeek(pointer.clone()))?;
+            if !names.insert(name) {
+                found = found.or(Some(pointer));
+            }
+            found = found.or(inner);
+        }
+        Ok(found)
+    }
+}
+
 /// Sign the JCS bytes of `value`; the signature is returned as base64url.
 pub fn sign_jcs(value: &serde_json::Value, key: &SigningKey) -> Result<String, LedgerError> {
     let bytes = jcs(value)?;
@@ -457,6 +533,26 @@ mod tests {
         }
         assert!(jcs(&ok).is_ok());
         assert!(jcs(&json!([ok])).is_err());
+    }
+
+    #[test]
+    fn the_first_repeated_member_is_named_by_its_pointer_at_any_depth() {
+        let at = |text: &str| first_repeated_member(text.as_bytes()).unwrap();
+        assert_eq!(at(r#"{"a":1,"b":{"c":[1,{"d":2}]}}"#), None);
+        assert_eq!(at(r#"{"a":1,"a":1}"#).as_deref(), Some("/a"));
+        assert_eq!(
+            at(r#"{"payload":{"quantity":"1","quantity":"100"}}"#).as_deref(),
+            Some("/payload/quantity")
+        );
+        assert_eq!(
+            at(r#"{"x":[{"b":1},{"c":2,"c":3}],"y":{"y":1,"y":2}}"#).as_deref(),
+            Some("/x/1/c")
+        );
+        assert_eq!(at(r#"{"a/b":{"~":1,"~":2}}"#).as_deref(), Some("/a~1b/~0"));
+        // The same name at different depths is no repetition.
+        assert_eq!(at(r#"{"a":{"a":{"a":1}}}"#), None);
+        assert!(first_repeated_member(b"{\"a\":").is_err());
+        assert!(first_repeated_member(b"{} {}").is_err());
     }
 
     #[test]

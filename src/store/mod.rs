@@ -421,26 +421,51 @@ impl Store {
         Ok(found)
     }
 
-    /// Register a public key for a party. With `activate`, the previous active key is retired
-    /// in the same transaction (it stays readable, so its old signatures still verify).
-    pub async fn add_party_key(
+    /// Register the first key of a party that has none; `false` (nothing written) when the
+    /// party has a key already. The check and the insert are one statement.
+    pub async fn add_first_party_key(
         &self,
         party_id: &str,
         kid: &str,
         public_key: &[u8],
-        activate: bool,
+        now: &str,
+    ) -> StoreResult<bool> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.begin().await?;
+        let inserted = on_tx!(&mut tx, c => sqlx::query(
+            "INSERT INTO party_keys (kid, party_id, public_key, active, created_at) \
+             SELECT $1, $2, $3, TRUE, $4 \
+             WHERE NOT EXISTS (SELECT 1 FROM party_keys WHERE party_id = $2)")
+            .bind(kid).bind(party_id).bind(public_key).bind(now)
+            .execute(c).await.map(|r| r.rows_affected()))?;
+        Self::commit(tx).await?;
+        Ok(inserted == 1)
+    }
+
+    /// Retire the party's active key `current` and activate `kid` in its place, in one
+    /// transaction. `NotFound` when `current` is no longer the active key (nothing is written).
+    /// A kid that was ever registered is a conflict (`party_keys` primary key): kids are never
+    /// reused, so a captured rotation cannot be replayed (its signing key is retired by it).
+    pub async fn rotate_party_key(
+        &self,
+        party_id: &str,
+        current: &str,
+        kid: &str,
+        public_key: &[u8],
         now: &str,
     ) -> StoreResult<()> {
         let _guard = self.write_guard().await;
         let mut tx = self.begin().await?;
-        if activate {
-            on_tx!(&mut tx, c => sqlx::query(
-                "UPDATE party_keys SET active = FALSE, retired_at = $2 WHERE party_id = $1 AND active")
-                .bind(party_id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        let retired = on_tx!(&mut tx, c => sqlx::query(
+            "UPDATE party_keys SET active = FALSE, retired_at = $3 \
+             WHERE party_id = $1 AND kid = $2 AND active")
+            .bind(party_id).bind(current).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        if retired != 1 {
+            return Err(StoreError::NotFound);
         }
         on_tx!(&mut tx, c => sqlx::query(
-            "INSERT INTO party_keys (kid, party_id, public_key, active, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(kid).bind(party_id).bind(public_key).bind(activate).bind(now)
+            "INSERT INTO party_keys (kid, party_id, public_key, active, created_at) VALUES ($1, $2, $3, TRUE, $4)")
+            .bind(kid).bind(party_id).bind(public_key).bind(now)
             .execute(c).await.map(|r| r.rows_affected()))?;
         Self::commit(tx).await
     }

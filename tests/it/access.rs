@@ -60,9 +60,12 @@ enum Body {
     None,
     /// `POST /v1/parties`: an investor with a fresh key.
     NewParty,
-    /// `POST /v1/parties/{id}/keys`: a fresh key, not activated (the investor keeps signing
-    /// with its current key).
+    /// `POST /v1/parties/{id}/keys`: a fresh first key with its proof of possession, for the
+    /// investor, who has a key already (so it is never registered: 409 where the caller may).
     NewKey,
+    /// `POST /v1/parties/{id}/keys/rotate`: a rotation signed by the caller's own key, whose
+    /// new-key signature does not verify (so no key ever changes: 422 where the caller may).
+    BadRotation,
     /// A `bond.register` of the green example, signed by the caller's own key.
     SignedBond,
     /// A `bond.add_document` with a fresh hash, signed by the caller's own key.
@@ -128,14 +131,15 @@ const MATRIX: &[Endpoint] = &[
     //                                                                                                      public op   owner other inv  verif reg
     endpoint("GET",    "/healthz",                                      Subject::None,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/readyz",                                       Subject::None,     Body::None,           EVERYONE_200),
-    endpoint("GET",    "/metrics",                                      Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/metrics",                                      Subject::None,     Body::None,           [401, 200, 403, 403, 403, 403, 200]),
     endpoint("GET",    "/.well-known/jwks.json",                        Subject::None,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/.well-known/checkpoint-key",                   Subject::None,     Body::None,           EVERYONE_200),
     endpoint("POST",   "/v1/parties",                                   Subject::None,     Body::NewParty,       [401, 201, 403, 403, 403, 403, 403]),
     endpoint("GET",    "/v1/parties",                                   Subject::None,     Body::None,           [401, 200, 403, 403, 403, 403, 200]),
     endpoint("GET",    "/v1/parties/{id}",                              Subject::Investor, Body::None,           [401, 200, 403, 403, 200, 403, 200]),
     endpoint("GET",    "/v1/parties/{id}/keys",                         Subject::Investor, Body::None,           EVERYONE_200),
-    endpoint("POST",   "/v1/parties/{id}/keys",                         Subject::Investor, Body::NewKey,         [401, 201, 403, 403, 201, 403, 403]),
+    endpoint("POST",   "/v1/parties/{id}/keys",                         Subject::Investor, Body::NewKey,         [401, 409, 403, 403, 409, 403, 403]),
+    endpoint("POST",   "/v1/parties/{id}/keys/rotate",                  Subject::Investor, Body::BadRotation,    [401, 403, 403, 403, 422, 403, 403]),
     endpoint("POST",   "/v1/parties/{id}/api-keys",                     Subject::Investor, Body::None,           [401, 201, 403, 403, 403, 403, 403]),
     endpoint("DELETE", "/v1/api-keys/{id}",                             Subject::ApiKey,   Body::None,           [401, 204, 403, 403, 403, 403, 403]),
     endpoint("POST",   "/v1/bonds",                                     Subject::None,     Body::SignedBond,     [401, 403, 201, 201, 403, 403, 403]),
@@ -285,7 +289,21 @@ fn body(kind: Body, caller: Option<&Party>, world: &World) -> Option<Value> {
             "attributes": default_attributes(Role::Investor, "Namba Trust"),
             "public_key": fresh_public_key(),
         })),
-        Body::NewKey => Some(json!({"public_key": fresh_public_key(), "activate": false})),
+        Body::NewKey => {
+            let key = fresh_key();
+            let statement = midori::app::possession_statement(&world.investor.id);
+            Some(json!({"public_key": b64url(key.verifying_key().as_bytes()),
+                        "possession": sign_jcs(&statement, &key).unwrap()}))
+        }
+        Body::BadRotation => {
+            let mut signed = signed_by(
+                caller,
+                json!({"type": "key.rotate", "party_id": world.investor.id,
+                       "new_key": fresh_public_key()}),
+            );
+            signed["new_key_signature"] = json!(b64url(&[7u8; 64]));
+            Some(signed)
+        }
         Body::SignedBond => Some(signed_by(
             caller,
             json!({"type": "bond.register", "bond": green_spec()}),
@@ -294,7 +312,7 @@ fn body(kind: Body, caller: Option<&Party>, world: &World) -> Option<Value> {
             let n = DOCUMENTS.fetch_add(1, Ordering::SeqCst);
             Some(signed_by(
                 caller,
-                json!({"type": "bond.add_document", "document": {
+                json!({"type": "bond.add_document", "bond_id": world.bond, "document": {
                     "kind": "other",
                     "uri": format!("https://example.org/x-{n}.pdf"),
                     "sha256": format!("{n:064x}"),
@@ -369,6 +387,9 @@ fn slug(status: u16) -> Option<&'static str> {
     match status {
         401 => Some("unauthenticated"),
         403 => Some("forbidden"),
+        // Cells where the caller passes authorisation and the body is refused on purpose.
+        409 => Some("conflict"),
+        422 => Some("signature-invalid"),
         _ => None,
     }
 }

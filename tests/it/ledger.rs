@@ -20,8 +20,8 @@ fn hash(text: &Value) -> Hash {
         .unwrap()
 }
 
-fn document(n: usize) -> Value {
-    json!({"type": "bond.add_document", "document": {
+fn document(bond: &str, n: usize) -> Value {
+    json!({"type": "bond.add_document", "bond_id": bond, "document": {
         "kind": "other",
         "uri": format!("https://example.org/osaka/reports/{n}.pdf"),
         "sha256": format!("{:064x}", n + 1),
@@ -45,7 +45,7 @@ on_both!(
         let bond = t.register(&issuer, green_spec()).await;
 
         // Sign all 50 first, then send them at once.
-        let bodies: Vec<Value> = (0..50).map(|n| issuer.sign(document(n))).collect();
+        let bodies: Vec<Value> = (0..50).map(|n| issuer.sign(document(&bond, n))).collect();
         let mut tasks = Vec::new();
         for body in bodies {
             let (t, token, bond) = (t.clone(), issuer.token.clone(), bond.clone());
@@ -155,7 +155,7 @@ on_both!(
                 .post(
                     &format!("/v1/bonds/{bond}/documents"),
                     Some(&issuer.token),
-                    issuer.sign(document(n)),
+                    issuer.sign(document(&bond, n)),
                 )
                 .await;
             assert_eq!(reply.status, 201, "{}", reply.text());
@@ -242,7 +242,7 @@ on_both!(
             .post(
                 &format!("/v1/bonds/{bond}/documents"),
                 Some(&issuer.token),
-                issuer.sign(document(1)),
+                issuer.sign(document(&bond, 1)),
             )
             .await;
         assert_eq!(reply.status, 201, "{}", reply.text());

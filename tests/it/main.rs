@@ -7,6 +7,7 @@ mod access;
 mod bonds;
 mod cli;
 mod docs;
+mod leaks;
 mod ledger;
 mod monitoring;
 mod openapi;

@@ -1,8 +1,8 @@
 //! Parties, keys and API keys.
 
 use midori::domain::party::Role;
-use midori::ledger::canon::b64url;
-use serde_json::json;
+use midori::ledger::canon::{b64url, sign_jcs};
+use serde_json::{Value, json};
 
 use crate::on_both;
 use crate::support::*;
@@ -116,14 +116,23 @@ on_both!(
         let first = t.register(&issuer, green_spec()).await;
 
         let new_key = fresh_key();
+        let rotation = rotation(&issuer, &new_key);
         let reply = t
             .post(
-                &format!("/v1/parties/{}/keys", issuer.id),
+                &format!("/v1/parties/{}/keys/rotate", issuer.id),
                 Some(&issuer.token),
-                json!({"public_key": b64url(new_key.verifying_key().as_bytes())}),
+                rotation.clone(),
             )
             .await;
         assert_eq!(reply.status, 201, "{}", reply.text());
+        // A captured rotation cannot be played again: the key that signed it is retired.
+        t.post(
+            &format!("/v1/parties/{}/keys/rotate", issuer.id),
+            Some(&issuer.token),
+            rotation,
+        )
+        .await
+        .problem(422, "signature-invalid");
         let keys = t
             .get(&format!("/v1/parties/{}/keys", issuer.id), None)
             .await
@@ -159,5 +168,109 @@ on_both!(
         assert_eq!(keys[0].kid.as_deref(), Some(t.app.signer().kid()));
         let vkey = t.get("/.well-known/checkpoint-key", None).await.text();
         assert!(vkey.starts_with("midori.test+"), "{vkey}");
+    }
+);
+
+/// A `key.rotate` to `new_key`, signed by the party's current key and by the new one.
+fn rotation(party: &Party, new_key: &ed25519_dalek::SigningKey) -> Value {
+    let mut signed = party.sign(json!({"type": "key.rotate", "party_id": party.id,
+        "new_key": b64url(new_key.verifying_key().as_bytes())}));
+    signed["new_key_signature"] = json!(sign_jcs(&signed["payload"], new_key).unwrap());
+    signed
+}
+
+on_both!(
+    a_bearer_token_alone_never_changes_what_a_party_signs_with,
+    |t: TestApp| async move {
+        // Arrange: the operator (who can mint API keys for anyone) and a thief holding the
+        // investor's API key, each with a key pair of their own.
+        let operator = t.party(Role::Operator, "Exchange operations").await;
+        let investor = t.party(Role::Investor, "Kansai Pension Fund").await;
+        let theirs = fresh_key();
+        let possession = |key: &ed25519_dalek::SigningKey| {
+            json!({"public_key": b64url(key.verifying_key().as_bytes()),
+                   "possession": sign_jcs(&midori::app::possession_statement(&investor.id), key).unwrap()})
+        };
+
+        // Act / Assert: no first-key registration over an existing key, by anyone.
+        for token in [&operator.token, &investor.token] {
+            t.post(
+                &format!("/v1/parties/{}/keys", investor.id),
+                Some(token),
+                possession(&theirs),
+            )
+            .await
+            .problem(409, "conflict");
+        }
+        // No rotation without the current key's signature (the thief signs with its own).
+        let thief = investor.with_key(theirs.clone());
+        t.post(
+            &format!("/v1/parties/{}/keys/rotate", investor.id),
+            Some(&investor.token),
+            rotation(&thief, &fresh_key()),
+        )
+        .await
+        .problem(422, "signature-invalid");
+        // The operator may not rotate another party's key at all.
+        t.post(
+            &format!("/v1/parties/{}/keys/rotate", investor.id),
+            Some(&operator.token),
+            rotation(&investor, &theirs),
+        )
+        .await
+        .problem(403, "forbidden");
+        // Without the new key's signature, the current key alone does not rotate either.
+        let mut unproven = rotation(&investor, &theirs);
+        unproven["new_key_signature"] = json!(b64url(&[1u8; 64]));
+        t.post(
+            &format!("/v1/parties/{}/keys/rotate", investor.id),
+            Some(&investor.token),
+            unproven,
+        )
+        .await
+        .problem(422, "signature-invalid");
+        let keys = t
+            .get(&format!("/v1/parties/{}/keys", investor.id), None)
+            .await
+            .json();
+        assert_eq!(keys.as_array().unwrap().len(), 1, "{keys}");
+        assert_eq!(keys[0]["kid"], investor.kid());
+    }
+);
+
+on_both!(
+    a_party_created_without_a_key_registers_its_first_with_proof_of_possession,
+    |t: TestApp| async move {
+        let operator = t.party(Role::Operator, "Exchange operations").await;
+        let regulator = t
+            .post(
+                "/v1/parties",
+                Some(&operator.token),
+                json!({"role": "regulator", "attributes": {"name": "Kinki Local Finance Bureau", "country": "JP"}}),
+            )
+            .await;
+        assert_eq!(regulator.status, 201, "{}", regulator.text());
+        let id = regulator.json()["party"]["id"].as_str().unwrap().to_owned();
+        let key = fresh_key();
+        let statement = midori::app::possession_statement(&id);
+        // A proof made for another party does not do.
+        let wrong = sign_jcs(&midori::app::possession_statement(&operator.id), &key).unwrap();
+        t.post(
+            &format!("/v1/parties/{id}/keys"),
+            Some(&operator.token),
+            json!({"public_key": b64url(key.verifying_key().as_bytes()), "possession": wrong}),
+        )
+        .await
+        .problem(422, "validation-failed");
+        let reply = t
+            .post(
+                &format!("/v1/parties/{id}/keys"),
+                Some(&operator.token),
+                json!({"public_key": b64url(key.verifying_key().as_bytes()),
+                       "possession": sign_jcs(&statement, &key).unwrap()}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        assert_eq!(reply.json()["active"], true);
     }
 );

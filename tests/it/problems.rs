@@ -632,7 +632,7 @@ async fn answers_to_an_odd_id(
         let reply = t.get(&path, Some(&operator.token)).await;
         judge(format!("GET {path}"), reply, &[200]);
     }
-    let doc = issuer.sign(json!({"type": "bond.add_document", "document": {"kind": "other", "uri": "https://example.org/x.pdf", "sha256": "0".repeat(64)}}));
+    let doc = issuer.sign(json!({"type": "bond.add_document", "bond_id": id, "document": {"kind": "other", "uri": "https://example.org/x.pdf", "sha256": "0".repeat(64)}}));
     let path = format!("/v1/bonds/{id}/documents");
     judge(
         format!("POST {path}"),
@@ -1139,5 +1139,120 @@ on_both!(
                 "no {expected} among {statuses:?}"
             );
         }
+    }
+);
+
+on_both!(
+    a_member_name_repeated_at_any_depth_of_a_body_is_refused_naming_its_pointer,
+    |t: TestApp| async move {
+        // Arrange: a transfer signed over quantity 100, sent with a first `"quantity":"1"`
+        // that a first-wins reader (a proxy, a reviewer's tool) would have taken instead.
+        let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+        let bond = t.register(&issuer, green_spec()).await;
+        let a = t.party(Role::Investor, "Kansai Pension Fund").await;
+        let b = t.party(Role::Investor, "Naniwa Trust Bank").await;
+        let issued = t
+            .op(
+                &issuer,
+                &bond,
+                json!({"type": "token.issue", "allocations": [{"investor": a.id, "quantity": "500"}]}),
+            )
+            .await;
+        assert_eq!(issued.status, 201, "{}", issued.text());
+        let signed = a.sign(json!({"type": "token.transfer", "bond_id": bond,
+            "operation_id": "dup-1", "to": b.id, "quantity": "100"}));
+        let text = serde_json::to_string(&signed).unwrap().replacen(
+            "\"quantity\":\"100\"",
+            "\"quantity\":\"1\",\"quantity\":\"100\"",
+            1,
+        );
+        assert!(text.contains("\"quantity\":\"1\",\"quantity\":\"100\""));
+
+        // Act
+        let reply = t
+            .raw(
+                Request::builder()
+                    .method(Method::POST)
+                    .uri(format!("/v1/bonds/{bond}/operations"))
+                    .header("authorization", format!("Bearer {}", a.token))
+                    .header("content-type", "application/json")
+                    .body(Body::from(text))
+                    .unwrap(),
+            )
+            .await;
+
+        // Assert
+        let problem = reply.problem(422, "validation-failed");
+        assert_eq!(problem["errors"][0]["pointer"], "/payload/quantity");
+        assert_eq!(problem["errors"][0]["code"], "duplicate_member");
+        assert_eq!(t.balances(&issuer, &bond).await[&a.id], 500);
+        // An unsigned body too, deeper down.
+        let operator = t.party(Role::Operator, "Exchange operations").await;
+        let reply = t
+            .raw(
+                Request::builder()
+                    .method(Method::POST)
+                    .uri("/v1/parties")
+                    .header("authorization", format!("Bearer {}", operator.token))
+                    .header("content-type", "application/json")
+                    .body(Body::from(
+                        r#"{"role":"investor","attributes":{"name":"x","name":"y"}}"#,
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        let problem = reply.problem(422, "validation-failed");
+        assert_eq!(problem["errors"][0]["pointer"], "/attributes/name");
+    }
+);
+
+on_both!(
+    a_request_id_that_is_long_or_not_plain_is_replaced_not_echoed,
+    |t: TestApp| async move {
+        let echoed = |id: &str| {
+            let id = id.to_owned();
+            let t = &t;
+            async move {
+                let mut request = Request::builder().uri("/healthz");
+                request = request.header("x-request-id", HeaderValue::from_str(&id).unwrap());
+                let reply = t.raw(request.body(Body::empty()).unwrap()).await;
+                assert_eq!(reply.status, 200);
+                reply.headers["x-request-id"].to_str().unwrap().to_owned()
+            }
+        };
+        let longest = "a".repeat(64);
+        assert_eq!(echoed(&longest).await, longest);
+        assert_eq!(echoed("trace-1.2_3:4").await, "trace-1.2_3:4");
+        for bad in [
+            "a".repeat(65),
+            "two words".into(),
+            "<script>".into(),
+            "a\"b".into(),
+        ] {
+            let got = echoed(&bad).await;
+            assert_ne!(got, bad);
+            assert!(uuid::Uuid::try_parse(&got).is_ok(), "{got}");
+        }
+    }
+);
+
+on_both!(
+    answers_are_never_sniffed_and_answers_to_a_credential_are_never_cached,
+    |t: TestApp| async move {
+        let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+        let public = t.get("/v1/bonds", None).await;
+        assert_eq!(public.headers["x-content-type-options"], "nosniff");
+        assert!(!public.headers.contains_key("cache-control"));
+        let private = t
+            .get(&format!("/v1/parties/{}", issuer.id), Some(&issuer.token))
+            .await;
+        assert_eq!(private.status, 200);
+        assert_eq!(private.headers["x-content-type-options"], "nosniff");
+        assert_eq!(private.headers["cache-control"], "no-store");
+        // Refusals too.
+        let refused = t.get("/v1/parties", Some(&issuer.token)).await;
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.headers["cache-control"], "no-store");
+        assert_eq!(refused.headers["x-content-type-options"], "nosniff");
     }
 );

@@ -93,6 +93,15 @@ impl Party {
         json!({ "payload": payload, "signature": signature })
     }
 
+    /// The same party (id, API key, nonces) signing with `key` instead of its own: someone
+    /// holding its API key but not its private key.
+    pub fn with_key(&self, key: SigningKey) -> Party {
+        Party {
+            key,
+            ..self.clone()
+        }
+    }
+
     pub fn next_nonce(&self) -> u64 {
         self.nonce.fetch_add(1, Ordering::SeqCst) + 1
     }

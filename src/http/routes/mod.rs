@@ -11,6 +11,8 @@ mod trials;
 
 use utoipa_axum::router::OpenApiRouter;
 
+pub use system::metrics_text;
+
 use super::AppState;
 use super::problem::ApiError;
 

@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::{AddKey, CreateParty, CreatedApiKey, CreatedParty, KeyView, PartyView};
+use crate::app::{AddKey, CreateParty, CreatedApiKey, CreatedParty, KeyView, PartyView, RotateKey};
 use crate::http::AppState;
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiResult, Json, Path, Problem, Query};
@@ -17,6 +17,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_party, list_parties))
         .routes(routes!(get_party))
         .routes(routes!(party_keys, add_party_key))
+        .routes(routes!(rotate_party_key))
         .routes(routes!(create_api_key))
         .routes(routes!(revoke_api_key))
 }
@@ -89,11 +90,13 @@ async fn party_keys(
     Ok(Json(state.app.party_keys(&id).await?))
 }
 
-/// Register a further public key; with `activate` (the default) it becomes the signing key
-/// and the previous one is retired, still verifying what it signed.
+/// Register the first signing key of a party created without one (the party itself or an
+/// operator), with the key's proof of possession. A party that has a key changes it only by a
+/// signed rotation (`POST /v1/parties/{id}/keys/rotate`): 409 here.
 #[utoipa::path(post, path = "/v1/parties/{id}/keys", tag = "parties", security(("bearer" = [])), request_body = AddKey,
     responses((status = 201, body = KeyView),
               (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json"),
               (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn add_party_key(
@@ -105,6 +108,25 @@ async fn add_party_key(
     Ok((
         StatusCode::CREATED,
         Json(state.app.add_party_key(&caller, &id, request).await?),
+    ))
+}
+
+/// Rotate the party's signing key: `key.rotate` signed by the current key and by the new key.
+/// The current key is retired (what it signed stays verifiable); only the party itself rotates.
+#[utoipa::path(post, path = "/v1/parties/{id}/keys/rotate", tag = "parties", security(("bearer" = [])), request_body = RotateKey,
+    responses((status = 201, body = KeyView),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn rotate_party_key(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(request): Json<RotateKey>,
+) -> ApiResult<(StatusCode, Json<KeyView>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.app.rotate_party_key(&caller, &id, request).await?),
     ))
 }
 

@@ -9,7 +9,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppError;
+use crate::app::require_role;
+use crate::domain::party::Role;
 use crate::http::AppState;
+use crate::http::auth::Auth;
 use crate::http::problem::{ApiError, ApiResult, Json, Problem};
 use crate::ledger::canon::Jwk;
 
@@ -52,13 +55,28 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Status>> {
 }
 
 /// Prometheus text exposition: requests and latency by route and status, ledger appends.
-#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, content_type = "text/plain", body = String)))]
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Operators and regulators only (route names and volumes describe the business); a scraper
+/// without a key reads it on the separate metrics listener (`MIDORI_METRICS_BIND`).
+#[utoipa::path(get, path = "/metrics", tag = "system", security(("bearer" = [])), responses(
+    (status = 200, content_type = "text/plain", body = String),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn metrics(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Response> {
+    require_role(
+        &caller,
+        &[Role::Operator, Role::Regulator],
+        "metrics are for operators and regulators",
+    )?;
     let body = state
         .metrics
         .as_ref()
         .map(|h| h.render())
         .unwrap_or_default();
+    Ok(metrics_text(body))
+}
+
+/// A Prometheus text exposition answer.
+pub fn metrics_text(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
