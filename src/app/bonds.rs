@@ -288,8 +288,9 @@ impl App {
         after: Option<&str>,
         limit: Option<u32>,
     ) -> AppResult<BondPage> {
-        let limit = limit.unwrap_or(BONDS_PAGE_DEFAULT).clamp(1, BONDS_PAGE_MAX);
-        for (value, what) in [(after, "after"), (filter.issuer_id.as_deref(), "issuer")] {
+        let limit = super::parties::page_limit(limit, BONDS_PAGE_DEFAULT, BONDS_PAGE_MAX)?;
+        let after = super::parties::page_cursor(after)?;
+        for (value, what) in [(filter.issuer_id.as_deref(), "issuer")] {
             if let Some(v) = value
                 && uuid::Uuid::try_parse(v).is_err()
             {

@@ -1321,6 +1321,18 @@ impl Committer {
                         )));
                         continue;
                     };
+                    // Only the trial's regulator and the participants it admitted write to
+                    // the trial's ledger: an outsider's transaction is refused, not recorded
+                    // (it would otherwise let anyone grow any trial's ledger).
+                    if !trial.state.is_regulator(actor) && trial.state.participant(actor).is_none()
+                    {
+                        answers[i] = Some(Err(AppError::Forbidden(
+                            "only the trial's regulator and the participants it admitted submit \
+                             transactions to this trial"
+                                .into(),
+                        )));
+                        continue;
+                    }
                     let tx = Tx {
                         id: append
                             .and_then(|a| a.operation_id.clone())

@@ -779,12 +779,9 @@ impl App {
         if let Some(s) = status {
             Status::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?;
         }
-        if let Some(a) = after {
-            super::parties::check_id(a, "bond")?;
-        }
-        let limit = limit
-            .unwrap_or(LABELS_PAGE_DEFAULT)
-            .clamp(1, LABELS_PAGE_MAX) as usize;
+        let after = super::parties::page_cursor(after)?;
+        let limit =
+            super::parties::page_limit(limit, LABELS_PAGE_DEFAULT, LABELS_PAGE_MAX)? as usize;
         let today = self.rules_today();
         let mut out = Vec::new();
         let mut after: Option<String> = after.map(str::to_owned);

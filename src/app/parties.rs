@@ -288,17 +288,16 @@ impl App {
         &self,
         caller: &Caller,
         after: Option<&str>,
-        limit: u32,
+        limit: Option<u32>,
     ) -> AppResult<Vec<PartyView>> {
         require_role(
             caller,
             &[Role::Operator, Role::Regulator],
             "only operators and regulators list parties",
         )?;
-        let rows = self
-            .store
-            .parties(after, limit.clamp(1, PARTIES_PAGE_MAX))
-            .await?;
+        let after = page_cursor(after)?;
+        let limit = page_limit(limit, PARTIES_PAGE_MAX, PARTIES_PAGE_MAX)?;
+        let rows = self.store.parties(after, limit).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             out.push(self.party_view(&row.id).await?);
@@ -511,6 +510,29 @@ pub fn require_role(caller: &Caller, roles: &[Role], why: &str) -> AppResult<()>
             "{why}; this API key belongs to a {}",
             caller.role.as_str()
         )))
+    }
+}
+
+/// A page size as asked for: `default` when absent, refused (not clamped) outside 1..=`max`,
+/// so that what the OpenAPI document declares is what the service does.
+pub(super) fn page_limit(limit: Option<u32>, default: u32, max: u32) -> AppResult<u32> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(AppError::BadRequest(format!(
+            "`limit` is a page size from 1 to {max}, got {n}"
+        ))),
+    }
+}
+
+/// A list cursor: absent, or an id (a UUID), the `next` of the previous page; anything else
+/// (an empty string included) is a bad request on every list.
+pub(super) fn page_cursor(after: Option<&str>) -> AppResult<Option<&str>> {
+    match after {
+        Some(a) if uuid::Uuid::try_parse(a).is_err() => Err(AppError::BadRequest(format!(
+            "`after` must be an id (a UUID): the `next` of the previous page, got {a:?}"
+        ))),
+        other => Ok(other),
     }
 }
 

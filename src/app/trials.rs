@@ -281,6 +281,22 @@ impl App {
         let Some(body) = body.filter(|_| errors.is_empty()) else {
             return Err(AppError::Validation(errors));
         };
+        // A regulator admits parties the service knows, not ids that name nobody.
+        if let TxBody::Admit { party, .. } = &body {
+            let known = uuid::Uuid::try_parse(party).is_ok()
+                && match self.store.party(party).await {
+                    Ok(_) => true,
+                    Err(crate::store::StoreError::NotFound) => false,
+                    Err(e) => return Err(e.into()),
+                };
+            if !known {
+                return Err(AppError::Validation(vec![FieldError::new(
+                    "/payload/body/party",
+                    "unknown_party",
+                    "no party with this id is registered with the service",
+                )]));
+            }
+        }
         let append = Append {
             actor: verified.actor,
             request: verified.request,

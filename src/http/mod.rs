@@ -75,13 +75,81 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The answers any operation can give besides its own, documented on every operation so that
+/// the document describes what the wire does: `503` (overloaded or timed out, with
+/// `Retry-After`) everywhere; `400` where there are parameters or a body; `413`, `415` and
+/// `422` where there is a body; `401` and `403` where an API key is accepted. Every one is a
+/// problem (RFC 9457).
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                let has_body = operation.request_body.is_some();
+                let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let mut add = |status: &str, description: &str| {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| problem(description).into());
+                };
+                add(
+                    "503",
+                    "Overloaded or timed out: retry after the `Retry-After` seconds",
+                );
+                if has_body || has_params {
+                    add("400", "A malformed parameter or body");
+                }
+                if has_body {
+                    add("413", "The body exceeds the service's limit");
+                    add("415", "The body is not `application/json`");
+                    add("422", "Invalid fields, each named by JSON pointer");
+                }
+                if secured {
+                    add("401", "No API key, or an unknown or revoked one");
+                    add("403", "The API key's party may not do this");
+                }
+            }
+        }
+    }
+}
+
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::router())
 }
 
 /// The OpenAPI document, as committed under `openapi/` and served at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().into_openapi()
+    with_common_responses(api_router().into_openapi())
+}
+
+/// `doc` with [`CommonResponses`] (applied once the routes have added their paths).
+fn with_common_responses(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::Modify;
+    CommonResponses.modify(&mut doc);
+    doc
 }
 
 /// Pretty JSON of the OpenAPI document, with a final newline (the committed file's form).
@@ -93,6 +161,7 @@ pub fn openapi_json() -> String {
 pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
     let (api, spec) = api_router().split_for_parts();
+    let spec = with_common_responses(spec);
     let request_id = HeaderName::from_static("x-request-id");
     let api = api
         .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))

@@ -176,7 +176,8 @@ const MATRIX: &[Endpoint] = &[
     endpoint("POST",   "/v1/trials",                                    Subject::None,     Body::SignedTrial,    [401, 403, 403, 403, 403, 403, 201]),
     endpoint("GET",    "/v1/trials",                                    Subject::None,     Body::None,           REGULATOR_ONLY),
     endpoint("GET",    "/v1/trials/{id}",                               Subject::Trial,    Body::None,           REGULATOR_ONLY),
-    endpoint("POST",   "/v1/trials/{id}/transactions",                  Subject::Trial,    Body::SignedTrialTx,  [401, 403, 201, 201, 201, 403, 201]),
+    // Only the trial's regulator and the parties it admitted (none here) write to a trial.
+    endpoint("POST",   "/v1/trials/{id}/transactions",                  Subject::Trial,    Body::SignedTrialTx,  [401, 403, 403, 403, 403, 403, 201]),
     endpoint("GET",    "/v1/trials/{id}/ledger/checkpoint",             Subject::Trial,    Body::None,           EVERYONE_200),
         endpoint("GET",    "/v1/trials/{id}/ledger/export",                 Subject::Trial,    Body::None,           REGULATOR_ONLY),
     endpoint("GET",    "/v1/trials/{id}/ledger/entries",                Subject::Trial,    Body::None,           REGULATOR_ONLY),

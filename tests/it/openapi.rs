@@ -30,3 +30,40 @@ fn the_document_is_openapi_3_1_and_lists_the_ledger_endpoints() {
         assert!(doc["paths"].get(path).is_some(), "missing {path}");
     }
 }
+
+/// The router serves exactly the operations the document declares: on every documented path,
+/// each method the document does not list answers `405` with an `Allow` header naming the
+/// documented ones, before any authentication or body parsing.
+mod every_undocumented_method_on_a_documented_path_is_405 {
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+
+    use crate::on_both;
+    use crate::support::*;
+
+    on_both!(holds, |t: TestApp| async move {
+        let doc: serde_json::Value = serde_json::from_str(&midori::http::openapi_json()).unwrap();
+        let mut wrong = Vec::new();
+        for (template, operations) in doc["paths"].as_object().unwrap() {
+            let path = template
+                .replace("{id}", "01a24ecd-087f-719c-b22c-a02f110e37de")
+                .replace("{period}", "1");
+            for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+                if operations.get(method.to_lowercase()).is_some() {
+                    continue;
+                }
+                let request = Request::builder()
+                    .method(Method::from_bytes(method.as_bytes()).unwrap())
+                    .uri(&path)
+                    .header("content-type", "application/json")
+                    .body(Body::from("{}"))
+                    .unwrap();
+                let reply = t.raw(request).await;
+                if reply.status != 405 {
+                    wrong.push(format!("{method} {template}: {}", reply.status));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "undocumented methods served: {wrong:#?}");
+    });
+}

@@ -433,8 +433,22 @@ on_both!(
             .await;
         assert_eq!(reply.status, 200, "{}", reply.text());
         assert_eq!(reply.json()["entries"].as_array().unwrap().len(), 1);
+        // A page size past the documented maximum is refused, as the OpenAPI document says.
         let reply = t.get(&format!("/v1/bonds?limit={}", u32::MAX), None).await;
-        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.problem(400, "bad-request");
+        for list in ["/v1/bonds", "/v1/labels"] {
+            assert_eq!(t.get(&format!("{list}?limit=200"), None).await.status, 200);
+            t.get(&format!("{list}?limit=201"), None)
+                .await
+                .problem(400, "bad-request");
+            t.get(&format!("{list}?limit=0"), None)
+                .await
+                .problem(400, "bad-request");
+            // An empty cursor is the same mistake on every list.
+            t.get(&format!("{list}?after="), None)
+                .await
+                .problem(400, "bad-request");
+        }
     }
 );
 

@@ -359,3 +359,73 @@ on_both!(
         .unwrap();
     }
 );
+
+on_both!(
+    only_the_trials_regulator_and_admitted_parties_write_to_its_ledger,
+    |t: TestApp| async move {
+        // Arrange
+        t.set_time(datetime!(2026-10-01 01:00 UTC));
+        let regulator = t.party(Role::Regulator, "Kinki Local Finance Bureau").await;
+        let other_regulator = t.party(Role::Regulator, "Kanto Local Finance Bureau").await;
+        let issuer = t.party(Role::Issuer, "Osaka Green Energy K.K.").await;
+        let outsider = t.party(Role::Investor, "Sakai Credit Union").await;
+        let created = t
+            .post(
+                "/v1/trials",
+                Some(&regulator.token),
+                regulator.sign(json!({"type": "trial.create", "trial": {"title": "Osaka IFC ST green bond trial", "rulebook": V1}})),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let trial = created.json()["trial"]["id"].as_str().unwrap().to_owned();
+        let admit = json!({"type": "participant.admit", "party": issuer.id, "role": "issuer", "kyc_expires_on": "2027-12-31"});
+        assert_eq!(
+            verdict(&tx(&t, &regulator, &trial, "admit-issuer", admit).await),
+            accepted()
+        );
+        let export = format!("/v1/trials/{trial}/ledger/export");
+        let size = || async {
+            t.get(&export, Some(&regulator.token))
+                .await
+                .text()
+                .lines()
+                .count()
+        };
+        let before = size().await;
+
+        // Act / Assert: an outsider and another regulator are refused, and nothing is recorded.
+        let consent = json!({"type": "disclosure.consent", "disclosure_version": DISCLOSURE});
+        tx(&t, &outsider, &trial, "spam-1", consent.clone())
+            .await
+            .problem(403, "forbidden");
+        tx(
+            &t,
+            &other_regulator,
+            &trial,
+            "spam-2",
+            json!({"type": "trial.status", "status": "suspended"}),
+        )
+        .await
+        .problem(403, "forbidden");
+        assert_eq!(size().await, before);
+        // An admitted party's transaction is recorded, refused or not.
+        assert_eq!(
+            verdict(&tx(&t, &issuer, &trial, "consent-1", consent).await),
+            accepted()
+        );
+        assert_eq!(size().await, before + 1);
+        // A regulator admits only parties the service knows.
+        let ghost = uuid::Uuid::now_v7().to_string();
+        let reply = tx(
+            &t,
+            &regulator,
+            &trial,
+            "admit-ghost",
+            json!({"type": "participant.admit", "party": ghost, "role": "investor", "investor_category": "qii"}),
+        )
+        .await;
+        let problem = reply.problem(422, "validation-failed");
+        assert_eq!(problem["errors"][0]["pointer"], "/payload/body/party");
+        assert_eq!(problem["errors"][0]["code"], "unknown_party");
+    }
+);

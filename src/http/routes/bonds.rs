@@ -36,6 +36,7 @@ pub struct BondQuery {
     /// Cursor: the `next` of the previous page.
     after: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 

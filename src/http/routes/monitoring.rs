@@ -24,8 +24,12 @@ use crate::store::BondFilter;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(post_project, list_projects))
-        .routes(routes!(post_allocation_report, get_allocation))
-        .routes(routes!(post_impact_report, get_impact))
+        // One `routes!` per path: handlers of different paths in one call would each be
+        // served on both paths, outside the OpenAPI document.
+        .routes(routes!(post_allocation_report))
+        .routes(routes!(get_allocation))
+        .routes(routes!(post_impact_report))
+        .routes(routes!(get_impact))
         .routes(routes!(post_review, list_reviews))
         .routes(routes!(engage_reviewer))
         .routes(routes!(get_label))
@@ -226,6 +230,7 @@ pub struct LabelQuery {
     /// Cursor: the `next` of the previous page.
     after: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 

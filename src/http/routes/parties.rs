@@ -27,7 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct Page {
     /// Cursor: the last id of the previous page.
     after: Option<String>,
-    /// At most 200.
+    /// Page size, 1–200 (default 200).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -57,11 +58,10 @@ async fn list_parties(
     Auth(caller): Auth,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Vec<PartyView>>> {
-    let limit = page.limit.unwrap_or(crate::app::PARTIES_PAGE_MAX);
     Ok(Json(
         state
             .app
-            .parties(&caller, page.after.as_deref(), limit)
+            .parties(&caller, page.after.as_deref(), page.limit)
             .await?,
     ))
 }
