@@ -5,6 +5,7 @@
 #   checkpoint.txt  its latest signed checkpoint (C2SP signed note)
 #   jwks.json       the service's public keys
 #   label.jws       the bond's current certified label (compact JWS, EdDSA)
+#   keys.jsonl      the public key log (every party key event) and keys-checkpoint.txt
 #   trial.jsonl     a sandbox trial's ledger, replayed offline with `midori sandbox replay`
 # and, readable by its owner only (mode 0600), every credential the tour made: the parties'
 # private keys (*.jwk) and API keys (*.token), so that any step can be tried again by hand.
@@ -151,10 +152,14 @@ call "$url/.well-known/jwks.json" > "$dir/jwks.json"
 step "9. An inclusion proof for entry 0 in the current tree (RFC 9162)"
 call "$url/v1/bonds/$bond/ledger/proofs/inclusion?index=0" | jq .
 
-step "10. The issuer (or a regulator) exports the ledger; anyone verifies it offline"
+step "10. The issuer (or a regulator) exports the ledger; anyone verifies it offline, signers included"
 call "$url/v1/bonds/$bond/ledger/export" -H "authorization: Bearer $issuer_token" > "$dir/export.jsonl"
 wc -l < "$dir/export.jsonl"
-"$midori" verify --export "$dir/export.jsonl" --checkpoint "$dir/checkpoint.txt" --keys "$dir/jwks.json"
+# The public key log: every party key event (checkpoint first: the export may only be longer).
+call "$url/v1/keys/ledger/checkpoint" > "$dir/keys-checkpoint.txt"
+call "$url/v1/keys/ledger/export" > "$dir/keys.jsonl"
+"$midori" verify --export "$dir/export.jsonl" --checkpoint "$dir/checkpoint.txt" --keys "$dir/jwks.json" \
+  --key-log "$dir/keys.jsonl" --key-log-checkpoint "$dir/keys-checkpoint.txt"
 echo "$bond" > "$dir/bond-id.txt"
 
 step "11. The bond's certified label: a compact JWS that any JOSE library verifies with jwks.json"

@@ -33,7 +33,9 @@ use crate::domain::monitor::{
 };
 use crate::domain::party::{InvestorCategory, Kyc, KycStatus, Role};
 use crate::domain::record;
+use crate::ledger::canon::b64url;
 use crate::ledger::entry::{Actor, Draft, Entry, ServiceSigner, SignedRequest};
+use crate::ledger::keylog::{KEY_LOG_ID, KeyEvent, KeyLog};
 use crate::ledger::merkle::{self, Hash};
 use crate::ledger::note::{self, Checkpoint};
 use crate::sandbox::ledger::SANDBOX_TX;
@@ -41,8 +43,8 @@ use crate::sandbox::{
     Replayer, Rulebook, State as SandboxState, Tx, TxBody, Verdict as SandboxVerdict,
 };
 use crate::store::{
-    Batch, BatchWrites, IssuerProjectRow, LedgerWrite, NewBond, NewEntry, NewLedger, NewOperation,
-    NewTrial, PartyFactsRow, Store, StoreError,
+    Batch, BatchWrites, IssuerProjectRow, KeyWrite, LedgerWrite, NewBond, NewEntry, NewLedger,
+    NewOperation, NewTrial, PartyFactsRow, Store, StoreError,
 };
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -115,6 +117,9 @@ pub enum Action {
     Sandbox {
         body: TxBody,
     },
+    /// A party key event on the key log (ledger [`KEY_LOG_ID`]), checked against the log; the
+    /// party's key rows change in the same transaction.
+    Key(KeyEvent),
 }
 
 /// A trial ledger's rulebook and the rule state its transactions have built.
@@ -188,6 +193,9 @@ enum Work {
         actor: String,
         op: Op,
     },
+    /// An entry the service records on a party's behalf, without a signed request of its own
+    /// (a key registered when an operator creates a party).
+    Record(Action),
     /// A label change the service records (no client request): appended only if the last
     /// recorded label status is still `from`.
     Label {
@@ -226,6 +234,11 @@ struct Committer {
     clock: Arc<dyn Clock>,
     cache: HashMap<String, LedgerState>,
     writer: Writer,
+    /// Per party, the time of its latest signed entry or key event in this process. A key
+    /// event is timed strictly after the party's entries before it, and the party's entries
+    /// after it no earlier than it, so that an auditor orders a party's signatures and its key
+    /// changes by time alone (`ledger::keylog::KeyLog::signing_key_at`).
+    party_times: HashMap<String, String>,
 }
 
 /// A ledger as the engine knows it between batches.
@@ -242,6 +255,8 @@ struct LedgerState {
     /// The label status last recorded by a `label.changed` entry.
     label: Option<String>,
     trial: Option<TrialState>,
+    /// The key log's state, on the key log's ledger.
+    keys: Option<KeyLog>,
 }
 
 /// The once-only key an entry of `kind` with `data` carries, if any.
@@ -272,6 +287,7 @@ impl Engine {
             clock,
             cache: HashMap::new(),
             writer: Writer::start(queue.downgrade()),
+            party_times: HashMap::new(),
         };
         if let Err((task, e)) = on_own_thread("midori-engine", committer.run(jobs)) {
             // Still correct, only slower.
@@ -347,6 +363,13 @@ impl Engine {
     /// Append to an existing ledger.
     pub async fn append(&self, ledger_id: String, append: Append) -> AppResult<Accepted> {
         self.accepted(ledger_id, Work::Append(append)).await
+    }
+
+    /// Record a key event that no signed request of its own carries (a first key given at a
+    /// party's creation, a key recorded when the key log began) on the key log.
+    pub async fn record_key(&self, event: KeyEvent) -> AppResult<Accepted> {
+        self.accepted(KEY_LOG_ID.to_owned(), Work::Record(Action::Key(event)))
+            .await
     }
 
     /// Record a label change on a bond's ledger, unless the last recorded status is no longer
@@ -601,9 +624,10 @@ impl InFlight {
                 return true;
             }
             match &job.work {
-                Work::Create { .. } => true,
+                // Key events are rare: they wait for the batch in flight.
+                Work::Create { .. } | Work::Record(_) => true,
                 Work::Append(append) => {
-                    matches!(append.action, Action::Monitor { .. })
+                    matches!(append.action, Action::Monitor { .. } | Action::Key(_))
                         || append.operation_id.as_ref().is_some_and(|id| {
                             self.claims
                                 .operations
@@ -963,6 +987,11 @@ impl Committer {
                 self.load(batch, &job.ledger_id).await?;
             }
         }
+        // Every signer is checked against the key log: its state is kept once loaded (every
+        // key event of this process goes through this engine).
+        if !self.cache.contains_key(KEY_LOG_ID) {
+            self.load(batch, KEY_LOG_ID).await?;
+        }
 
         let t_load = std::time::Instant::now();
         // 2. Facts about every party the batch names, idempotency records and used nonces.
@@ -985,7 +1014,7 @@ impl Committer {
                     party_ids.insert(actor.clone());
                     named_parties(op, &mut party_ids);
                 }
-                Work::Label { .. } => {}
+                Work::Label { .. } | Work::Record(_) => {}
             }
         }
         // Projects that monitoring operations name, as the issuer's other bonds record them.
@@ -1094,6 +1123,7 @@ impl Committer {
                 } => (Some(append), Some((origin, bond.as_ref(), trial)), None),
                 Work::Append(append) => (Some(append), None, None),
                 Work::Label { from, at_size, .. } => (None, None, Some((from, *at_size))),
+                Work::Record(_) => (None, None, None),
             };
             let mut hash = None;
             let mut request_bytes = None;
@@ -1128,6 +1158,15 @@ impl Committer {
                     continue;
                 }
                 nonce_key = Some(key);
+            }
+            // Every signer signs with its active key on the key log, at the moment its entry is
+            // appended (a rotation may have landed since the request was verified).
+            if let Some(append) = append
+                && job.ledger_id != KEY_LOG_ID
+                && let Err(why) = self.signer_key_current(&append.actor)
+            {
+                answers[i] = Some(Err(AppError::Signature(why)));
+                continue;
             }
             if let Some((origin, bond, trial)) = create {
                 if let Some((new_bond, _)) = bond
@@ -1179,6 +1218,7 @@ impl Committer {
                         monitor,
                         label: None,
                         trial,
+                        keys: None,
                     },
                 );
             }
@@ -1186,11 +1226,29 @@ impl Committer {
                 answers[i] = Some(Err(AppError::NotFound("ledger".into())));
                 continue;
             };
-            // Entry times never go backwards along a ledger, whatever the wall clock does.
+            // Entry times never go backwards, along a ledger or across this engine's ledgers,
+            // whatever the wall clock does; a key event comes strictly after what came before.
             let now = self.clock.now();
             let mut time = format_time(now);
             if time < state.last_time {
                 time = state.last_time.clone();
+            }
+            if let Some(floor) = append.and_then(|a| self.party_times.get(&a.actor.party))
+                && time < *floor
+            {
+                time = floor.clone();
+            }
+            let key_party = match (&job.work, append) {
+                (Work::Record(Action::Key(event)), _) => Some(event.party().to_owned()),
+                (_, Some(a)) if matches!(a.action, Action::Key(_)) => Some(a.actor.party.clone()),
+                _ => None,
+            };
+            if let Some(last) = key_party.as_ref().and_then(|p| self.party_times.get(p))
+                && time <= *last
+            {
+                time = OffsetDateTime::parse(last, &time::format_description::well_known::Rfc3339)
+                    .map(|t| format_time(t + time::Duration::microseconds(1)))
+                    .unwrap_or(time);
             }
             let today = rules_date(
                 OffsetDateTime::parse(&time, &time::format_description::well_known::Rfc3339)
@@ -1220,6 +1278,7 @@ impl Committer {
                         once: None,
                     }
                 }
+                (None, Work::Record(action)) => action,
                 (None, _) => continue,
             };
             let actor = append.map(|a| a.actor.party.as_str()).unwrap_or_default();
@@ -1313,6 +1372,47 @@ impl Committer {
                         }
                     }
                     (kind, data, vec![], "applied")
+                }
+                Action::Key(event) => {
+                    let Some(log) = state.keys.as_mut() else {
+                        answers[i] = Some(Err(AppError::Conflict(
+                            "this ledger is not the key log".into(),
+                        )));
+                        continue;
+                    };
+                    if let Err(why) = log.check(event) {
+                        answers[i] = Some(Err(AppError::Conflict(why)));
+                        continue;
+                    }
+                    log.record_new(
+                        event,
+                        state.size,
+                        OffsetDateTime::parse(
+                            &time,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .unwrap_or(now),
+                    );
+                    out.keys.push(KeyWrite {
+                        party_id: event.party().to_owned(),
+                        kid: crate::ledger::canon::jwk_thumbprint(event.key()),
+                        public_key: event.key().as_bytes().to_vec(),
+                        retire: event.retires().map(str::to_owned),
+                        insert: !matches!(
+                            event,
+                            KeyEvent::Registered {
+                                via: crate::ledger::keylog::Via::Backfill,
+                                ..
+                            }
+                        ),
+                        time: time.clone(),
+                    });
+                    (
+                        event.kind().to_owned(),
+                        event.data(),
+                        vec![event.party().to_owned()],
+                        "applied",
+                    )
                 }
                 Action::Sandbox { body } => {
                     let Some(trial) = state.trial.as_mut() else {
@@ -1420,6 +1520,9 @@ impl Committer {
             state.size += 1;
             state.frontier = appended.frontier;
             state.last_time = time.clone();
+            if let Some(party) = key_party.or_else(|| append.map(|a| a.actor.party.clone())) {
+                self.party_times.insert(party, time.clone());
+            }
             let write = writes
                 .entry(job.ledger_id.clone())
                 .or_insert_with(|| LedgerWrite {
@@ -1624,6 +1727,15 @@ impl Committer {
             }
             None => None,
         };
+        let keys = if ledger_id == KEY_LOG_ID {
+            let mut log = KeyLog::new();
+            for entry in &entries {
+                log.apply(entry).map_err(AppError::Internal)?;
+            }
+            Some(log)
+        } else {
+            None
+        };
         self.cache.insert(
             ledger_id.to_owned(),
             LedgerState {
@@ -1636,9 +1748,25 @@ impl Committer {
                 monitor,
                 label,
                 trial,
+                keys,
             },
         );
         Ok(())
+    }
+
+    /// Whether `actor` signs with its party's active key on the key log.
+    fn signer_key_current(&self, actor: &Actor) -> Result<(), String> {
+        let Some(log) = self.cache.get(KEY_LOG_ID).and_then(|s| s.keys.as_ref()) else {
+            return Err("the key log is not loaded".into());
+        };
+        match log.active(&actor.party) {
+            Some(life) if b64url(life.key.as_bytes()) == actor.jwk.x => Ok(()),
+            Some(life) => Err(format!(
+                "the signing key is not the party's active key on the key log ({}); sign with that one",
+                life.kid
+            )),
+            None => Err("the party has no active key on the key log".into()),
+        }
     }
 }
 

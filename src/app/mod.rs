@@ -6,6 +6,7 @@ pub mod cache;
 pub mod engine;
 mod error;
 pub mod keyfile;
+mod keylog;
 mod ledgers;
 mod monitoring;
 mod parties;
@@ -104,7 +105,47 @@ impl App {
                 &now,
             )
             .await?;
+        app.open_key_log().await?;
         Ok(app)
+    }
+
+    /// Make sure the key log exists. A database from before the key log has keys the log does
+    /// not show: each is recorded once, as a `backfill` with the times the database held for
+    /// it, so that the log covers every key from then on and an auditor sees which keys rest on
+    /// the database's word rather than on a logged event.
+    async fn open_key_log(&self) -> AppResult<()> {
+        use crate::ledger::keylog::{KEY_LOG_ID, KeyEvent, Via};
+        self.store
+            .ensure_ledger(
+                KEY_LOG_ID,
+                &format!("{}/{KEY_LOG_ID}", self.origin),
+                &self.now(),
+            )
+            .await?;
+        if self.store.ledger(KEY_LOG_ID).await?.size > 0 {
+            return Ok(());
+        }
+        for row in self.store.all_party_keys().await? {
+            let bytes: [u8; 32] = row
+                .public_key
+                .as_slice()
+                .try_into()
+                .map_err(|_| AppError::Internal("stored key is not 32 bytes".into()))?;
+            let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                .map_err(|_| AppError::Internal("stored key is not a valid point".into()))?;
+            let event = KeyEvent::Registered {
+                party: row.party_id.clone(),
+                key,
+                via: Via::Backfill,
+                times: Some((row.created_at.clone(), row.retired_at.clone())),
+            };
+            match self.engine.record_key(event).await {
+                // Another process recorded it first.
+                Ok(_) | Err(AppError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     pub fn now(&self) -> String {

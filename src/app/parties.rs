@@ -4,11 +4,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::Verified;
+use super::engine::{Action, Append};
 use super::{App, AppError, AppResult, Caller};
 use crate::domain::error::FieldError;
 use crate::domain::party::{PartyAttributes, Role};
 use crate::ledger::canon::{Jwk, b64url, jwk_thumbprint, parse_public_key, verify_jcs};
-use crate::store::{NewApiKey, NewKey, NewParty, StoreError};
+use crate::ledger::keylog::{KEY_LOG_ID, KeyEvent, Via};
+use crate::store::{NewApiKey, NewParty, StoreError};
 
 /// Prefix of every bearer token, so that leaked tokens are easy to recognise and scan for.
 pub const API_KEY_PREFIX: &str = "mdr_";
@@ -212,14 +215,22 @@ impl App {
             role: request.role.as_str().to_owned(),
             name: valid.name().as_str().to_owned(),
             attributes: attributes.to_string(),
-            key: key.map(|k| NewKey {
-                kid: jwk_thumbprint(&k),
-                public_key: k.as_bytes().to_vec(),
-            }),
+            // The key goes on the key log, and from there into the party's key rows.
+            key: None,
             api_key,
             created_at: now,
         };
         self.store.insert_party(&party).await?;
+        if let Some(key) = key {
+            self.engine()
+                .record_key(KeyEvent::Registered {
+                    party: party.id.clone(),
+                    key,
+                    via: Via::Creation,
+                    times: None,
+                })
+                .await?;
+        }
         let view = self.party_view(&party.id).await?;
         Ok(CreatedParty {
             party: view,
@@ -352,17 +363,21 @@ impl App {
         })?;
         let kid = jwk_thumbprint(&key);
         self.keys.clear();
-        if !self
-            .store
-            .add_first_party_key(party_id, &kid, key.as_bytes(), &self.now())
-            .await?
-        {
-            return Err(AppError::Conflict(
-                "this party has a signing key already: change it with a rotation signed by that \
-                 key (POST /v1/parties/{id}/keys/rotate)"
-                    .into(),
-            ));
-        }
+        self.engine()
+            .record_key(KeyEvent::Registered {
+                party: party_id.to_owned(),
+                key,
+                via: Via::FirstKey,
+                times: None,
+            })
+            .await
+            .map_err(|e| match e {
+                AppError::Conflict(why) => {
+                    AppError::Conflict(format!("{why} (POST /v1/parties/{{id}}/keys/rotate)"))
+                }
+                other => other,
+            })?;
+        self.keys.clear();
         key_view(&self.store.party_key(&kid).await?)
     }
 
@@ -432,19 +447,29 @@ impl App {
                 detail: "the new key is the current key".into(),
             }]));
         }
+        let Verified {
+            actor,
+            request,
+            nonce,
+        } = verified;
         self.keys.clear();
-        self.store
-            .rotate_party_key(party_id, &current, &kid, new_key.as_bytes(), &self.now())
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => AppError::Conflict(
-                    "that key was registered before: a key is used once, choose a new one".into(),
-                ),
-                StoreError::NotFound => {
-                    AppError::Conflict("the signing key is no longer the party's active key".into())
-                }
-                other => other.into(),
-            })?;
+        self.engine()
+            .append(
+                KEY_LOG_ID.to_owned(),
+                Append {
+                    actor,
+                    request,
+                    nonce,
+                    operation_id: None,
+                    action: Action::Key(KeyEvent::Rotated {
+                        party: party_id.to_owned(),
+                        previous: current,
+                        key: new_key,
+                        new_key_signature,
+                    }),
+                },
+            )
+            .await?;
         self.keys.clear();
         key_view(&self.store.party_key(&kid).await?)
     }

@@ -665,6 +665,10 @@ impl App {
         let rows = self.store.entries_of_party(party_id).await?;
         let mut out = Vec::with_capacity(rows.len());
         for (ledger_id, leaf) in rows {
+            // Key events are public history of their own (the key log), not holdings.
+            if ledger_id == crate::ledger::keylog::KEY_LOG_ID {
+                continue;
+            }
             let (entry, _) = Entry::from_leaf(&leaf)?;
             let bond_id = ledger_id.strip_prefix("bonds/").unwrap_or(&ledger_id);
             // An entry can list other holders (an issuance, a redemption, a coupon payment):

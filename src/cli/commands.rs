@@ -76,8 +76,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             export,
             checkpoint,
             keys,
+            key_log,
+            key_log_checkpoint,
             json,
-        }) => verify(&export, &checkpoint, &keys, json),
+        }) => verify(
+            &export,
+            &checkpoint,
+            &keys,
+            key_log.as_deref().zip(key_log_checkpoint.as_deref()),
+            json,
+        ),
         Some(Command::Label(LabelCommand::Verify { keys, at, token })) => {
             verify_label(&keys, at.as_deref(), token.as_deref())
         }
@@ -100,7 +108,37 @@ fn read_stdin() -> anyhow::Result<String> {
     Ok(text)
 }
 
-fn verify(export: &Path, checkpoint: &Path, keys: &Path, json: bool) -> anyhow::Result<ExitCode> {
+/// Read the key log's export and checkpoint, and check every signer of `lines` against it.
+fn verify_signers(
+    lines: &[&[u8]],
+    key_log: (&Path, &Path),
+    service_keys: &[Jwk],
+) -> anyhow::Result<Result<crate::ledger::keylog::SignerReport, crate::ledger::audit::AuditFailure>>
+{
+    let (log_path, log_checkpoint) = key_log;
+    let log_bytes =
+        std::fs::read(log_path).with_context(|| format!("reading {}", log_path.display()))?;
+    let log_checkpoint = std::fs::read_to_string(log_checkpoint)
+        .with_context(|| format!("reading {}", log_checkpoint.display()))?;
+    let log_lines: Vec<&[u8]> = log_bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    Ok(crate::ledger::keylog::verify_signers(
+        lines,
+        &log_lines,
+        &log_checkpoint,
+        service_keys,
+    ))
+}
+
+fn verify(
+    export: &Path,
+    checkpoint: &Path,
+    keys: &Path,
+    key_log: Option<(&Path, &Path)>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let export = std::fs::read(export).with_context(|| format!("reading {}", export.display()))?;
     let checkpoint = std::fs::read_to_string(checkpoint)
         .with_context(|| format!("reading {}", checkpoint.display()))?;
@@ -112,6 +150,10 @@ fn verify(export: &Path, checkpoint: &Path, keys: &Path, json: bool) -> anyhow::
         .context("the key set has no `keys` array of Ed25519 JWKs")?;
     let lines = export.split(|b| *b == b'\n').filter(|l| !l.is_empty());
     let lines: Vec<&[u8]> = lines.collect();
+    let signers = match key_log {
+        Some(key_log) => Some(verify_signers(&lines, key_log, &keys)?),
+        None => None,
+    };
     let verified = verify_export(lines.iter().copied(), &checkpoint, &keys).and_then(|report| {
         // Signatures and the root hold; now the ledger's own invariants.
         crate::app::engine::audit_book(lines.iter().copied())
@@ -121,8 +163,13 @@ fn verify(export: &Path, checkpoint: &Path, keys: &Path, json: bool) -> anyhow::
                 reason: format!("invariant: {reason}"),
             })
     });
+    // The ledger's own failures first (they name the entry as it is), then the signers'.
+    let verified = verified.and_then(|ok| match signers.clone().transpose() {
+        Ok(counts) => Ok((ok, counts)),
+        Err(failure) => Err(failure),
+    });
     match verified {
-        Ok((report, book)) => {
+        Ok(((report, book), signers)) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -138,6 +185,23 @@ fn verify(export: &Path, checkpoint: &Path, keys: &Path, json: bool) -> anyhow::
                         book.outstanding(),
                         book.holder_count()
                     );
+                }
+                if let Some(crate::ledger::keylog::SignerReport {
+                    log_entries,
+                    checked,
+                    backfilled,
+                }) = signers
+                {
+                    println!(
+                        "OK: key log of {log_entries} entries verified; each of {checked} signed \
+                         entries was signed with its party's active key on the key log"
+                    );
+                    if backfilled > 0 {
+                        println!(
+                            "note: {backfilled} of them were signed with keys recorded on the key \
+                             log when it was introduced (backfill), on the database's word"
+                        );
+                    }
                 }
                 if report.beyond_checkpoint > 0 {
                     println!(

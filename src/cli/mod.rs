@@ -61,6 +61,13 @@ pub enum Command {
         /// The service's JWK Set (`GET /.well-known/jwks.json`).
         #[arg(long)]
         keys: PathBuf,
+        /// The key log's export (`GET /v1/keys/ledger/export`): then every signer's key must be
+        /// its party's active key on the key log at the entry's time.
+        #[arg(long, requires = "key_log_checkpoint")]
+        key_log: Option<PathBuf>,
+        /// The key log's signed checkpoint (`GET /v1/keys/ledger/checkpoint`).
+        #[arg(long, requires = "key_log")]
+        key_log_checkpoint: Option<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,

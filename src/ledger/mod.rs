@@ -74,3 +74,4 @@ pub enum LedgerError {
 pub mod audit;
 pub mod entry;
 pub mod jws;
+pub mod keylog;

@@ -100,11 +100,26 @@ pub struct NewLedger {
     pub bond: Option<NewBond>,
 }
 
+/// A party's key rows as a key log entry changes them (in the entry's transaction).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyWrite {
+    pub party_id: String,
+    pub kid: String,
+    pub public_key: Vec<u8>,
+    /// The key retired by this event (a rotation's previous key).
+    pub retire: Option<String>,
+    /// Whether the key row is new (a backfilled key's row exists already).
+    pub insert: bool,
+    pub time: String,
+}
+
 /// Everything one batch writes, in one transaction.
 #[derive(Clone, Debug, Default)]
 pub struct BatchWrites {
     pub creates: Vec<NewLedger>,
     pub trials: Vec<NewTrial>,
+    /// Party key rows changed by key log entries of the batch, in order.
+    pub keys: Vec<KeyWrite>,
     /// What each ledger gained, in the order the batch first touched them.
     pub ledgers: Vec<(String, LedgerWrite)>,
     pub projects: Vec<IssuerProjectRow>,
@@ -468,6 +483,7 @@ impl Batch<'_> {
             self.insert_trial(t).await?;
         }
         self.upsert_issuer_projects(&w.projects).await?;
+        self.write_party_keys(&w.keys).await?;
         match &mut self.tx {
             Tx::Sqlite(t) => write_sqlite(t, &w.ledgers, &w.nonces).await,
             Tx::Postgres(t) => write_postgres(t, &w.ledgers, &w.nonces).await,
@@ -475,6 +491,34 @@ impl Batch<'_> {
                 "a batch written outside a transaction".into(),
             )),
         }
+    }
+
+    /// Party key rows as the batch's key log entries change them. A retirement must find the
+    /// key active: anything else means the rows and the key log disagree, and the batch fails.
+    async fn write_party_keys(&mut self, keys: &[KeyWrite]) -> StoreResult<()> {
+        for k in keys {
+            if let Some(retire) = &k.retire {
+                let retired = on_tx!(&mut self.tx, c => sqlx::query(
+                    "UPDATE party_keys SET active = FALSE, retired_at = $3 \
+                     WHERE party_id = $1 AND kid = $2 AND active")
+                    .bind(&k.party_id).bind(retire).bind(&k.time)
+                    .execute(c).await.map(|r| r.rows_affected()).map_err(StoreError::from))?;
+                if retired != 1 {
+                    return Err(StoreError::Corrupt(format!(
+                        "key {retire} of party {} is not active in party_keys",
+                        k.party_id
+                    )));
+                }
+            }
+            if k.insert {
+                on_tx!(&mut self.tx, c => sqlx::query(
+                    "INSERT INTO party_keys (kid, party_id, public_key, active, created_at) \
+                     VALUES ($1, $2, $3, TRUE, $4)")
+                    .bind(&k.kid).bind(&k.party_id).bind(&k.public_key).bind(&k.time)
+                    .execute(c).await.map(|r| r.rows_affected()).map_err(StoreError::from))?;
+            }
+        }
+        Ok(())
     }
 
     /// End a reading transaction.

@@ -421,53 +421,25 @@ impl Store {
         Ok(found)
     }
 
-    /// Register the first key of a party that has none; `false` (nothing written) when the
-    /// party has a key already. The check and the insert are one statement.
-    pub async fn add_first_party_key(
-        &self,
-        party_id: &str,
-        kid: &str,
-        public_key: &[u8],
-        now: &str,
-    ) -> StoreResult<bool> {
-        let _guard = self.write_guard().await;
-        let mut tx = self.begin().await?;
-        let inserted = on_tx!(&mut tx, c => sqlx::query(
-            "INSERT INTO party_keys (kid, party_id, public_key, active, created_at) \
-             SELECT $1, $2, $3, TRUE, $4 \
-             WHERE NOT EXISTS (SELECT 1 FROM party_keys WHERE party_id = $2)")
-            .bind(kid).bind(party_id).bind(public_key).bind(now)
-            .execute(c).await.map(|r| r.rows_affected()))?;
-        Self::commit(tx).await?;
-        Ok(inserted == 1)
+    /// Create an empty ledger (the key log) unless it exists.
+    pub async fn ensure_ledger(&self, ledger_id: &str, origin: &str, now: &str) -> StoreResult<()> {
+        let empty_root = crate::ledger::merkle::empty_root();
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO ledgers (id, origin, size, root, created_at) VALUES ($1, $2, 0, $3, $4) \
+             ON CONFLICT (id) DO NOTHING")
+            .bind(ledger_id).bind(origin).bind(empty_root.to_vec()).bind(now)
+            .execute(p).await.map(|r| r.rows_affected()).map_err(StoreError::from))?;
+        Ok(())
     }
 
-    /// Retire the party's active key `current` and activate `kid` in its place, in one
-    /// transaction. `NotFound` when `current` is no longer the active key (nothing is written).
-    /// A kid that was ever registered is a conflict (`party_keys` primary key): kids are never
-    /// reused, so a captured rotation cannot be replayed (its signing key is retired by it).
-    pub async fn rotate_party_key(
-        &self,
-        party_id: &str,
-        current: &str,
-        kid: &str,
-        public_key: &[u8],
-        now: &str,
-    ) -> StoreResult<()> {
-        let _guard = self.write_guard().await;
-        let mut tx = self.begin().await?;
-        let retired = on_tx!(&mut tx, c => sqlx::query(
-            "UPDATE party_keys SET active = FALSE, retired_at = $3 \
-             WHERE party_id = $1 AND kid = $2 AND active")
-            .bind(party_id).bind(current).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
-        if retired != 1 {
-            return Err(StoreError::NotFound);
-        }
-        on_tx!(&mut tx, c => sqlx::query(
-            "INSERT INTO party_keys (kid, party_id, public_key, active, created_at) VALUES ($1, $2, $3, TRUE, $4)")
-            .bind(kid).bind(party_id).bind(public_key).bind(now)
-            .execute(c).await.map(|r| r.rows_affected()))?;
-        Self::commit(tx).await
+    /// Every party key row, oldest first (to record them on a new key log).
+    pub async fn all_party_keys(&self) -> StoreResult<Vec<KeyRow>> {
+        let rows = on_pool!(self, p => sqlx::query(
+            "SELECT kid, party_id, public_key, active, created_at, retired_at FROM party_keys \
+             ORDER BY created_at, kid")
+            .fetch_all(p).await.map_err(StoreError::from)
+            .and_then(|rows| rows.iter().map(KeyRow::from_row).collect::<StoreResult<Vec<_>>>()))?;
+        Ok(rows)
     }
 
     pub async fn party_keys(&self, party_id: &str) -> StoreResult<Vec<KeyRow>> {

@@ -140,6 +140,12 @@ const MATRIX: &[Endpoint] = &[
     endpoint("GET",    "/v1/parties/{id}/keys",                         Subject::Investor, Body::None,           EVERYONE_200),
     endpoint("POST",   "/v1/parties/{id}/keys",                         Subject::Investor, Body::NewKey,         [401, 409, 403, 403, 409, 403, 403]),
     endpoint("POST",   "/v1/parties/{id}/keys/rotate",                  Subject::Investor, Body::BadRotation,    [401, 403, 403, 403, 422, 403, 403]),
+    // The key log is public history.
+    endpoint("GET",    "/v1/keys/ledger/checkpoint",                    Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/keys/ledger/entries",                       Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/keys/ledger/proofs/inclusion?index=0",      Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/keys/ledger/proofs/consistency?old_size=1", Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/keys/ledger/export",                        Subject::None,     Body::None,           EVERYONE_200),
     endpoint("POST",   "/v1/parties/{id}/api-keys",                     Subject::Investor, Body::None,           [401, 201, 403, 403, 403, 403, 403]),
     endpoint("DELETE", "/v1/api-keys/{id}",                             Subject::ApiKey,   Body::None,           [401, 204, 403, 403, 403, 403, 403]),
     endpoint("POST",   "/v1/bonds",                                     Subject::None,     Body::SignedBond,     [401, 403, 201, 201, 403, 403, 403]),

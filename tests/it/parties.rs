@@ -1,7 +1,7 @@
 //! Parties, keys and API keys.
 
 use midori::domain::party::Role;
-use midori::ledger::canon::{b64url, sign_jcs};
+use midori::ledger::canon::{b64url, jwk_thumbprint, sign_jcs};
 use serde_json::{Value, json};
 
 use crate::on_both;
@@ -272,5 +272,99 @@ on_both!(
             .await;
         assert_eq!(reply.status, 201, "{}", reply.text());
         assert_eq!(reply.json()["active"], true);
+    }
+);
+
+on_both!(
+    every_key_event_is_on_the_key_log_and_every_signer_is_checked_against_it,
+    |t: TestApp| async move {
+        use midori::ledger::keylog::verify_signers;
+        // Arrange: an issued bond; the investor transfers, rotates its key, transfers again.
+        let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+        let bond = t.register(&issuer, green_spec()).await;
+        let a = t.party(Role::Investor, "Kansai Pension Fund").await;
+        let b = t.party(Role::Investor, "Naniwa Trust Bank").await;
+        let issued = t
+            .op(&issuer, &bond, json!({"type": "token.issue", "allocations": [{"investor": a.id, "quantity": "100"}]}))
+            .await;
+        assert_eq!(issued.status, 201, "{}", issued.text());
+        let transfer = json!({"type": "token.transfer", "to": b.id, "quantity": "10"});
+        assert_eq!(t.op(&a, &bond, transfer.clone()).await.status, 201);
+        let new_key = fresh_key();
+        let rotated = t
+            .post(
+                &format!("/v1/parties/{}/keys/rotate", a.id),
+                Some(&a.token),
+                rotation(&a, &new_key),
+            )
+            .await;
+        assert_eq!(rotated.status, 201, "{}", rotated.text());
+        let a2 = a.with_key(new_key);
+        let after = t.op(&a2, &bond, transfer.clone()).await;
+        assert_eq!(after.status, 201, "{}", after.text());
+        let after_index: u64 = after.json()["entry_index"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+
+        // The key log holds every key event, publicly.
+        let log = t.get("/v1/keys/ledger/export", None).await.text();
+        let kinds: Vec<String> = log
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(kinds.iter().filter(|k| *k == "key.registered").count(), 3);
+        assert_eq!(kinds.iter().filter(|k| *k == "key.rotated").count(), 1);
+        let log_checkpoint = t.get("/v1/keys/ledger/checkpoint", None).await.text();
+        let (export, verified) = t.export_and_verify(&bond, &issuer.token).await;
+        verified.unwrap();
+        let lines: Vec<&[u8]> = export.lines().map(str::as_bytes).collect();
+        let log_lines: Vec<&[u8]> = log.lines().map(str::as_bytes).collect();
+        let jwks = t.jwks().await;
+
+        // Act / Assert: every signer checks out against the whole log...
+        let report = verify_signers(&lines, &log_lines, &log_checkpoint, &jwks).unwrap();
+        assert_eq!(report.checked, 4, "registration, issuance, two transfers");
+        assert_eq!(report.backfilled, 0);
+
+        // ...but not against a log that stops before the rotation (what a server hiding a key
+        // change would show): the entry signed with the new key is named.
+        let before = log_lines.len() - 1;
+        let short_checkpoint = t
+            .get(&format!("/v1/keys/ledger/checkpoint?size={before}"), None)
+            .await
+            .text();
+        let failure =
+            verify_signers(&lines, &log_lines[..before], &short_checkpoint, &jwks).unwrap_err();
+        assert_eq!(failure.index, Some(after_index), "{failure}");
+        assert!(failure.reason.contains("not on the key log"), "{failure}");
+
+        // Someone with write access to the database slips a key of its own in for the investor:
+        // the service refuses what it signs, because the key log does not show that key.
+        let evil = fresh_key();
+        t.sql(
+            "UPDATE party_keys SET active = FALSE WHERE party_id = $1",
+            &[SqlArg::Text(&a.id)],
+        )
+        .await;
+        t.sql(
+            "INSERT INTO party_keys (kid, party_id, public_key, active, created_at) VALUES ($1, $2, $3, TRUE, '2026-04-01T09:00:00.000000Z')",
+            &[
+                SqlArg::Text(&jwk_thumbprint(&evil.verifying_key())),
+                SqlArg::Text(&a.id),
+                SqlArg::Bytes(evil.verifying_key().as_bytes()),
+            ],
+        )
+        .await;
+        let forged = t.op(&a.with_key(evil), &bond, transfer).await;
+        forged.problem(422, "signature-invalid");
+        let (export_after, _) = t.export_and_verify(&bond, &issuer.token).await;
+        assert_eq!(export_after.lines().count(), export.lines().count());
     }
 );

@@ -122,3 +122,59 @@ async fn snapshot(pool: &sqlx::SqlitePool) -> Vec<String> {
     assert_eq!(rows.len(), 9);
     rows
 }
+
+mod a_database_from_before_the_key_log_gets_its_keys_recorded_once_as_a_backfill {
+    use midori::ledger::canon::{b64url, jwk_thumbprint};
+    use midori::store::{NewApiKey, NewKey, NewParty};
+    use serde_json::Value;
+
+    use crate::on_both;
+    use crate::support::*;
+
+    on_both!(holds, |t: TestApp| async move {
+        // Arrange: a key row written the way midori wrote them before the key log.
+        let key = fresh_key();
+        let party = uuid::Uuid::now_v7().to_string();
+        t.app
+            .store
+            .insert_party(&NewParty {
+                id: party.clone(),
+                role: "investor".into(),
+                name: "Kansai Pension Fund".into(),
+                attributes: r#"{"name":"Kansai Pension Fund","country":"JP"}"#.into(),
+                key: Some(NewKey {
+                    kid: jwk_thumbprint(&key.verifying_key()),
+                    public_key: key.verifying_key().as_bytes().to_vec(),
+                }),
+                api_key: NewApiKey {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    token_hash: vec![7; 32],
+                },
+                created_at: "2025-06-20T00:00:00.000000Z".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(t.get("/v1/keys/ledger/export", None).await.text(), "");
+
+        // Act: the service starts on it (twice: a restart records nothing again).
+        let restarted = t.second_process().await;
+        let again = restarted.second_process().await;
+
+        // Assert
+        let log = again.get("/v1/keys/ledger/export", None).await.text();
+        let entries: Vec<Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(entries.len(), 1, "{log}");
+        let data = &entries[0]["data"];
+        assert_eq!(entries[0]["type"], "key.registered");
+        assert_eq!(data["via"], "backfill");
+        assert_eq!(data["party_id"], party.as_str());
+        assert_eq!(data["created_at"], "2025-06-20T00:00:00.000000Z");
+        assert_eq!(
+            data["jwk"]["x"],
+            b64url(key.verifying_key().as_bytes()).as_str()
+        );
+    });
+}

@@ -56,6 +56,12 @@ pub struct TestApp {
 
 pub struct TempDir(pub std::path::PathBuf);
 
+/// A value bound to a statement of [`TestApp::sql`].
+pub enum SqlArg<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -233,6 +239,34 @@ impl TestApp {
             url,
             service_key,
             _dir: dir,
+        }
+    }
+
+    /// Run one SQL statement directly on the database, outside the service (what an operator
+    /// with database access could do), binding `args` as text or bytes.
+    pub async fn sql(&self, statement: &str, args: &[SqlArg<'_>]) {
+        use sqlx::Connection;
+        let statement = sqlx::AssertSqlSafe(statement.to_owned());
+        if self.url.starts_with("postgres") {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            let mut q = sqlx::query(statement);
+            for a in args {
+                q = match a {
+                    SqlArg::Text(t) => q.bind(t.to_string()),
+                    SqlArg::Bytes(b) => q.bind(b.to_vec()),
+                };
+            }
+            q.execute(&mut c).await.unwrap();
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            let mut q = sqlx::query(statement);
+            for a in args {
+                q = match a {
+                    SqlArg::Text(t) => q.bind(t.to_string()),
+                    SqlArg::Bytes(b) => q.bind(b.to_vec()),
+                };
+            }
+            q.execute(&mut c).await.unwrap();
         }
     }
 

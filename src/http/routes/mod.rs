@@ -2,6 +2,7 @@
 //! the OpenAPI document cannot drift from the router.
 
 mod bonds;
+mod keys;
 mod ledger;
 mod monitoring;
 mod parties;
@@ -20,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(system::router())
         .merge(parties::router())
+        .merge(keys::router())
         .merge(bonds::router())
         .merge(ledger::router())
         .merge(tokens::router())
