@@ -1162,7 +1162,6 @@ impl Committer {
             // Every signer signs with its active key on the key log, at the moment its entry is
             // appended (a rotation may have landed since the request was verified).
             if let Some(append) = append
-                && job.ledger_id != KEY_LOG_ID
                 && let Err(why) = self.signer_key_current(&append.actor)
             {
                 answers[i] = Some(Err(AppError::Signature(why)));
@@ -1393,20 +1392,22 @@ impl Committer {
                         )
                         .unwrap_or(now),
                     );
-                    out.keys.push(KeyWrite {
-                        party_id: event.party().to_owned(),
-                        kid: crate::ledger::canon::jwk_thumbprint(event.key()),
-                        public_key: event.key().as_bytes().to_vec(),
-                        retire: event.retires().map(str::to_owned),
-                        insert: !matches!(
-                            event,
-                            KeyEvent::Registered {
-                                via: crate::ledger::keylog::Via::Backfill,
-                                ..
-                            }
-                        ),
-                        time: time.clone(),
-                    });
+                    if event.installs() {
+                        out.keys.push(KeyWrite {
+                            party_id: event.party().to_owned(),
+                            kid: crate::ledger::canon::jwk_thumbprint(event.key()),
+                            public_key: event.key().as_bytes().to_vec(),
+                            retire: event.retires().map(str::to_owned),
+                            insert: !matches!(
+                                event,
+                                KeyEvent::Registered {
+                                    via: crate::ledger::keylog::Via::Backfill,
+                                    ..
+                                }
+                            ),
+                            time: time.clone(),
+                        });
+                    }
                     (
                         event.kind().to_owned(),
                         event.data(),

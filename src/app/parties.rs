@@ -90,9 +90,33 @@ pub struct RotateKey {
     pub new_key_signature: String,
 }
 
-/// What a possession proof of a first key signs.
-pub fn possession_statement(party_id: &str) -> serde_json::Value {
-    serde_json::json!({"type": "key.possession", "party_id": party_id})
+pub use crate::ledger::keylog::possession_statement;
+
+/// Longest reason an operator gives for a key recovery.
+pub const RECOVERY_REASON_CHARS_MAX: usize = 1_000;
+
+/// An operator's request to give a party that lost its key a new one: recorded on the key log
+/// at once (loud, with the reason), effective only when a regulator approves it.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestRecovery {
+    /// The new public key: a JWK object as a string, or base64url of the 32 raw bytes.
+    pub public_key: String,
+    /// The new key's signature over `{"type":"key.possession","party_id":"<party>"}`.
+    pub possession: String,
+    /// Why (the party's report of the loss, the ticket, the identity checks made): 1 to 1,000
+    /// characters, public on the key log.
+    pub reason: String,
+}
+
+/// A recovery waiting for a regulator.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+pub struct RecoveryRequested {
+    pub recovery_id: String,
+    pub party_id: String,
+    pub kid: String,
+    /// The key log entry that records the request.
+    pub entry_index: String,
 }
 
 /// Roles whose actions are signed ledger operations, and so need a key from the start.
@@ -466,6 +490,151 @@ impl App {
                         previous: current,
                         key: new_key,
                         new_key_signature,
+                    }),
+                },
+            )
+            .await?;
+        self.keys.clear();
+        key_view(&self.store.party_key(&kid).await?)
+    }
+
+    /// An operator asks to recover a party's signing with a new key (the party lost its own).
+    /// Recorded on the key log now; the key signs nothing until a regulator approves.
+    pub async fn request_key_recovery(
+        &self,
+        caller: &Caller,
+        party_id: &str,
+        request: RequestRecovery,
+    ) -> AppResult<RecoveryRequested> {
+        require_role(
+            caller,
+            &[Role::Operator],
+            "only an operator asks for a key recovery",
+        )?;
+        check_id(party_id, "party")?;
+        self.store
+            .party(party_id)
+            .await
+            .map_err(|e| not_found(e, "party"))?;
+        let mut errors = Vec::new();
+        let reason = request.reason.trim();
+        if reason.is_empty() || reason.chars().count() > RECOVERY_REASON_CHARS_MAX {
+            errors.push(FieldError {
+                pointer: "/reason".into(),
+                code: "reason_required".into(),
+                detail: format!(
+                    "say why, in 1 to {RECOVERY_REASON_CHARS_MAX} characters: it is public on the key log"
+                ),
+            });
+        }
+        let key = match parse_key_field(&request.public_key, "/public_key") {
+            Ok(key) => Some(key),
+            Err(mut e) => {
+                errors.append(&mut e);
+                None
+            }
+        };
+        if let Some(key) = key
+            && verify_jcs(&possession_statement(party_id), &request.possession, &key).is_err()
+        {
+            errors.push(FieldError {
+                pointer: "/possession".into(),
+                code: "possession_invalid".into(),
+                detail: "sign the RFC 8785 bytes of {\"type\":\"key.possession\",\"party_id\":\"<party id>\"} with the new key".into(),
+            });
+        }
+        let Some(key) = key.filter(|_| errors.is_empty()) else {
+            return Err(AppError::Validation(errors));
+        };
+        let recovery_id = uuid::Uuid::now_v7().to_string();
+        let accepted = self
+            .engine()
+            .record_key(KeyEvent::RecoveryRequested {
+                party: party_id.to_owned(),
+                key,
+                recovery_id: recovery_id.clone(),
+                reason: reason.to_owned(),
+                requested_by: caller.party_id.clone(),
+                possession: request.possession,
+            })
+            .await?;
+        Ok(RecoveryRequested {
+            recovery_id,
+            party_id: party_id.to_owned(),
+            kid: jwk_thumbprint(&key),
+            entry_index: accepted.receipt.entry_index,
+        })
+    }
+
+    /// A regulator approves a pending recovery with a signed `key.recovery_approve` naming the
+    /// recovery, the party and the new key: the key becomes the party's, retiring its old one.
+    pub async fn approve_key_recovery(
+        &self,
+        caller: &Caller,
+        recovery_id: &str,
+        request: crate::ledger::entry::SignedRequest,
+    ) -> AppResult<KeyView> {
+        require_role(
+            caller,
+            &[Role::Regulator],
+            "only a regulator approves a key recovery",
+        )?;
+        check_id(recovery_id, "recovery")?;
+        let verified = self
+            .verify_signed(caller, request, "key.recovery_approve")
+            .await?;
+        let payload = &verified.request.payload;
+        let text = |field: &str| {
+            payload
+                .get(field)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    AppError::Validation(vec![FieldError {
+                        pointer: format!("/payload/{field}"),
+                        code: "field_missing".into(),
+                        detail: format!("the approval names the recovery's {field}"),
+                    }])
+                })
+        };
+        if text("recovery_id")? != recovery_id {
+            return Err(AppError::Validation(vec![FieldError {
+                pointer: "/payload/recovery_id".into(),
+                code: "recovery_mismatch".into(),
+                detail: "the signed recovery_id differs from the recovery in the URL".into(),
+            }]));
+        }
+        let party = text("party_id")?;
+        check_id(&party, "party")?;
+        let key =
+            parse_key_field(&text("new_key")?, "/payload/new_key").map_err(AppError::Validation)?;
+        let previous = self
+            .store
+            .party_keys(&party)
+            .await?
+            .into_iter()
+            .find(|k| k.active)
+            .map(|k| k.kid);
+        let kid = jwk_thumbprint(&key);
+        let Verified {
+            actor,
+            request,
+            nonce,
+        } = verified;
+        self.keys.clear();
+        self.engine()
+            .append(
+                KEY_LOG_ID.to_owned(),
+                Append {
+                    actor,
+                    request,
+                    nonce,
+                    operation_id: None,
+                    action: Action::Key(KeyEvent::Recovered {
+                        party,
+                        recovery_id: recovery_id.to_owned(),
+                        key,
+                        previous,
                     }),
                 },
             )

@@ -190,8 +190,15 @@ fn verify(
                     log_entries,
                     checked,
                     backfilled,
+                    recovered,
                 }) = signers
                 {
+                    for (entry, approval) in &recovered {
+                        println!(
+                            "FLAG: entry {entry} is signed with a key installed by a recovery \
+                             (key log entry {approval}): an operator's request a regulator approved"
+                        );
+                    }
                     println!(
                         "OK: key log of {log_entries} entries verified; each of {checked} signed \
                          entries was signed with its party's active key on the key log"

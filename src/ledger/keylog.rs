@@ -27,6 +27,10 @@ pub const KEY_LOG_ID: &str = "keys";
 pub const REGISTERED: &str = "key.registered";
 /// Entry type: a rotation, signed by the previous key (the entry's request) and the new one.
 pub const ROTATED: &str = "key.rotated";
+/// Entry type: an operator asks to give a party that lost its key a new one (with a reason).
+pub const RECOVERY_REQUESTED: &str = "key.recovery_requested";
+/// Entry type: a regulator approves a recovery, signing it; the new key replaces the old.
+pub const RECOVERED: &str = "key.recovered";
 
 /// How a key came to be a party's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +44,9 @@ pub enum Via {
     /// A key that existed before the key log did, recorded when the log was introduced, with
     /// the times the database held for it. Loud: an auditor sees which keys rest on that.
     Backfill,
+    /// Installed by an operator's recovery that a regulator approved (the party had lost its
+    /// key). Loud: every entry signed with it is flagged by the audit.
+    Recovery,
 }
 
 impl Via {
@@ -49,13 +56,20 @@ impl Via {
             Via::FirstKey => "first_key",
             Via::Rotation => "rotation",
             Via::Backfill => "backfill",
+            Via::Recovery => "recovery",
         }
     }
 
     fn parse(text: &str) -> Option<Via> {
-        [Via::Creation, Via::FirstKey, Via::Rotation, Via::Backfill]
-            .into_iter()
-            .find(|v| v.as_str() == text)
+        [
+            Via::Creation,
+            Via::FirstKey,
+            Via::Rotation,
+            Via::Backfill,
+            Via::Recovery,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == text)
     }
 }
 
@@ -93,6 +107,25 @@ pub enum KeyEvent {
         key: VerifyingKey,
         new_key_signature: String,
     },
+    /// An operator's request to recover a party's signing (it lost its key): nothing changes
+    /// until a regulator approves. `possession` is the new key's proof (as for a first key).
+    RecoveryRequested {
+        party: String,
+        key: VerifyingKey,
+        recovery_id: String,
+        reason: String,
+        requested_by: String,
+        possession: String,
+    },
+    /// A regulator's approval of a pending recovery (the entry carries its signed request):
+    /// the requested key becomes the party's, retiring the active one if any.
+    Recovered {
+        party: String,
+        recovery_id: String,
+        key: VerifyingKey,
+        /// The key it retires, as the log stood when approved.
+        previous: Option<String>,
+    },
 }
 
 impl KeyEvent {
@@ -100,18 +133,26 @@ impl KeyEvent {
         match self {
             KeyEvent::Registered { .. } => REGISTERED,
             KeyEvent::Rotated { .. } => ROTATED,
+            KeyEvent::RecoveryRequested { .. } => RECOVERY_REQUESTED,
+            KeyEvent::Recovered { .. } => RECOVERED,
         }
     }
 
     pub fn party(&self) -> &str {
         match self {
-            KeyEvent::Registered { party, .. } | KeyEvent::Rotated { party, .. } => party,
+            KeyEvent::Registered { party, .. }
+            | KeyEvent::Rotated { party, .. }
+            | KeyEvent::RecoveryRequested { party, .. }
+            | KeyEvent::Recovered { party, .. } => party,
         }
     }
 
     pub fn key(&self) -> &VerifyingKey {
         match self {
-            KeyEvent::Registered { key, .. } | KeyEvent::Rotated { key, .. } => key,
+            KeyEvent::Registered { key, .. }
+            | KeyEvent::Rotated { key, .. }
+            | KeyEvent::RecoveryRequested { key, .. }
+            | KeyEvent::Recovered { key, .. } => key,
         }
     }
 
@@ -119,8 +160,14 @@ impl KeyEvent {
     pub fn retires(&self) -> Option<&str> {
         match self {
             KeyEvent::Rotated { previous, .. } => Some(previous),
-            KeyEvent::Registered { .. } => None,
+            KeyEvent::Recovered { previous, .. } => previous.as_deref(),
+            KeyEvent::Registered { .. } | KeyEvent::RecoveryRequested { .. } => None,
         }
+    }
+
+    /// Whether the event makes a key the party's (a request alone does not).
+    pub fn installs(&self) -> bool {
+        !matches!(self, KeyEvent::RecoveryRequested { .. })
     }
 
     /// The entry's `data`.
@@ -152,15 +199,57 @@ impl KeyEvent {
                 "via": Via::Rotation.as_str(), "previous_kid": previous,
                 "new_key_signature": new_key_signature,
             }),
+            KeyEvent::RecoveryRequested {
+                party,
+                recovery_id,
+                reason,
+                requested_by,
+                possession,
+                ..
+            } => json!({
+                "party_id": party, "kid": jwk_thumbprint(self.key()), "jwk": jwk,
+                "via": Via::Recovery.as_str(), "recovery_id": recovery_id, "reason": reason,
+                "requested_by": requested_by, "possession": possession,
+            }),
+            KeyEvent::Recovered {
+                party,
+                recovery_id,
+                previous,
+                ..
+            } => {
+                let mut data = json!({
+                    "party_id": party, "kid": jwk_thumbprint(self.key()), "jwk": jwk,
+                    "via": Via::Recovery.as_str(), "recovery_id": recovery_id,
+                });
+                if let Some(previous) = previous {
+                    data["previous_kid"] = json!(previous);
+                }
+                data
+            }
         }
     }
 }
 
-/// Every key the log has recorded, and each party's active one.
+/// A recovery an operator asked for, waiting for a regulator.
+#[derive(Clone, Debug)]
+pub struct PendingRecovery {
+    pub party: String,
+    pub key: VerifyingKey,
+    /// The key log entry of the request.
+    pub index: u64,
+}
+
+/// Every key the log has recorded, each party's active one, and the recoveries waiting.
 #[derive(Clone, Debug, Default)]
 pub struct KeyLog {
     keys: HashMap<String, KeyLife>,
     active: HashMap<String, String>,
+    recoveries: HashMap<String, PendingRecovery>,
+}
+
+/// What a possession proof of a key for `party` signs (a first key, a recovery's new key).
+pub fn possession_statement(party: &str) -> Value {
+    json!({"type": "key.possession", "party_id": party})
 }
 
 fn time_of(text: &str) -> Result<OffsetDateTime, String> {
@@ -176,7 +265,38 @@ impl KeyLog {
     /// for a party without an active key; a rotation only from the party's active key.
     pub fn check(&self, event: &KeyEvent) -> Result<(), String> {
         let kid = jwk_thumbprint(event.key());
-        if self.keys.contains_key(&kid) {
+        if let KeyEvent::Recovered {
+            recovery_id,
+            party,
+            key,
+            previous,
+        } = event
+        {
+            let pending = self
+                .recoveries
+                .get(recovery_id)
+                .ok_or_else(|| format!("no recovery {recovery_id} is waiting for approval"))?;
+            if pending.party != *party || pending.key != *key {
+                return Err(format!(
+                    "recovery {recovery_id} is for another party or key"
+                ));
+            }
+            if self.active.get(party) != previous.as_ref() {
+                return Err("the party's key changed since; ask again".into());
+            }
+            return Ok(());
+        }
+        if let KeyEvent::RecoveryRequested { recovery_id, .. } = event
+            && self.recoveries.contains_key(recovery_id)
+        {
+            return Err(format!("recovery {recovery_id} exists already"));
+        }
+        if self.keys.contains_key(&kid)
+            || self
+                .recoveries
+                .values()
+                .any(|r| jwk_thumbprint(&r.key) == kid)
+        {
             return Err(format!(
                 "key {kid} is on the key log already: a key is registered once"
             ));
@@ -198,7 +318,13 @@ impl KeyLog {
                     "key {previous} is no longer the party's active key on the key log"
                 )),
             },
+            KeyEvent::RecoveryRequested { .. } | KeyEvent::Recovered { .. } => Ok(()),
         }
+    }
+
+    /// The pending recovery `id`, if any.
+    pub fn recovery(&self, id: &str) -> Option<&PendingRecovery> {
+        self.recoveries.get(id)
     }
 
     /// Apply a recorded entry of the key log (its index, time and data), checking it as the
@@ -269,6 +395,48 @@ impl KeyLog {
                     new_key_signature,
                 }
             }
+            RECOVERY_REQUESTED => {
+                let possession = text("possession")?;
+                verify_jcs(&possession_statement(&party), &possession, &key)
+                    .map_err(|_| at("the new key's possession proof does not verify"))?;
+                KeyEvent::RecoveryRequested {
+                    party: party.clone(),
+                    key,
+                    recovery_id: text("recovery_id")?,
+                    reason: text("reason")?,
+                    requested_by: text("requested_by")?,
+                    possession,
+                }
+            }
+            RECOVERED => {
+                let recovery_id = text("recovery_id")?;
+                // Approved by a regulator's signature over the recovery it names.
+                let (Some(actor), Some(request)) = (&entry.actor, &entry.request) else {
+                    return Err(at("an approval carries the regulator's signed request"));
+                };
+                if actor.role != "regulator"
+                    || request.payload.get("recovery_id").and_then(Value::as_str)
+                        != Some(recovery_id.as_str())
+                {
+                    return Err(at(
+                        "the recovery is not approved by a regulator's signature",
+                    ));
+                }
+                // With the regulator's own key of the moment, on this log.
+                let approver = jwk_key(&actor.jwk).ok_or_else(|| at("bad actor jwk"))?;
+                self.signing_key_at(&actor.party, &jwk_thumbprint(&approver), from)
+                    .map_err(|why| at(&format!("the approver's key: {why}")))?;
+                KeyEvent::Recovered {
+                    party: party.clone(),
+                    recovery_id,
+                    key,
+                    previous: entry
+                        .data
+                        .get("previous_kid")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                }
+            }
             other => return Err(at(&format!("unknown entry type {other}"))),
         };
         self.check(&event).map_err(|e| at(&e))?;
@@ -298,6 +466,28 @@ impl KeyLog {
         from: OffsetDateTime,
         until: Option<OffsetDateTime>,
     ) {
+        match event {
+            KeyEvent::RecoveryRequested {
+                party,
+                key,
+                recovery_id,
+                ..
+            } => {
+                self.recoveries.insert(
+                    recovery_id.clone(),
+                    PendingRecovery {
+                        party: party.clone(),
+                        key: *key,
+                        index,
+                    },
+                );
+                return;
+            }
+            KeyEvent::Recovered { recovery_id, .. } => {
+                self.recoveries.remove(recovery_id);
+            }
+            _ => {}
+        }
         let kid = jwk_thumbprint(event.key());
         let party = event.party().to_owned();
         if let Some(previous) = event.retires()
@@ -308,6 +498,7 @@ impl KeyLog {
         let via = match event {
             KeyEvent::Registered { via, .. } => *via,
             KeyEvent::Rotated { .. } => Via::Rotation,
+            KeyEvent::RecoveryRequested { .. } | KeyEvent::Recovered { .. } => Via::Recovery,
         };
         if until.is_none() {
             self.active.insert(party.clone(), kid.clone());
@@ -390,7 +581,7 @@ fn jwk_key(jwk: &Jwk) -> Option<VerifyingKey> {
 }
 
 /// What [`verify_signers`] found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SignerReport {
     /// Entries of the key log, all verified.
     pub log_entries: u64,
@@ -398,6 +589,9 @@ pub struct SignerReport {
     pub checked: u64,
     /// Of those, how many were signed with keys the log recorded as a backfill.
     pub backfilled: u64,
+    /// Entries signed with keys installed by a recovery: (entry index, key log entry of the
+    /// approval). Flagged, every one: the party did not hold these keys from the start.
+    pub recovered: Vec<(u64, u64)>,
 }
 
 /// The auditor's check of who signed: verify the key log itself (`log_lines` against
@@ -424,6 +618,7 @@ pub fn verify_signers(
         log_entries: log_lines.len() as u64,
         checked: 0,
         backfilled: 0,
+        recovered: Vec::new(),
     };
     for (n, line) in lines.iter().enumerate() {
         let (entry, _) =
@@ -445,8 +640,12 @@ pub fn verify_signers(
                 ))
             })?;
         report.checked += 1;
-        if life.via == Via::Backfill {
-            report.backfilled += 1;
+        match life.via {
+            Via::Backfill => report.backfilled += 1,
+            Via::Recovery => report
+                .recovered
+                .push((entry.index.parse().unwrap_or(0), life.index)),
+            _ => {}
         }
     }
     Ok(report)

@@ -51,7 +51,12 @@ enum Subject {
     ApiKey,
     /// The trial created by the regulator.
     Trial,
+    /// [`NO_RECOVERY`]: a recovery id that no request made.
+    Recovery,
 }
+
+/// A well-formed recovery id that names no pending recovery.
+const NO_RECOVERY: &str = "01a24ed6-0000-7000-8000-000000000001";
 
 /// The request body of a cell. Bodies that change state are fresh for every cell, so that no
 /// cell depends on the order of the others.
@@ -63,6 +68,12 @@ enum Body {
     /// `POST /v1/parties/{id}/keys`: a fresh first key with its proof of possession, for the
     /// investor, who has a key already (so it is never registered: 409 where the caller may).
     NewKey,
+    /// `POST /v1/parties/{id}/keys/recoveries`: a fresh key for the investor, with its proof
+    /// and a reason (a pending request changes no key).
+    Recovery,
+    /// `POST /v1/keys/recoveries/{id}/approve`: an approval of [`NO_RECOVERY`], signed by the
+    /// caller's own key (409 where the caller may approve: nothing is waiting).
+    Approval,
     /// `POST /v1/parties/{id}/keys/rotate`: a rotation signed by the caller's own key, whose
     /// new-key signature does not verify (so no key ever changes: 422 where the caller may).
     BadRotation,
@@ -146,6 +157,8 @@ const MATRIX: &[Endpoint] = &[
     endpoint("GET",    "/v1/keys/ledger/proofs/inclusion?index=0",      Subject::None,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/v1/keys/ledger/proofs/consistency?old_size=1", Subject::None,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/v1/keys/ledger/export",                        Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("POST",   "/v1/parties/{id}/keys/recoveries",              Subject::Investor, Body::Recovery,       [401, 201, 403, 403, 403, 403, 403]),
+    endpoint("POST",   "/v1/keys/recoveries/{id}/approve",              Subject::Recovery, Body::Approval,       [401, 403, 403, 403, 403, 403, 409]),
     endpoint("POST",   "/v1/parties/{id}/api-keys",                     Subject::Investor, Body::None,           [401, 201, 403, 403, 403, 403, 403]),
     endpoint("DELETE", "/v1/api-keys/{id}",                             Subject::ApiKey,   Body::None,           [401, 204, 403, 403, 403, 403, 403]),
     endpoint("POST",   "/v1/bonds",                                     Subject::None,     Body::SignedBond,     [401, 403, 201, 201, 403, 403, 403]),
@@ -302,6 +315,18 @@ fn body(kind: Body, caller: Option<&Party>, world: &World) -> Option<Value> {
             Some(json!({"public_key": b64url(key.verifying_key().as_bytes()),
                         "possession": sign_jcs(&statement, &key).unwrap()}))
         }
+        Body::Recovery => {
+            let key = fresh_key();
+            let statement = midori::app::possession_statement(&world.investor.id);
+            Some(json!({"public_key": b64url(key.verifying_key().as_bytes()),
+                        "possession": sign_jcs(&statement, &key).unwrap(),
+                        "reason": "access matrix: the investor reports a lost key"}))
+        }
+        Body::Approval => Some(signed_by(
+            caller,
+            json!({"type": "key.recovery_approve", "recovery_id": NO_RECOVERY,
+                   "party_id": world.investor.id, "new_key": fresh_public_key()}),
+        )),
         Body::BadRotation => {
             let mut signed = signed_by(
                 caller,
@@ -408,6 +433,7 @@ async fn call(t: &TestApp, world: &World, endpoint: &Endpoint, caller: Caller) -
         Subject::Investor => world.investor.id.clone(),
         Subject::Bond => world.bond.clone(),
         Subject::Trial => world.trial.clone(),
+        Subject::Recovery => NO_RECOVERY.to_owned(),
         Subject::ApiKey => {
             t.app
                 .create_api_key(None, &world.investor.id)

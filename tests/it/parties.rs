@@ -368,3 +368,94 @@ on_both!(
         assert_eq!(export_after.lines().count(), export.lines().count());
     }
 );
+
+on_both!(
+    a_lost_key_is_recovered_only_by_an_operator_and_a_regulator_together_and_loudly,
+    |t: TestApp| async move {
+        use midori::ledger::keylog::verify_signers;
+        // Arrange: the investor holds tokens, then loses its key.
+        let operator = t.party(Role::Operator, "Exchange operations").await;
+        let regulator = t.party(Role::Regulator, "Kinki Local Finance Bureau").await;
+        let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+        let bond = t.register(&issuer, green_spec()).await;
+        let a = t.party(Role::Investor, "Kansai Pension Fund").await;
+        let b = t.party(Role::Investor, "Naniwa Trust Bank").await;
+        let issued = t
+            .op(&issuer, &bond, json!({"type": "token.issue", "allocations": [{"investor": a.id, "quantity": "100"}]}))
+            .await;
+        assert_eq!(issued.status, 201, "{}", issued.text());
+        let new_key = fresh_key();
+        let proof = sign_jcs(&midori::app::possession_statement(&a.id), &new_key).unwrap();
+        let ask = json!({"public_key": b64url(new_key.verifying_key().as_bytes()),
+                         "possession": proof, "reason": "Ticket OPS-2026-114: the fund's HSM failed; identity re-verified in person"});
+        let path = format!("/v1/parties/{}/keys/recoveries", a.id);
+
+        // Only an operator asks, with a reason.
+        t.post(&path, Some(&a.token), ask.clone())
+            .await
+            .problem(403, "forbidden");
+        t.post(&path, Some(&regulator.token), ask.clone())
+            .await
+            .problem(403, "forbidden");
+        let mut no_reason = ask.clone();
+        no_reason["reason"] = json!(" ");
+        t.post(&path, Some(&operator.token), no_reason)
+            .await
+            .problem(422, "validation-failed");
+        let asked = t.post(&path, Some(&operator.token), ask).await;
+        assert_eq!(asked.status, 201, "{}", asked.text());
+        let recovery = asked.json()["recovery_id"].as_str().unwrap().to_owned();
+
+        // Asked is not done: the new key signs nothing yet.
+        let a2 = a.with_key(new_key.clone());
+        let transfer = json!({"type": "token.transfer", "to": b.id, "quantity": "10"});
+        t.op(&a2, &bond, transfer.clone())
+            .await
+            .problem(422, "signature-invalid");
+
+        // The operator cannot approve its own request; a regulator signs the approval.
+        let approval = |who: &Party| {
+            who.sign(
+                json!({"type": "key.recovery_approve", "recovery_id": recovery,
+                "party_id": a.id, "new_key": b64url(new_key.verifying_key().as_bytes())}),
+            )
+        };
+        let approve = format!("/v1/keys/recoveries/{recovery}/approve");
+        t.post(&approve, Some(&operator.token), approval(&operator))
+            .await
+            .problem(403, "forbidden");
+        let approved = t
+            .post(&approve, Some(&regulator.token), approval(&regulator))
+            .await;
+        assert_eq!(approved.status, 201, "{}", approved.text());
+        // Once only.
+        t.post(&approve, Some(&regulator.token), approval(&regulator))
+            .await
+            .problem(409, "conflict");
+
+        // The recovered key signs; the lost one no longer does.
+        let moved = t.op(&a2, &bond, transfer.clone()).await;
+        assert_eq!(moved.status, 201, "{}", moved.text());
+        let moved_index: u64 = moved.json()["entry_index"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        t.op(&a, &bond, transfer)
+            .await
+            .problem(422, "signature-invalid");
+
+        // Everyone sees it on the key log; the audit flags what the recovered key signed.
+        let log = t.get("/v1/keys/ledger/export", None).await.text();
+        assert!(log.contains("key.recovery_requested") && log.contains("key.recovered"));
+        assert!(log.contains("HSM failed"));
+        let log_checkpoint = t.get("/v1/keys/ledger/checkpoint", None).await.text();
+        let (export, verified) = t.export_and_verify(&bond, &issuer.token).await;
+        verified.unwrap();
+        let lines: Vec<&[u8]> = export.lines().map(str::as_bytes).collect();
+        let log_lines: Vec<&[u8]> = log.lines().map(str::as_bytes).collect();
+        let report = verify_signers(&lines, &log_lines, &log_checkpoint, &t.jwks().await).unwrap();
+        assert_eq!(report.recovered.len(), 1, "{report:?}");
+        assert_eq!(report.recovered[0].0, moved_index);
+    }
+);

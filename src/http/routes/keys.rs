@@ -3,15 +3,19 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ledger::{ConsistencyQuery, InclusionQuery, RangeQuery, SizeQuery};
-use crate::app::{ConsistencyProof, EntryPage, InclusionProof};
+use crate::app::{
+    ConsistencyProof, EntryPage, InclusionProof, KeyView, RecoveryRequested, RequestRecovery,
+};
 use crate::http::AppState;
-use crate::http::problem::{ApiResult, Json, Problem, Query};
+use crate::http::auth::Auth;
+use crate::http::problem::{ApiResult, Json, Path, Problem, Query};
+use crate::ledger::entry::SignedRequest;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -20,6 +24,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(inclusion))
         .routes(routes!(consistency))
         .routes(routes!(export))
+        .routes(routes!(request_recovery))
+        .routes(routes!(approve_recovery))
 }
 
 /// The key log's signed checkpoint, latest or by size.
@@ -89,4 +95,52 @@ async fn export(State(state): State<AppState>) -> ApiResult<Response> {
         Body::from(bytes),
     )
         .into_response())
+}
+
+/// An operator asks to give a party that lost its key a new one, with the new key's proof of
+/// possession and a reason. Recorded on the key log at once; the key signs nothing until a
+/// regulator approves (`POST /v1/keys/recoveries/{id}/approve`).
+#[utoipa::path(post, path = "/v1/parties/{id}/keys/recoveries", tag = "parties", security(("bearer" = [])), request_body = RequestRecovery,
+    responses((status = 201, body = RecoveryRequested),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn request_recovery(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(request): Json<RequestRecovery>,
+) -> ApiResult<(StatusCode, Json<RecoveryRequested>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            state
+                .app
+                .request_key_recovery(&caller, &id, request)
+                .await?,
+        ),
+    ))
+}
+
+/// A regulator approves a pending recovery: a signed `key.recovery_approve` naming
+/// `recovery_id`, `party_id` and `new_key`. The new key becomes the party's; every entry it
+/// signs is flagged by `midori verify --key-log`.
+#[utoipa::path(post, path = "/v1/keys/recoveries/{id}/approve", tag = "parties", security(("bearer" = [])), request_body = SignedRequest,
+    responses((status = 201, body = KeyView),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+async fn approve_recovery(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(request): Json<SignedRequest>,
+) -> ApiResult<(StatusCode, Json<KeyView>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            state
+                .app
+                .approve_key_recovery(&caller, &id, request)
+                .await?,
+        ),
+    ))
 }
