@@ -181,6 +181,16 @@ pub struct Append {
     pub action: Action,
 }
 
+impl Append {
+    /// The key of this request's idempotency record: the client's operation id within the
+    /// signing party's own namespace, so that no party can take, or probe, another's ids.
+    fn idempotency_key(&self) -> Option<String> {
+        self.operation_id
+            .as_ref()
+            .map(|id| format!("{}/{id}", self.actor.party))
+    }
+}
+
 enum Work {
     Create {
         origin: String,
@@ -591,10 +601,8 @@ impl Prepared {
         let mut claims = Claims::default();
         for job in &self.jobs {
             if let Work::Create { append, .. } | Work::Append(append) = &job.work {
-                if let Some(id) = &append.operation_id {
-                    claims
-                        .operations
-                        .insert((job.ledger_id.clone(), id.clone()));
+                if let Some(key) = append.idempotency_key() {
+                    claims.operations.insert((job.ledger_id.clone(), key));
                 }
                 claims
                     .nonces
@@ -628,10 +636,10 @@ impl InFlight {
                 Work::Create { .. } | Work::Record(_) => true,
                 Work::Append(append) => {
                     matches!(append.action, Action::Monitor { .. } | Action::Key(_))
-                        || append.operation_id.as_ref().is_some_and(|id| {
+                        || append.idempotency_key().is_some_and(|key| {
                             self.claims
                                 .operations
-                                .contains(&(job.ledger_id.clone(), id.clone()))
+                                .contains(&(job.ledger_id.clone(), key))
                         })
                         || self
                             .claims
@@ -813,6 +821,8 @@ struct Pending {
     ledger_id: String,
     receipt: Receipt,
     request_hash: Option<Hash>,
+    /// Where the idempotency record is kept ([`Append::idempotency_key`]).
+    op_key: Option<String>,
 }
 
 impl Committer {
@@ -1005,8 +1015,8 @@ impl Committer {
                     if let Action::Book { op, .. } = &append.action {
                         named_parties(op, &mut party_ids);
                     }
-                    if let Some(id) = &append.operation_id {
-                        op_ids.entry(&job.ledger_id).or_default().push(id.clone());
+                    if let Some(key) = append.idempotency_key() {
+                        op_ids.entry(&job.ledger_id).or_default().push(key);
                     }
                     nonces.push((append.actor.party.clone(), append.nonce));
                 }
@@ -1132,8 +1142,8 @@ impl Committer {
                 let (h, bytes) = request_hash(&append.request)?;
                 hash = Some(h);
                 request_bytes = Some(bytes);
-                if let Some(id) = &append.operation_id {
-                    let key = (job.ledger_id.clone(), id.clone());
+                if let (Some(id), Some(op_key)) = (&append.operation_id, append.idempotency_key()) {
+                    let key = (job.ledger_id.clone(), op_key);
                     if let Some(stored) = stored_ops.get(&key) {
                         answers[i] =
                             Some(replay_answer(&stored.request_hash, &h, &stored.result, id));
@@ -1480,6 +1490,19 @@ impl Committer {
                     let op_id = append
                         .and_then(|a| a.operation_id.clone())
                         .unwrap_or_default();
+                    // A transfer waiting for approval is named by its operation id on the
+                    // bond; ids are per party, so another party's pending transfer may hold it.
+                    if matches!(op, Op::Transfer { .. })
+                        && book.terms().approval_required
+                        && book.pending().contains_key(&op_id)
+                    {
+                        answers[i] = Some(Err(AppError::Conflict(
+                            "this operation id already names a transfer waiting for approval on \
+                             this bond; choose another id"
+                                .into(),
+                        )));
+                        continue;
+                    }
                     let outcome = book
                         .apply(op, Some(&op_id))
                         .map_err(|e| AppError::Internal(e.to_string()))?;
@@ -1548,8 +1571,9 @@ impl Committer {
                 fresh_nonces.insert(key);
             }
             let operation_id = append.and_then(|a| a.operation_id.clone());
-            if let (Some(id), Some(h)) = (&operation_id, hash) {
-                batch_ops.insert((job.ledger_id.clone(), id.clone()), (h, i));
+            let op_key = append.and_then(Append::idempotency_key);
+            if let (Some(key), Some(h)) = (&op_key, hash) {
+                batch_ops.insert((job.ledger_id.clone(), key.clone()), (h, i));
             }
             pending.push(Pending {
                 job_index: i,
@@ -1564,6 +1588,7 @@ impl Committer {
                     verdict: verdict_out,
                 },
                 request_hash: operation_id.as_ref().and(hash),
+                op_key,
             });
         }
 
@@ -1590,12 +1615,12 @@ impl Committer {
             let (size, text) = &checkpoints[&p.ledger_id];
             p.receipt.tree_size = size.to_string();
             p.receipt.checkpoint = text.clone();
-            if let Some(hash) = p.request_hash {
+            if let (Some(hash), Some(op_key)) = (p.request_hash, &p.op_key) {
                 let result = serde_json::to_string(&p.receipt)
                     .map_err(|e| AppError::Internal(e.to_string()))?;
                 if let Some(w) = writes.get_mut(&p.ledger_id) {
                     w.operations.push(NewOperation {
-                        operation_id: p.receipt.operation_id.clone(),
+                        operation_id: op_key.clone(),
                         request_hash: hash,
                         entry_index: p.receipt.entry_index.parse().unwrap_or(0),
                         result,

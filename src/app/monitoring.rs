@@ -249,7 +249,8 @@ pub struct LabelCheck {
     /// `exp` is in the past.
     pub expired: bool,
     pub kid: Option<String>,
-    #[schema(value_type = Object)]
+    /// The token's claims, or `null` when it does not verify.
+    #[schema(value_type = Option<Object>)]
     pub claims: Option<Value>,
     /// The bond's status now, re-evaluated from its ledger.
     pub current_status: Option<String>,

@@ -119,6 +119,19 @@ pub struct RecoveryRequested {
     pub entry_index: String,
 }
 
+/// The new key's proof of possession for `party` (a first key, a recovery's key).
+fn check_possession(
+    party: &str,
+    key: &ed25519_dalek::VerifyingKey,
+    proof: &str,
+) -> Result<(), FieldError> {
+    verify_jcs(&possession_statement(party), proof, key).map_err(|_| FieldError {
+        pointer: "/possession".into(),
+        code: "possession_invalid".into(),
+        detail: "sign the RFC 8785 bytes of {\"type\":\"key.possession\",\"party_id\":\"<party id>\"} with the new key".into(),
+    })
+}
+
 /// Roles whose actions are signed ledger operations, and so need a key from the start.
 fn signs(role: Role) -> bool {
     matches!(role, Role::Issuer | Role::Investor | Role::Verifier)
@@ -378,13 +391,8 @@ impl App {
             .map_err(|e| not_found(e, "party"))?;
         let key =
             parse_key_field(&request.public_key, "/public_key").map_err(AppError::Validation)?;
-        verify_jcs(&possession_statement(party_id), &request.possession, &key).map_err(|_| {
-            AppError::Validation(vec![FieldError {
-                pointer: "/possession".into(),
-                code: "possession_invalid".into(),
-                detail: "sign the RFC 8785 bytes of {\"type\":\"key.possession\",\"party_id\":\"<party id>\"} with the new key".into(),
-            }])
-        })?;
+        check_possession(party_id, &key, &request.possession)
+            .map_err(|e| AppError::Validation(vec![e]))?;
         let kid = jwk_thumbprint(&key);
         self.keys.clear();
         self.engine()
@@ -471,6 +479,30 @@ impl App {
                 detail: "the new key is the current key".into(),
             }]));
         }
+        self.append_key_event(
+            verified,
+            KeyEvent::Rotated {
+                party: party_id.to_owned(),
+                previous: current,
+                key: new_key,
+                new_key_signature,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            AppError::Conflict(_) => AppError::Conflict(
+                "that key was registered before, or the signing key is no longer the party's \
+                 active key: a key is used once"
+                    .into(),
+            ),
+            other => other,
+        })
+    }
+
+    /// Append a key event carried by a party's signed request to the key log, and answer with
+    /// the key it installs as the party's key rows now show it.
+    async fn append_key_event(&self, verified: Verified, event: KeyEvent) -> AppResult<KeyView> {
+        let kid = jwk_thumbprint(event.key());
         let Verified {
             actor,
             request,
@@ -485,12 +517,7 @@ impl App {
                     request,
                     nonce,
                     operation_id: None,
-                    action: Action::Key(KeyEvent::Rotated {
-                        party: party_id.to_owned(),
-                        previous: current,
-                        key: new_key,
-                        new_key_signature,
-                    }),
+                    action: Action::Key(event),
                 },
             )
             .await?;
@@ -535,13 +562,9 @@ impl App {
             }
         };
         if let Some(key) = key
-            && verify_jcs(&possession_statement(party_id), &request.possession, &key).is_err()
+            && let Err(e) = check_possession(party_id, &key, &request.possession)
         {
-            errors.push(FieldError {
-                pointer: "/possession".into(),
-                code: "possession_invalid".into(),
-                detail: "sign the RFC 8785 bytes of {\"type\":\"key.possession\",\"party_id\":\"<party id>\"} with the new key".into(),
-            });
+            errors.push(e);
         }
         let Some(key) = key.filter(|_| errors.is_empty()) else {
             return Err(AppError::Validation(errors));
@@ -615,32 +638,16 @@ impl App {
             .into_iter()
             .find(|k| k.active)
             .map(|k| k.kid);
-        let kid = jwk_thumbprint(&key);
-        let Verified {
-            actor,
-            request,
-            nonce,
-        } = verified;
-        self.keys.clear();
-        self.engine()
-            .append(
-                KEY_LOG_ID.to_owned(),
-                Append {
-                    actor,
-                    request,
-                    nonce,
-                    operation_id: None,
-                    action: Action::Key(KeyEvent::Recovered {
-                        party,
-                        recovery_id: recovery_id.to_owned(),
-                        key,
-                        previous,
-                    }),
-                },
-            )
-            .await?;
-        self.keys.clear();
-        key_view(&self.store.party_key(&kid).await?)
+        self.append_key_event(
+            verified,
+            KeyEvent::Recovered {
+                party,
+                recovery_id: recovery_id.to_owned(),
+                key,
+                previous,
+            },
+        )
+        .await
     }
 
     pub async fn create_api_key(

@@ -180,3 +180,47 @@ on_both!(
         assert_eq!(issued["redacted"], false);
     }
 );
+
+on_both!(
+    operation_ids_belong_to_the_party_that_signs_them,
+    |t: TestApp| async move {
+        // Arrange: two holders on a bond whose transfers need the issuer's approval.
+        let issuer = t.party(Role::Issuer, "Osaka City").await;
+        let mut spec = green_spec();
+        spec["transfer_restrictions"]["issuer_approval_required"] = json!(true);
+        let bond = t.register(&issuer, spec).await;
+        let a = t.party(Role::Investor, "Kansai Pension Fund").await;
+        let b = t.party(Role::Investor, "Naniwa Trust Bank").await;
+        let c = t.party(Role::Investor, "Sakai Credit Union").await;
+        let issued = t
+            .op(
+                &issuer,
+                &bond,
+                json!({"type": "token.issue", "allocations": [
+                {"investor": a.id, "quantity": "100"}, {"investor": b.id, "quantity": "100"}]}),
+            )
+            .await;
+        assert_eq!(issued.status, 201, "{}", issued.text());
+        let close = |id: &str| json!({"type": "token.transfer", "to": c.id, "quantity": "10", "operation_id": id});
+
+        // Act / Assert: B's use of an id does not block or reveal A's use of it.
+        let b_first = t.op(&b, &bond, close("close-1")).await;
+        assert_eq!(b_first.status, 201, "{}", b_first.text());
+        let mut own = close("close-2");
+        own["bond_id"] = json!(bond);
+        let signed = a.sign(own);
+        let path = format!("/v1/bonds/{bond}/operations");
+        let a_own = t.post(&path, Some(&a.token), signed.clone()).await;
+        assert_eq!(a_own.status, 201, "{}", a_own.text());
+        // The same id by another party is that party's own. Here both transfers would wait for
+        // approval under one name, so it is refused, telling nothing more.
+        t.op(&a, &bond, close("close-1"))
+            .await
+            .problem(409, "conflict");
+        // A retry of A's own request is answered with A's own receipt.
+        let again = t.post(&path, Some(&a.token), signed).await;
+        assert_eq!(again.status, 201, "{}", again.text());
+        assert_eq!(again.headers["idempotent-replay"], "true");
+        assert_eq!(again.json()["entry_index"], a_own.json()["entry_index"]);
+    }
+);
