@@ -107,13 +107,14 @@ impl App {
         start: u64,
         end: Option<u64>,
     ) -> AppResult<EntryPage> {
+        tree_number(start, "start")?;
+        if let Some(end) = end {
+            tree_number(end, "end")?;
+        }
         let size = self.store.ledger(ledger_id).await?.size;
         let end = end.unwrap_or(size).min(size);
-        if start > end {
-            return Err(AppError::BadRequest(format!(
-                "start {start} is past end {end} (ledger size {size})"
-            )));
-        }
+        // A range that starts at or past its end is empty, not an error.
+        let start = start.min(end);
         let rows = self
             .store
             .entries(
@@ -178,6 +179,9 @@ impl App {
 
     /// A tree size to prove against: the latest by default; never past the ledger's end.
     async fn proof_size(&self, ledger_id: &str, size: Option<u64>) -> AppResult<u64> {
+        if let Some(size) = size {
+            tree_number(size, "size")?;
+        }
         let current = self.store.ledger(ledger_id).await?.size;
         match size {
             None => Ok(current),
@@ -207,9 +211,11 @@ impl App {
         index: u64,
         size: Option<u64>,
     ) -> AppResult<InclusionProof> {
+        tree_number(index, "index")?;
         let size = self.proof_size(ledger_id, size).await?;
+        // An index the tree does not hold names no entry.
         let mut wanted = merkle::inclusion_proof_ids(index, size)
-            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+            .map_err(|e| AppError::NotFound(format!("entry: {e}")))?;
         let leaf_id = merkle::NodeId { level: 0, index };
         wanted.push(leaf_id);
         wanted.extend(merkle::frontier_ids(size));
@@ -246,9 +252,16 @@ impl App {
         old_size: u64,
         new_size: Option<u64>,
     ) -> AppResult<ConsistencyProof> {
+        tree_number(old_size, "old_size")?;
+        if old_size == 0 {
+            return Err(AppError::BadRequest(
+                "old_size is at least 1: no consistency proof exists from an empty tree (RFC 9162 §2.1.4)".into(),
+            ));
+        }
         let new_size = self.proof_size(ledger_id, new_size).await?;
+        // An old size past the new one names no tree this ledger had then.
         let mut wanted = merkle::consistency_proof_ids(old_size, new_size)
-            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+            .map_err(|e| AppError::NotFound(format!("tree: {e}")))?;
         wanted.extend(merkle::frontier_ids(old_size));
         wanted.extend(merkle::frontier_ids(new_size));
         let nodes = self.store.nodes(ledger_id, &wanted).await?;
@@ -261,4 +274,14 @@ impl App {
             new_root: b64url(&merkle::root_at(new_size, &nodes)?),
         })
     }
+}
+
+/// A tree size or index as asked for: at most 2^53 − 1 (`MAX_SAFE_INTEGER`, as documented).
+fn tree_number(n: u64, what: &str) -> AppResult<u64> {
+    if n > crate::ledger::canon::MAX_SAFE_INTEGER {
+        return Err(AppError::BadRequest(format!(
+            "`{what}` is at most 2^53 − 1, got {n}"
+        )));
+    }
+    Ok(n)
 }

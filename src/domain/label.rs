@@ -78,6 +78,7 @@ pub const RULES: LabelRules = LabelRules {
 
 wire_enum! {
     /// Where a bond's label stands.
+    #[schema(as = LabelStatus)]
     pub enum Status ("label status") {
         /// No positive pre-issuance review yet: there is no label.
         Draft = "draft",

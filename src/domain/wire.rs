@@ -100,11 +100,11 @@ macro_rules! wire_enum {
             ),+ $(,)?
         }
     ) => {
-        $(#[$meta])*
         #[derive(
             Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
             serde::Serialize, serde::Deserialize, utoipa::ToSchema,
         )]
+        $(#[$meta])*
         $vis enum $name {
             $(
                 $(#[$variant_meta])*

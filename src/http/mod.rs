@@ -44,6 +44,8 @@ pub struct AppState {
         license(name = "Apache-2.0")
     ),
     modifiers(&BearerAuth),
+    // Types that only query parameters name (parameters do not register their schemas).
+    components(schemas(crate::domain::label::Status)),
     tags(
         (name = "system", description = "Health, readiness, metrics, keys"),
         (name = "parties", description = "Parties, their keys and API keys"),
@@ -77,9 +79,9 @@ impl utoipa::Modify for BearerAuth {
 
 /// The answers any operation can give besides its own, documented on every operation so that
 /// the document describes what the wire does: `503` (overloaded or timed out, with
-/// `Retry-After`) everywhere; `400` where there are parameters or a body; `413`, `415` and
-/// `422` where there is a body; `401` and `403` where an API key is accepted. Every one is a
-/// problem (RFC 9457).
+/// `Retry-After`) everywhere; `404` where the path names an id; `400` where there are
+/// parameters or a body; `413`, `415` and `422` where there is a body; `401` and `403` where an
+/// API key is accepted. Every one is a problem (RFC 9457).
 struct CommonResponses;
 
 impl utoipa::Modify for CommonResponses {
@@ -96,7 +98,8 @@ impl utoipa::Modify for CommonResponses {
                 )
                 .build()
         };
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let has_path_id = path.contains('{');
             let operations = [
                 item.get.as_mut(),
                 item.post.as_mut(),
@@ -119,6 +122,12 @@ impl utoipa::Modify for CommonResponses {
                     "503",
                     "Overloaded or timed out: retry after the `Retry-After` seconds",
                 );
+                if has_path_id {
+                    add(
+                        "404",
+                        "The id in the path names nothing this caller can see",
+                    );
+                }
                 if has_body || has_params {
                     add("400", "A malformed parameter or body");
                 }

@@ -28,6 +28,7 @@ pub const TOTAL_UNITS_MAX: u64 = AMOUNT_UNITS_MAX;
 wire_enum! {
     /// Where a trial stands. Only `active` admits new business; in every other status only exit
     /// transactions, reports and the regulator's own transactions pass (rule kind `status`).
+    #[schema(as = TrialStatus)]
     pub enum Status ("trial status") {
         Active = "active",
         /// Paused by the regulator; may resume.

@@ -198,12 +198,13 @@ on_both!(
     |t: TestApp| async move {
         let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
         let bond = t.register(&issuer, green_spec()).await;
+        // An index the tree does not hold names no entry.
         t.get(
             &format!("/v1/bonds/{bond}/ledger/proofs/inclusion?index=5&size=1"),
             None,
         )
         .await
-        .problem(400, "bad-request");
+        .problem(404, "not-found");
         t.get(
             &format!("/v1/bonds/{bond}/ledger/proofs/inclusion?index=0&size=9"),
             None,

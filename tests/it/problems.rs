@@ -419,15 +419,26 @@ on_both!(
             format!("/v1/bonds/{bond}/ledger/proofs/consistency?old_size=1&new_size={big}"),
             format!("/v1/bonds/{bond}/ledger/proofs/consistency?old_size=2&new_size=1"),
             format!("/v1/bonds/{bond}/ledger/entries?start={max}"),
-            format!("/v1/bonds/{bond}/ledger/entries?start=2&end=1"),
+            format!("/v1/bonds/{bond}/ledger/entries?end={big}"),
+            format!("/v1/bonds/{bond}/ledger/entries?start=0&end={max}"),
         ] {
             let reply = t.get(&path, Some(&issuer.token)).await;
             client_problem(&reply, &path);
         }
-        // Out-of-range but well-formed reads that still have an answer.
+        // Out-of-range but well-formed reads that still have an answer: a range that starts
+        // at or past its end is an empty page.
+        for path in [
+            format!("/v1/bonds/{bond}/ledger/entries?start=2&end=1"),
+            format!("/v1/bonds/{bond}/ledger/entries?start=5"),
+        ] {
+            let reply = t.get(&path, Some(&issuer.token)).await;
+            assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+            assert_eq!(reply.json()["entries"], serde_json::json!([]), "{path}");
+        }
+        // The largest end the document allows reads to the ledger's end.
         let reply = t
             .get(
-                &format!("/v1/bonds/{bond}/ledger/entries?start=0&end={max}"),
+                &format!("/v1/bonds/{bond}/ledger/entries?start=0&end=9007199254740991"),
                 Some(&issuer.token),
             )
             .await;

@@ -27,13 +27,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct BondQuery {
     kind: Option<BondKind>,
     /// Issuer party id.
+    #[param(format = Uuid)]
     issuer: Option<String>,
     /// An ICMA category in the bond's framework.
     category: Option<Category>,
     /// A UN SDG goal (1–17) any of whose targets the bond names.
     #[param(minimum = 1, maximum = 17)]
     sdg_goal: Option<u8>,
-    /// Cursor: the `next` of the previous page.
+    /// Cursor: the `next` of the previous page (an id).
+    #[param(format = Uuid)]
     after: Option<String>,
     /// Page size, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]

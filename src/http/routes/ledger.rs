@@ -23,35 +23,47 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(export))
 }
 
+// Tree sizes and indices are at most 2^53 − 1 (`ledger::canon::MAX_SAFE_INTEGER`, the largest
+// integer every JSON reader keeps exactly); larger ones are a 400.
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SizeQuery {
     /// A tree size; the latest when absent.
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
     pub(crate) size: Option<u64>,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
-    /// First index (default 0).
+    /// First index (default 0). Past the end, the page is empty.
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
     pub(crate) start: Option<u64>,
     /// One past the last index (default: the ledger's size). At most 1,000 entries a page.
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
     pub(crate) end: Option<u64>,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
+    /// The entry's index; one the tree does not hold is a 404.
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
     pub(crate) index: u64,
     /// Tree size the proof is for (default: the latest).
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
     pub(crate) size: Option<u64>,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
+    /// The earlier tree size, at least 1 (RFC 9162 §2.1.4); one past the new size is a 404.
+    #[param(minimum = 1, maximum = 9007199254740991_u64)]
     pub(crate) old_size: u64,
     /// Default: the latest size.
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
     pub(crate) new_size: Option<u64>,
 }
 

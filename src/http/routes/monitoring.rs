@@ -227,7 +227,8 @@ pub struct LabelQuery {
     category: Option<Category>,
     #[param(minimum = 1, maximum = 17)]
     sdg_goal: Option<u8>,
-    /// Cursor: the `next` of the previous page.
+    /// Cursor: the `next` of the previous page (an id).
+    #[param(format = Uuid)]
     after: Option<String>,
     /// Page size, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct Page {
     /// Cursor: the last id of the previous page.
+    #[param(format = Uuid)]
     after: Option<String>,
     /// Page size, 1–200 (default 200).
     #[param(minimum = 1, maximum = 200)]

@@ -25,7 +25,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(checkpoint_key))
 }
 
+/// Liveness or readiness.
 #[derive(Serialize, Deserialize, ToSchema)]
+#[schema(as = Health)]
 pub struct Status {
     pub status: String,
 }
