@@ -631,6 +631,13 @@ impl InFlight {
             if !cache.contains_key(&job.ledger_id) {
                 return true;
             }
+            // A signer the cached key log does not know (a key another process recorded, the
+            // `admin` command's) is checked against the stored log once no batch is in flight.
+            if let Work::Create { append, .. } | Work::Append(append) = &job.work
+                && signer_key_current(cache, &append.actor).is_err()
+            {
+                return true;
+            }
             match &job.work {
                 // Key events are rare: they wait for the batch in flight.
                 Work::Create { .. } | Work::Record(_) => true,
@@ -649,6 +656,21 @@ impl InFlight {
                 Work::DryRun { .. } | Work::Label { .. } => false,
             }
         })
+    }
+}
+
+/// Whether `actor` signs with its party's active key on the cached key log.
+fn signer_key_current(cache: &HashMap<String, LedgerState>, actor: &Actor) -> Result<(), String> {
+    let Some(log) = cache.get(KEY_LOG_ID).and_then(|s| s.keys.as_ref()) else {
+        return Err("the key log is not loaded".into());
+    };
+    match log.active(&actor.party) {
+        Some(life) if b64url(life.key.as_bytes()) == actor.jwk.x => Ok(()),
+        Some(life) => Err(format!(
+            "the signing key is not the party's active key on the key log ({}); sign with that one",
+            life.kid
+        )),
+        None => Err("the party has no active key on the key log".into()),
     }
 }
 
@@ -998,8 +1020,15 @@ impl Committer {
             }
         }
         // Every signer is checked against the key log: its state is kept once loaded (every
-        // key event of this process goes through this engine).
-        if !self.cache.contains_key(KEY_LOG_ID) {
+        // key event of this process goes through this engine), and read again when a signer
+        // is not on it (another process, such as `midori admin`, may have recorded its key).
+        let unknown_signer = jobs.iter().any(|job| match &job.work {
+            Work::Create { append, .. } | Work::Append(append) => {
+                signer_key_current(&self.cache, &append.actor).is_err()
+            }
+            _ => false,
+        });
+        if !self.cache.contains_key(KEY_LOG_ID) || (unknown_signer && !pipelined) {
             self.load(batch, KEY_LOG_ID).await?;
         }
 
@@ -1172,7 +1201,7 @@ impl Committer {
             // Every signer signs with its active key on the key log, at the moment its entry is
             // appended (a rotation may have landed since the request was verified).
             if let Some(append) = append
-                && let Err(why) = self.signer_key_current(&append.actor)
+                && let Err(why) = signer_key_current(&self.cache, &append.actor)
             {
                 answers[i] = Some(Err(AppError::Signature(why)));
                 continue;
@@ -1778,21 +1807,6 @@ impl Committer {
             },
         );
         Ok(())
-    }
-
-    /// Whether `actor` signs with its party's active key on the key log.
-    fn signer_key_current(&self, actor: &Actor) -> Result<(), String> {
-        let Some(log) = self.cache.get(KEY_LOG_ID).and_then(|s| s.keys.as_ref()) else {
-            return Err("the key log is not loaded".into());
-        };
-        match log.active(&actor.party) {
-            Some(life) if b64url(life.key.as_bytes()) == actor.jwk.x => Ok(()),
-            Some(life) => Err(format!(
-                "the signing key is not the party's active key on the key log ({}); sign with that one",
-                life.kid
-            )),
-            None => Err("the party has no active key on the key log".into()),
-        }
     }
 }
 

@@ -610,6 +610,11 @@ impl App {
     ) -> AppResult<Register> {
         let bond = self.bond_row(bond_id).await?;
         may_see_holders(caller, &bond)?;
+        if as_of_size.is_some_and(|n| n > crate::ledger::canon::MAX_SAFE_INTEGER) {
+            return Err(AppError::BadRequest(
+                "`as_of_size` is at most 2^53 − 1".into(),
+            ));
+        }
         let at = match as_of_time {
             Some(t) => Some(time_of(t).ok_or_else(|| {
                 AppError::BadRequest(format!("as_of_time {t:?} is not an RFC 3339 time"))

@@ -459,3 +459,23 @@ on_both!(
         assert_eq!(report.recovered[0].0, moved_index);
     }
 );
+
+on_both!(
+    a_key_another_process_recorded_signs_at_once,
+    |t: TestApp| async move {
+        // `midori admin create-party` runs its own engine on the service's database: the
+        // running service learns the new key from the stored key log, not from its cache.
+        let early = t.party(Role::Issuer, "Kobe City").await;
+        t.register(&early, green_spec()).await; // the service's engine has the key log cached
+        let admin = t.second_process().await;
+        let issuer = admin.party(Role::Issuer, "Osaka Prefecture").await;
+        let reply = t
+            .post(
+                "/v1/bonds",
+                Some(&issuer.token),
+                issuer.sign(json!({"type": "bond.register", "bond": green_spec()})),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+    }
+);

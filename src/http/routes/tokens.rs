@@ -78,18 +78,30 @@ async fn check(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RegisterQuery {
-    /// The register after the first N entries.
+    /// The register after the first N entries (at most 2^53 − 1).
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
     as_of_size: Option<u64>,
     /// The register at this instant (RFC 3339).
+    #[param(format = DateTime)]
     as_of_time: Option<String>,
     /// `json` (default) or `csv`.
-    format: Option<String>,
+    #[param(inline)]
+    format: Option<RegisterFormat>,
+}
+
+/// How the register is written.
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RegisterFormat {
+    Json,
+    Csv,
 }
 
 /// The holder register (社債原簿), current or as of a ledger size or a time, as JSON or CSV
 /// (the bond's issuer, operators, regulators).
 #[utoipa::path(get, path = "/v1/bonds/{id}/holders", tag = "tokens", security(("bearer" = [])), params(RegisterQuery),
-    responses((status = 200, body = Register), (status = 200, content_type = "text/csv", body = String),
+    responses((status = 200, description = "The register, as JSON or (`format=csv`) CSV",
+                content((Register = "application/json"), (String = "text/csv"))),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn holders(
@@ -102,9 +114,9 @@ async fn holders(
         .app
         .register(&caller, &id, q.as_of_size, q.as_of_time.as_deref())
         .await?;
-    match q.format.as_deref() {
-        None | Some("json") => Ok(Json(register).into_response()),
-        Some("csv") => {
+    match q.format {
+        None | Some(RegisterFormat::Json) => Ok(Json(register).into_response()),
+        Some(RegisterFormat::Csv) => {
             let mut csv = String::from("holder,balance,held,frozen,frozen_all\n");
             for h in &register.holders {
                 csv.push_str(&format!(
@@ -114,10 +126,6 @@ async fn holders(
             }
             Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
         }
-        Some(other) => Err(crate::app::AppError::BadRequest(format!(
-            "format must be json or csv, not {other:?}"
-        ))
-        .into()),
     }
 }
 
