@@ -1264,8 +1264,9 @@ impl Committer {
                 answers[i] = Some(Err(AppError::NotFound("ledger".into())));
                 continue;
             };
-            // Entry times never go backwards, along a ledger or across this engine's ledgers,
-            // whatever the wall clock does; a key event comes strictly after what came before.
+            // Entry times never go backwards along a ledger, nor along a party's signatures,
+            // whatever the wall clock does; a party's key event comes strictly after the
+            // party's entries before it (see `party_times`).
             let now = self.clock.now();
             let mut time = format_time(now);
             if time < state.last_time {
