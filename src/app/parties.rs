@@ -355,11 +355,7 @@ impl App {
 
     /// A party's public keys, current and retired: public, so anyone can check old signatures.
     pub async fn party_keys(&self, id: &str) -> AppResult<Vec<KeyView>> {
-        check_id(id, "party")?;
-        self.store
-            .party(id)
-            .await
-            .map_err(|e| not_found(e, "party"))?;
+        self.existing_party(id).await?;
         self.store
             .party_keys(id)
             .await?
@@ -384,11 +380,7 @@ impl App {
                 "a party registers its own first key, or an operator does",
             )?;
         }
-        check_id(party_id, "party")?;
-        self.store
-            .party(party_id)
-            .await
-            .map_err(|e| not_found(e, "party"))?;
+        self.existing_party(party_id).await?;
         let key =
             parse_key_field(&request.public_key, "/public_key").map_err(AppError::Validation)?;
         check_possession(party_id, &key, &request.possession)
@@ -409,8 +401,24 @@ impl App {
                 }
                 other => other,
             })?;
+        self.installed_key(&kid).await
+    }
+
+    /// Refuse an id that names no party.
+    async fn existing_party(&self, id: &str) -> AppResult<()> {
+        check_id(id, "party")?;
+        self.store
+            .party(id)
+            .await
+            .map(|_| ())
+            .map_err(|e| not_found(e, "party"))
+    }
+
+    /// A key a key log entry has just installed, as the party's key rows show it (the decoded
+    /// key cache is emptied first: the party's active key has changed).
+    async fn installed_key(&self, kid: &str) -> AppResult<KeyView> {
         self.keys.clear();
-        key_view(&self.store.party_key(&kid).await?)
+        key_view(&self.store.party_key(kid).await?)
     }
 
     /// Rotate a party's signing key: the request is signed by the current key and by the new
@@ -521,8 +529,7 @@ impl App {
                 },
             )
             .await?;
-        self.keys.clear();
-        key_view(&self.store.party_key(&kid).await?)
+        self.installed_key(&kid).await
     }
 
     /// An operator asks to recover a party's signing with a new key (the party lost its own).
@@ -538,11 +545,7 @@ impl App {
             &[Role::Operator],
             "only an operator asks for a key recovery",
         )?;
-        check_id(party_id, "party")?;
-        self.store
-            .party(party_id)
-            .await
-            .map_err(|e| not_found(e, "party"))?;
+        self.existing_party(party_id).await?;
         let mut errors = Vec::new();
         let reason = request.reason.trim();
         if reason.is_empty() || reason.chars().count() > RECOVERY_REASON_CHARS_MAX {

@@ -232,8 +232,8 @@ fn verify(
 async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
     let url = args.database_url();
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&args.data_dir)
-            .with_context(|| format!("creating {}", args.data_dir.display()))?;
+        std::fs::create_dir_all(&args.location.data_dir)
+            .with_context(|| format!("creating {}", args.location.data_dir.display()))?;
     }
     let options = StoreOptions {
         max_connections: args.db_max_connections,
@@ -280,7 +280,7 @@ async fn open_app(args: &StoreArgs) -> anyhow::Result<App> {
     Ok(App::new(
         store,
         ServiceSigner::new(key),
-        args.origin.clone(),
+        args.location.origin.clone(),
         Arc::new(SystemClock),
     )
     .await?)
@@ -463,8 +463,8 @@ async fn print_welcome(
     eprintln!("  public keys  {base}/.well-known/jwks.json");
     if !app.store.any_party_with_role("operator").await? {
         let program = std::env::args().next().unwrap_or_else(|| "midori".into());
-        let target = match (&args.store.database_url, args.store.sqlite_path()) {
-            (None, _) => format!("--data-dir {}", args.store.data_dir.display()),
+        let target = match (&args.store.location.database_url, args.store.sqlite_path()) {
+            (None, _) => format!("--data-dir {}", args.store.location.data_dir.display()),
             (Some(_), Some(db)) => format!("--database-url sqlite://{}", db.display()),
             (Some(_), None) => "(with the same DATABASE_URL)".to_owned(),
         };

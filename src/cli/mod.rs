@@ -183,22 +183,31 @@ pub struct CreatePartyArgs {
     pub public_key: Option<String>,
 }
 
-/// The database an operator command works on: the running service's (same data directory or
-/// `DATABASE_URL`). It is never created by accident.
+/// Where the service's database and key are: the same options for `serve`, `migrate` and the
+/// operator commands.
 #[derive(Clone, Debug, Args)]
-pub struct AdminStoreArgs {
+pub struct Location {
     /// The service's data directory (its SQLite database and service key).
     #[arg(long, env = "MIDORI_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; default: SQLite at `<data-dir>/midori.db`.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
-    /// The service's private key (private JWK). Default `<data-dir>/service.jwk`.
+    /// The service's private key (private JWK); created on the service's first start. Default
+    /// `<data-dir>/service.jwk`.
     #[arg(long, env = "MIDORI_KEY_FILE")]
     pub key_file: Option<PathBuf>,
-    /// Deployment name carried by checkpoints (`<origin>/bonds/<id>`); the service's `--origin`.
+    /// Deployment name carried by checkpoints (`<origin>/bonds/<id>`) and the signed-note key name.
     #[arg(long, env = "MIDORI_ORIGIN", default_value = "midori.local")]
     pub origin: String,
+}
+
+/// The database an operator command works on: the running service's (same data directory or
+/// `DATABASE_URL`). It is never created by accident.
+#[derive(Clone, Debug, Args)]
+pub struct AdminStoreArgs {
+    #[command(flatten)]
+    pub location: Location,
     /// Create the database (and service key) if there is none yet. Without it, a missing
     /// database is an error: run from the service's directory or pass `--data-dir`.
     #[arg(long)]
@@ -210,31 +219,18 @@ impl AdminStoreArgs {
     /// small pool (one command, one caller).
     pub fn store_args(&self) -> StoreArgs {
         StoreArgs {
-            data_dir: self.data_dir.clone(),
-            database_url: self.database_url.clone(),
-            key_file: self.key_file.clone(),
-            origin: self.origin.clone(),
+            location: self.location.clone(),
             db_max_connections: 2,
             db_acquire_timeout_ms: crate::store::POOL_ACQUIRE_TIMEOUT_MS,
         }
     }
 }
 
-/// Where the database and the service key are.
+/// Where the database and the service key are, and the pool's options.
 #[derive(Clone, Debug, Args)]
 pub struct StoreArgs {
-    /// Directory for the embedded SQLite database and the service key.
-    #[arg(long, env = "MIDORI_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
-    /// `sqlite://…` or `postgres://…`; default: SQLite at `<data-dir>/midori.db`.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-    /// The service's private key (private JWK); created on first start. Default `<data-dir>/service.jwk`.
-    #[arg(long, env = "MIDORI_KEY_FILE")]
-    pub key_file: Option<PathBuf>,
-    /// Deployment name carried by checkpoints (`<origin>/bonds/<id>`) and the signed-note key name.
-    #[arg(long, env = "MIDORI_ORIGIN", default_value = "midori.local")]
-    pub origin: String,
+    #[command(flatten)]
+    pub location: Location,
     /// Database connections at most.
     #[arg(long, env = "MIDORI_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
@@ -273,6 +269,20 @@ pub struct ServeArgs {
 }
 
 impl StoreArgs {
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        self.location.sqlite_path()
+    }
+
+    pub fn database_url(&self) -> String {
+        self.location.database_url()
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.location.key_file()
+    }
+}
+
+impl Location {
     /// The SQLite database file, when the database is a SQLite file.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         let url = self.database_url();
