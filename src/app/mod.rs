@@ -126,13 +126,7 @@ impl App {
             return Ok(());
         }
         for row in self.store.all_party_keys().await? {
-            let bytes: [u8; 32] = row
-                .public_key
-                .as_slice()
-                .try_into()
-                .map_err(|_| AppError::Internal("stored key is not 32 bytes".into()))?;
-            let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-                .map_err(|_| AppError::Internal("stored key is not a valid point".into()))?;
+            let key = parties::stored_key(&row)?;
             let event = KeyEvent::Registered {
                 party: row.party_id.clone(),
                 key,

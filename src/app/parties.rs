@@ -158,14 +158,19 @@ fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-fn key_view(row: &crate::store::KeyRow) -> AppResult<KeyView> {
+/// The Ed25519 key of a stored key row.
+pub(super) fn stored_key(row: &crate::store::KeyRow) -> AppResult<ed25519_dalek::VerifyingKey> {
     let bytes: [u8; 32] = row
         .public_key
         .as_slice()
         .try_into()
         .map_err(|_| AppError::Internal("stored key is not 32 bytes".into()))?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-        .map_err(|_| AppError::Internal("stored key is not a valid point".into()))?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| AppError::Internal("stored key is not a valid point".into()))
+}
+
+fn key_view(row: &crate::store::KeyRow) -> AppResult<KeyView> {
+    let key = stored_key(row)?;
     Ok(KeyView {
         kid: row.kid.clone(),
         jwk: Jwk::from_key(&key),
