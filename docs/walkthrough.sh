@@ -113,7 +113,7 @@ call "$url/v1/bonds/$bond/holders" -H "authorization: Bearer $issuer_token" \
   | jq '{outstanding, holders: [.holders[] | {holder, balance}]}'
 call "$url/v1/bonds/$bond/coupons" | jq '.[0]'
 
-step "7. The issuer engages a verifier, who signs its second-party opinion; the issuer registers a project and reports allocation"
+step "7. The bond was issued in 2025: its verifier and issuer record its history with the real publication dates"
 rm -f "$dir/verifier.jwk"
 verifier_jwk=$("$midori" keygen --out "$dir/verifier.jwk")
 IFS=$'\t' read -r verifier_id verifier_token < <(call -X POST "$url/v1/parties" \
@@ -128,20 +128,35 @@ monitor() { # signer-key token path payload
 }
 monitor "$dir/issuer.jwk" "$issuer_token" reviewers "$(jq -n --arg b "$bond" --arg v "$verifier_id" \
   '{type: "review.engage", bond_id: $b, engagement: {verifier: $v}}')" | jq '{entry_type, entry_index}'
-monitor "$dir/verifier.jwk" "$verifier_token" reviews "$(jq -n --arg b "$bond" '{type: "review.submit", bond_id: $b,
+# Facts recorded more than 30 days after they were published cite the published document (its
+# URI and SHA-256), so nobody can backdate a report unseen. These documents are illustrations.
+doc() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+monitor "$dir/verifier.jwk" "$verifier_token" reviews "$(jq -n --arg b "$bond" --arg h "$(doc spo-2025)" '{type: "review.submit", bond_id: $b,
   review: {review_id: "SPO-2025-OSAKA", kind: "pre_issuance", conclusion: "positive",
-           summary: "Framework aligned with ICMA GBP 2021 and the MoE Green Bond Guidelines 2022"}}')" | jq '{entry_type, entry_index}'
+           summary: "Framework aligned with ICMA GBP 2021 and the MoE Green Bond Guidelines 2022",
+           published_on: "2025-05-30", published_document: {uri: "https://review.example/spo-2025-osaka.pdf", sha256: $h}}}')" | jq '{entry_type, entry_index}'
 monitor "$dir/issuer.jwk" "$issuer_token" projects "$(jq -n --arg b "$bond" '{type: "project.register", bond_id: $b,
   project: {project_id: "SOLAR-OSAKA-BAY", name: "Osaka Bay solar plant", category: "renewable_energy",
             sdg_targets: ["7.2"], country: "JP", location: "Sakishima, Osaka", total_cost: "8000000000",
             financing_share: "100", status: "building", useful_life_years: "25"}}')" | jq '{entry_type, entry_index}'
 # 6,000 tokens of ¥1,000,000 are issued: ¥6bn of net proceeds, ¥4bn allocated, ¥2bn placed meanwhile.
-monitor "$dir/issuer.jwk" "$issuer_token" allocation-reports "$(jq -n --arg b "$bond" '{type: "allocation.report", bond_id: $b,
+monitor "$dir/issuer.jwk" "$issuer_token" allocation-reports "$(jq -n --arg b "$bond" --arg h "$(doc report-fy2025)" '{type: "allocation.report", bond_id: $b,
   allocation: {period_start: "2025-06-20", period_end: "2026-03-31",
     lines: [{project_id: "SOLAR-OSAKA-BAY", amount: "4000000000", use_of_funds: "financing", expense: "capex", value_date: "2025-09-01"}],
-    unallocated: {amount: "2000000000", placement: "Japanese government bonds"}}}')" | jq '{entry_type, entry_index}'
+    unallocated: {amount: "2000000000", placement: "Japanese government bonds"},
+    published_on: "2026-06-30", published_document: {uri: "https://www.pref.osaka.example/green-bond-report-fy2025.pdf", sha256: $h}}}')" | jq '{entry_type, entry_index}'
+monitor "$dir/issuer.jwk" "$issuer_token" impact-reports "$(jq -n --arg b "$bond" --arg h "$(doc report-fy2025)" '{type: "impact.report", bond_id: $b,
+  impact: {period_start: "2025-06-20", period_end: "2026-03-31", basis: "ex_ante",
+    figures: [{projects: ["SOLAR-OSAKA-BAY"], indicator: "renewable_generation", value: "12000", unit: "MWh/yr",
+               methodology: "Expected generation of the plant once operating", baseline: "No generation before commissioning"}],
+    published_on: "2026-06-30", published_document: {uri: "https://www.pref.osaka.example/green-bond-report-fy2025.pdf", sha256: $h}}}')" | jq '{entry_type, entry_index}'
 call "$url/v1/bonds/$bond/allocation" | jq '{net_proceeds, allocated, unallocated, fully_allocated}'
-call "$url/v1/bonds/$bond/label" | jq '{status, since, obligations, reasons}'
+# One label per scheme the bond names: the Osaka IFC label first, then the ICMA Principles.
+call "$url/v1/label-schemes" | jq '[.[] | {id, version, sha256, impact: .impact_reporting.frequency}]'
+call "$url/v1/bonds/$bond/label" | jq '{scheme: .scheme.id, status, since, obligations, reasons}'
+call "$url/v1/bonds/$bond/label?scheme=icma-gbp" | jq '{scheme: .scheme.id, status, since, reasons}'
+# The standing on any past day, as if each fact had been recorded on the day it was published.
+call "$url/v1/bonds/$bond/label?on=2026-01-01" | jq '{on, status, since, jws}'
 
 step "8. Anyone can find the bond and fetch its signed checkpoint and the service's keys"
 call "$url/v1/bonds?kind=green&category=renewable_energy" | jq '[.items[] | {id, name: .terms.name}]'

@@ -15,7 +15,7 @@
 //! flight and rebuilt by replaying the ledger when they differ (another process wrote) or after
 //! a failed batch; a write whose ledger head moved under it fails whole.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -262,8 +262,8 @@ struct LedgerState {
     /// Facts recorded once only, by key (see [`Action::Plain`]).
     once: HashSet<String>,
     monitor: Option<Monitor>,
-    /// The label status last recorded by a `label.changed` entry.
-    label: Option<String>,
+    /// Per label scheme, the status last recorded by a `label.changed` entry.
+    label: BTreeMap<String, String>,
     trial: Option<TrialState>,
     /// The key log's state, on the key log's ledger.
     keys: Option<KeyLog>,
@@ -491,13 +491,22 @@ pub fn apply_recorded(book: &mut Book, kind: &str, data: &Value) -> Result<(), S
     Ok(())
 }
 
+/// The label scheme a `label.changed` entry is about: entries recorded before labels had
+/// schemes are the default scheme's.
+pub fn label_scheme_of(data: &Value) -> &str {
+    data.get("scheme")
+        .and_then(|s| s.get("id"))
+        .and_then(Value::as_str)
+        .unwrap_or(crate::domain::scheme::DEFAULT_SCHEME)
+}
+
 /// A bond's state rebuilt from its ledger: tokens, monitoring, last recorded label.
 pub struct BondReplay {
     pub book: Book,
     pub monitor: Monitor,
-    pub label: Option<String>,
-    /// When the last `label.changed` entry says the status took effect.
-    pub label_since: Option<String>,
+    /// Per label scheme, the status last recorded by a `label.changed` entry, and the day it
+    /// says the status took effect.
+    pub labels: BTreeMap<String, (String, String)>,
     /// Date (Japan) on which the bond was fully redeemed, if it was.
     pub redeemed_on: Option<Date>,
 }
@@ -521,8 +530,7 @@ impl BondReplay {
         BondReplay {
             book: Book::new(book_terms),
             monitor: Monitor::new(monitor_terms),
-            label: None,
-            label_since: None,
+            labels: BTreeMap::new(),
             redeemed_on: None,
         }
     }
@@ -546,16 +554,13 @@ impl BondReplay {
             .apply_recorded(&entry.kind, &entry.data, index, on, actor, net)
             .map_err(context)?;
         if entry.kind == "label.changed" {
-            r.label = entry
-                .data
-                .get("status")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            r.label_since = entry
-                .data
-                .get("effective_on")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            let text = |key: &str| entry.data.get(key).and_then(Value::as_str);
+            if let (Some(status), Some(since)) = (text("status"), text("effective_on")) {
+                r.labels.insert(
+                    label_scheme_of(&entry.data).to_owned(),
+                    (status.to_owned(), since.to_owned()),
+                );
+            }
         }
         Ok(())
     }
@@ -1254,7 +1259,7 @@ impl Committer {
                         book,
                         once: HashSet::new(),
                         monitor,
-                        label: None,
+                        label: BTreeMap::new(),
                         trial,
                         keys: None,
                     },
@@ -1300,16 +1305,16 @@ impl Committer {
                         Some((from, at_size)) => (from.as_ref(), at_size),
                         None => (None, u64::MAX),
                     };
-                    if state.label.as_ref() != from || state.size != at_size {
+                    let scheme = label_scheme_of(data).to_owned();
+                    if state.label.get(&scheme) != from || state.size != at_size {
                         answers[i] = Some(Err(AppError::Conflict(
                             "the label changed meanwhile; evaluate it again".into(),
                         )));
                         continue;
                     }
-                    state.label = data
-                        .get("status")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
+                    if let Some(status) = data.get("status").and_then(Value::as_str) {
+                        state.label.insert(scheme, status.to_owned());
+                    }
                     &Action::Plain {
                         kind: "label.changed".into(),
                         data: data.clone(),
@@ -1767,9 +1772,14 @@ impl Committer {
                 let replayed =
                     replay_bond(book_terms(&issuer, &spec)?, monitor_terms(&spec)?, &entries)
                         .map_err(AppError::Internal)?;
-                (Some(replayed.book), Some(replayed.monitor), replayed.label)
+                let label = replayed
+                    .labels
+                    .into_iter()
+                    .map(|(scheme, (status, _))| (scheme, status))
+                    .collect();
+                (Some(replayed.book), Some(replayed.monitor), label)
             }
-            None => (None, None, None),
+            None => (None, None, BTreeMap::new()),
         };
         let trial = match batch.trial_by_ledger(ledger_id).await? {
             Some((text, regulator)) => {

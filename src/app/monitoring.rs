@@ -14,19 +14,21 @@ use time::{Date, OffsetDateTime, Time};
 use utoipa::ToSchema;
 
 use super::engine::{
-    Accepted, Action, Append, BondReplay, book_terms, monitor_terms, replay_bond, rules_date,
+    Accepted, Action, Append, BondReplay, book_terms, label_scheme_of, monitor_terms, replay_bond,
+    rules_date,
 };
 use super::parties::require_role;
 use super::tokens::field;
 use super::{App, AppError, AppResult, Caller};
 use crate::domain::error::FieldError;
 use crate::domain::ids::Currency;
-use crate::domain::label::{self, RULES, Standing, Status};
+use crate::domain::label::{self, Standing, Status};
 use crate::domain::monitor::{
     self, AllocationReportSpec, EngagementSpec, ImpactReportSpec, MonitorOp, ProjectSpec,
     ProjectStatusSpec, ReviewSpec, WithdrawalSpec,
 };
 use crate::domain::party::Role;
+use crate::domain::scheme::{self, Scheme};
 use crate::domain::wire::format_date;
 use crate::ledger::entry::SignedRequest;
 use crate::ledger::jws;
@@ -188,16 +190,39 @@ pub struct ReviewView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ObligationView {
     pub kind: String,
+    /// The end of the reporting year a report is due on (`null` for a one-off obligation).
+    pub year_end: Option<String>,
     pub due: String,
+    /// The report (entry index) or review (id) that met it.
     pub met_by: Option<String>,
+    /// When that report or review was published.
     pub met_on: Option<String>,
+    /// When it was recorded on the ledger.
+    pub met_recorded_on: Option<String>,
+    /// It was recorded more than the scheme's `recording.late_after_days` after publication.
+    pub recorded_late: bool,
     pub days_late: u32,
 }
 
-/// A bond's label now: the standing computed from its ledger, and the signed JWS of it.
+/// The scheme a label is awarded under.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SchemeRef {
+    pub id: String,
+    pub version: u32,
+    /// SHA-256 of the scheme file (`GET /v1/label-schemes/{id}`).
+    pub sha256: String,
+}
+
+/// A bond's label under one scheme on a day: the standing computed from its ledger, and (for
+/// today) the signed JWS of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LabelView {
     pub bond_id: String,
+    pub scheme: SchemeRef,
+    /// Every scheme the bond is labelled under (ask for another with `?scheme=`).
+    pub schemes: Vec<String>,
+    /// The day the standing is for (Japan): today unless `?on=` asked for another.
+    pub on: String,
     pub status: String,
     pub since: String,
     pub next_change: Option<String>,
@@ -207,14 +232,17 @@ pub struct LabelView {
     pub reasons: Vec<String>,
     /// Size of the bond's ledger that the evaluation read.
     pub checkpoint_size: String,
-    /// Compact JWS (EdDSA) of the label; verify with `/.well-known/jwks.json`.
-    pub jws: String,
+    /// Compact JWS (EdDSA) of the label today; verify with `/.well-known/jwks.json`. `null` for
+    /// a standing on a past day (`?on=`): only today's standing is signed.
+    pub jws: Option<String>,
 }
 
 /// One recorded label change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LabelChange {
     pub entry_index: String,
+    /// The scheme id of the label that changed.
+    pub scheme: String,
     pub time: String,
     pub previous: Option<String>,
     pub status: String,
@@ -226,6 +254,8 @@ pub struct LabelChange {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LabelSummary {
     pub bond_id: String,
+    /// The scheme the status is under.
+    pub scheme: String,
     pub name: String,
     pub kind: String,
     pub isin: Option<String>,
@@ -296,20 +326,40 @@ fn figures(values: &BTreeMap<String, Decimal>, factor: Decimal) -> Vec<Figure> {
         .collect()
 }
 
-fn obligation_view(o: &label::Obligation) -> ObligationView {
+fn obligation_view(o: &label::Obligation, scheme: &Scheme) -> ObligationView {
     ObligationView {
         kind: o.kind.as_str().to_owned(),
+        year_end: o.year_end.map(format_date),
         due: format_date(o.due),
         met_by: o.met.as_ref().map(|m| m.id.clone()),
         met_on: o.met.as_ref().map(|m| format_date(m.on)),
+        met_recorded_on: o.met.as_ref().map(|m| format_date(m.recorded_on)),
+        recorded_late: o
+            .met
+            .as_ref()
+            .is_some_and(|m| recorded_late(m.on, m.recorded_on, scheme)),
         days_late: o.days_late,
+    }
+}
+
+/// Whether a fact published on `published` and recorded on `recorded` was recorded late under
+/// `scheme`.
+fn recorded_late(published: Date, recorded: Date, scheme: &Scheme) -> bool {
+    (recorded - published).whole_days() > i64::from(scheme.recording.late_after_days)
+}
+
+fn scheme_ref(scheme: &Scheme) -> SchemeRef {
+    SchemeRef {
+        id: scheme.id.clone(),
+        version: scheme.version,
+        sha256: scheme.sha256.clone(),
     }
 }
 
 fn evidence_json(s: &Standing) -> Value {
     let report = |r: &Option<label::ReportRef>| {
         r.as_ref().map(|r| {
-            json!({ "entry_index": r.id, "period_start": format_date(r.period_start), "period_end": format_date(r.period_end) })
+            json!({ "entry_index": r.id, "period_start": format_date(r.period_start), "period_end": format_date(r.period_end), "published_on": format_date(r.published_on) })
         })
     };
     json!({
@@ -448,6 +498,8 @@ impl App {
         }
         .ok_or_else(|| AppError::Internal("member checked above".into()))?
         .map_err(|e| prefixed(e, member))?;
+        let mut op = op;
+        self.check_publication(&bond, &mut op, member)?;
         if let MonitorOp::Engage { verifier } = &op {
             let is_verifier = self
                 .store
@@ -475,6 +527,45 @@ impl App {
             tracing::warn!(bond = %bond.id, error = %e, "label refresh after a monitoring entry");
         }
         Ok(accepted)
+    }
+
+    /// A report or review says when it was published (the day it is recorded if it does not
+    /// say); one recorded more than the bond's schemes allow after that (the strictest
+    /// `recording.late_after_days`) cites its published document, so nobody can quietly backdate
+    /// a fact to cure a missed deadline.
+    fn check_publication(&self, bond: &BondRow, op: &mut MonitorOp, member: &str) -> AppResult<()> {
+        let today = self.rules_today();
+        let published = match op {
+            MonitorOp::ReportAllocation(r) => &mut r.published,
+            MonitorOp::ReportImpact(r) => &mut r.published,
+            MonitorOp::Review(r) => &mut r.published,
+            _ => return Ok(()),
+        };
+        let published = published.get_or_insert_with(|| monitor::Published {
+            on: today,
+            document: None,
+        });
+        let terms = monitor_terms(&bond.spec)?;
+        let registered = self.registered_on(bond);
+        let allowed = terms
+            .label_schemes
+            .iter()
+            .filter_map(|id| scheme::for_bond(id, registered))
+            .map(|s| s.recording.late_after_days)
+            .min()
+            .unwrap_or(0);
+        let after = (today - published.on).whole_days();
+        if after > i64::from(allowed) && published.document.is_none() {
+            return Err(AppError::Validation(vec![field(
+                &format!("/payload/{member}/published_document"),
+                "required_when_recorded_late",
+                format!(
+                    "published on {} and recorded {after} days later, more than the {allowed} days the bond's label schemes allow: cite the published document ({{uri, sha256}}); the fact is shown as recorded late",
+                    format_date(published.on)
+                ),
+            )]));
+        }
+        Ok(())
     }
 
     /// A bond's state replayed from its whole ledger, and the date it was registered.
@@ -580,63 +671,154 @@ impl App {
         Ok(out)
     }
 
-    /// The label's standing now, computed from the ledger at this read, and its JWS.
-    pub async fn label(&self, bond_id: &str) -> AppResult<LabelView> {
+    /// The label schemes of a bond, each at the version in effect when it was registered.
+    fn bond_schemes(&self, bond: &BondRow, r: &BondReplay) -> AppResult<Vec<&'static Scheme>> {
+        let registered = self.registered_on(bond);
+        r.monitor
+            .terms()
+            .label_schemes
+            .iter()
+            .map(|id| {
+                scheme::for_bond(id, registered)
+                    .ok_or_else(|| AppError::Internal(format!("label scheme {id} is not shipped")))
+            })
+            .collect()
+    }
+
+    /// The day (Japan) the bond was registered.
+    fn registered_on(&self, bond: &BondRow) -> Date {
+        OffsetDateTime::parse(&bond.created_at, &Rfc3339)
+            .map(rules_date)
+            .unwrap_or_else(|_| self.rules_today())
+    }
+
+    /// The scheme `requested` among the bond's, or its first.
+    fn bond_scheme(
+        &self,
+        bond: &BondRow,
+        r: &BondReplay,
+        requested: Option<&str>,
+    ) -> AppResult<&'static Scheme> {
+        let schemes = self.bond_schemes(bond, r)?;
+        match requested {
+            None => schemes
+                .first()
+                .copied()
+                .ok_or_else(|| AppError::Internal("a bond has at least one scheme".into())),
+            Some(id) => {
+                if scheme::latest(id).is_none() {
+                    return Err(AppError::BadRequest(format!(
+                        "scheme {id:?} is not a label scheme (GET /v1/label-schemes lists them)"
+                    )));
+                }
+                schemes.into_iter().find(|s| s.id == id).ok_or_else(|| {
+                    AppError::NotFound(format!(
+                        "bond {} is not labelled under scheme {id}",
+                        bond.id
+                    ))
+                })
+            }
+        }
+    }
+
+    /// The label's standing under one scheme (the bond's first if `scheme` is `None`) on `on`
+    /// (today if `None`), computed from the ledger at this read; signed as a JWS for today.
+    pub async fn label(
+        &self,
+        bond_id: &str,
+        on: Option<Date>,
+        scheme: Option<&str>,
+    ) -> AppResult<LabelView> {
         let bond = self.bond_row(bond_id).await?;
         let (r, size) = self.bond_replay(&bond).await?;
+        let scheme = self.bond_scheme(&bond, &r, scheme)?;
         let facts = r.monitor.facts(r.redeemed_on);
         let today = self.rules_today();
-        let standing = label::evaluate(&facts, today, &RULES);
-        let now = self.clock.now();
-        let iat = now.unix_timestamp();
-        let cap = iat + LABEL_VALIDITY_HOURS * 3600;
-        let exp = standing
-            .next_change
-            .map(|d| start_of_day_jst(d).min(cap))
-            .unwrap_or(cap)
-            .max(iat + 1);
+        let day = on.unwrap_or(today);
+        if day > today {
+            return Err(AppError::BadRequest(format!(
+                "on={} is after today {} (Japan): the standing is known up to today",
+                format_date(day),
+                format_date(today)
+            )));
+        }
+        let standing = label::evaluate(&facts, day, &scheme.rules());
         let evidence = evidence_json(&standing);
-        let claims = json!({
-            "iss": self.origin(),
-            "sub": bond.id,
-            "iat": iat,
-            "exp": exp,
-            "label": {
-                "status": standing.status.as_str(),
-                "since": format_date(standing.since),
-                "bond": { "id": bond.id, "name": bond.name, "kind": bond.kind, "isin": bond.isin },
-                "evidence": evidence,
-                "checkpoint_size": size.to_string(),
-                "ledger": format!("{}/bonds/{}", self.origin(), bond.id),
-                "next_change": standing.next_change.map(format_date),
-                "rules": "midori label rules v1 (docs/labels.md)",
-            },
-        });
-        let token = jws::sign(&claims, self.signer())?;
+        let jws = if day == today {
+            let now = self.clock.now();
+            let iat = now.unix_timestamp();
+            let cap = iat + LABEL_VALIDITY_HOURS * 3600;
+            let exp = standing
+                .next_change
+                .map(|d| start_of_day_jst(d).min(cap))
+                .unwrap_or(cap)
+                .max(iat + 1);
+            let claims = json!({
+                "iss": self.origin(),
+                "sub": bond.id,
+                "iat": iat,
+                "exp": exp,
+                "label": {
+                    "status": standing.status.as_str(),
+                    "since": format_date(standing.since),
+                    "scheme": scheme_ref(scheme),
+                    "bond": { "id": bond.id, "name": bond.name, "kind": bond.kind, "isin": bond.isin },
+                    "evidence": evidence,
+                    "checkpoint_size": size.to_string(),
+                    "ledger": format!("{}/bonds/{}", self.origin(), bond.id),
+                    "next_change": standing.next_change.map(format_date),
+                },
+            });
+            Some(jws::sign(&claims, self.signer())?)
+        } else {
+            None
+        };
         Ok(LabelView {
             bond_id: bond.id,
+            scheme: scheme_ref(scheme),
+            schemes: r.monitor.terms().label_schemes.clone(),
+            on: format_date(day),
             status: standing.status.as_str().to_owned(),
             since: format_date(standing.since),
             next_change: standing.next_change.map(format_date),
-            obligations: standing.obligations.iter().map(obligation_view).collect(),
+            obligations: standing
+                .obligations
+                .iter()
+                .map(|o| obligation_view(o, scheme))
+                .collect(),
             evidence,
             reasons: standing.reasons.clone(),
             checkpoint_size: size.to_string(),
-            jws: token,
+            jws,
         })
     }
 
-    /// The label changes recorded on the bond's ledger.
-    pub async fn label_history(&self, bond_id: &str) -> AppResult<Vec<LabelChange>> {
+    /// The label changes recorded on the bond's ledger, of one scheme or all.
+    pub async fn label_history(
+        &self,
+        bond_id: &str,
+        scheme: Option<&str>,
+    ) -> AppResult<Vec<LabelChange>> {
         let bond = self.bond_row(bond_id).await?;
         let entries = self.ledger_entries(&bond.ledger_id).await?;
+        if let Some(id) = scheme {
+            let r = replay_bond(
+                book_terms(&bond.issuer_id, &bond.spec)?,
+                monitor_terms(&bond.spec)?,
+                std::iter::empty(),
+            )
+            .map_err(AppError::Internal)?;
+            self.bond_scheme(&bond, &r, Some(id))?;
+        }
         Ok(entries
             .iter()
             .filter(|e| e.kind == "label.changed")
+            .filter(|e| scheme.is_none_or(|id| label_scheme_of(&e.data) == id))
             .map(|e| {
                 let text = |k: &str| e.data.get(k).and_then(Value::as_str).map(str::to_owned);
                 LabelChange {
                     entry_index: e.index.clone(),
+                    scheme: label_scheme_of(&e.data).to_owned(),
                     time: e.time.clone(),
                     previous: text("previous"),
                     status: text("status").unwrap_or_default(),
@@ -658,7 +840,7 @@ impl App {
     }
 
     /// Record on the bond's ledger every label change since the last recorded one, each with
-    /// the date it took effect. Returns how many were recorded.
+    /// the date it took effect, under every scheme of the bond. Returns how many were recorded.
     pub async fn refresh_label(&self, bond_id: &str) -> AppResult<usize> {
         // An entry appended between reading the ledger and recording a change makes the engine
         // refuse the change (it rests on facts that are no longer the latest): read again.
@@ -673,56 +855,62 @@ impl App {
     }
 
     /// One evaluation: the changes recorded, and whether it ran to the end.
+    ///
+    /// A change takes effect on the day the evaluation says, but never before the last recorded
+    /// change of the same label: a fact published long before it was recorded (a bond brought on
+    /// after issue) changes the label from the day it is recorded, and `?on=` gives the standing
+    /// as it was on any earlier day.
     async fn refresh_label_once(&self, bond_id: &str) -> AppResult<(usize, bool)> {
         let bond = self.bond_row(bond_id).await?;
         let (r, size) = self.bond_replay(&bond).await?;
         let facts = r.monitor.facts(r.redeemed_on);
         let today = self.rules_today();
-        let registered = OffsetDateTime::parse(&bond.created_at, &Rfc3339)
-            .map(rules_date)
-            .unwrap_or(today);
-        let from = r
-            .label_since
-            .as_deref()
-            .and_then(|d| crate::domain::wire::parse_date(d).ok())
-            .unwrap_or(registered)
-            .min(today);
-        let mut current = r.label.clone();
-        let mut changes: Vec<(Date, Status)> = Vec::new();
-        let first = label::evaluate(&facts, from, &RULES).status;
-        if current.as_deref() != Some(first.as_str()) {
-            changes.push((from, first));
-        }
-        changes.extend(label::history(&facts, from, today, &RULES));
+        let registered = self.registered_on(&bond);
         let mut recorded = 0;
-        for (on, status) in changes {
-            if current.as_deref() == Some(status.as_str()) {
-                continue;
+        for scheme in self.bond_schemes(&bond, &r)? {
+            let rules = scheme.rules();
+            let last = r.labels.get(&scheme.id);
+            let from = last
+                .and_then(|(_, since)| crate::domain::wire::parse_date(since).ok())
+                .unwrap_or(registered)
+                .min(today);
+            let mut current = last.map(|(status, _)| status.clone());
+            let mut changes: Vec<(Date, Status)> = Vec::new();
+            let first = label::evaluate(&facts, from, &rules).status;
+            if current.as_deref() != Some(first.as_str()) {
+                changes.push((from, first));
             }
-            let standing = label::evaluate(&facts, on, &RULES);
-            let data = json!({
-                "status": status.as_str(),
-                "previous": current,
-                "effective_on": format_date(on),
-                "reasons": standing.reasons,
-                "evidence": evidence_json(&standing),
-            });
-            match self
-                .engine()
-                .record_label(
-                    bond.ledger_id.clone(),
-                    current.clone(),
-                    size + recorded as u64,
-                    data,
-                )
-                .await
-            {
-                Ok(_) => recorded += 1,
-                // The ledger moved on (a new fact, or another evaluation): start again.
-                Err(AppError::Conflict(_)) => return Ok((recorded, false)),
-                Err(e) => return Err(e),
+            changes.extend(label::history(&facts, from, today, &rules));
+            for (on, status) in changes {
+                if current.as_deref() == Some(status.as_str()) {
+                    continue;
+                }
+                let standing = label::evaluate(&facts, on, &rules);
+                let data = json!({
+                    "scheme": scheme_ref(scheme),
+                    "status": status.as_str(),
+                    "previous": current,
+                    "effective_on": format_date(on),
+                    "reasons": standing.reasons,
+                    "evidence": evidence_json(&standing),
+                });
+                match self
+                    .engine()
+                    .record_label(
+                        bond.ledger_id.clone(),
+                        current.clone(),
+                        size + recorded as u64,
+                        data,
+                    )
+                    .await
+                {
+                    Ok(_) => recorded += 1,
+                    // The ledger moved on (a new fact, or another evaluation): start again.
+                    Err(AppError::Conflict(_)) => return Ok((recorded, false)),
+                    Err(e) => return Err(e),
+                }
+                current = Some(status.as_str().to_owned());
             }
-            current = Some(status.as_str().to_owned());
         }
         Ok((recorded, true))
     }
@@ -773,12 +961,20 @@ impl App {
     pub async fn labels(
         &self,
         filter: &BondFilter,
+        scheme: Option<&str>,
         status: Option<&str>,
         after: Option<&str>,
         limit: Option<u32>,
     ) -> AppResult<LabelPage> {
         if let Some(s) = status {
             Status::parse(s).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        }
+        if let Some(id) = scheme
+            && scheme::latest(id).is_none()
+        {
+            return Err(AppError::BadRequest(format!(
+                "scheme {id:?} is not a label scheme (GET /v1/label-schemes lists them)"
+            )));
         }
         let after = super::parties::page_cursor(after)?;
         let limit =
@@ -798,12 +994,23 @@ impl App {
                     return Ok(LabelPage { items: out, next });
                 }
                 let (r, _) = self.bond_replay(row).await?;
-                let standing = label::evaluate(&r.monitor.facts(r.redeemed_on), today, &RULES);
+                // A bond not labelled under the scheme asked for is not listed.
+                let label_scheme = match self.bond_scheme(row, &r, scheme) {
+                    Ok(s) => s,
+                    Err(AppError::NotFound(_)) => continue,
+                    Err(e) => return Err(e),
+                };
+                let standing = label::evaluate(
+                    &r.monitor.facts(r.redeemed_on),
+                    today,
+                    &label_scheme.rules(),
+                );
                 if status.is_some_and(|s| s != standing.status.as_str()) {
                     continue;
                 }
                 out.push(LabelSummary {
                     bond_id: row.id.clone(),
+                    scheme: label_scheme.id.clone(),
                     name: row.name.clone(),
                     kind: row.kind.clone(),
                     isin: row.isin.clone(),
@@ -865,12 +1072,17 @@ impl App {
             Ok(bond) => {
                 let (r, _) = self.bond_replay(&bond).await?;
                 let facts = r.monitor.facts(r.redeemed_on);
-                Some(
-                    label::evaluate(&facts, self.rules_today(), &RULES)
-                        .status
-                        .as_str()
-                        .to_owned(),
-                )
+                let requested = claims.pointer("/label/scheme/id").and_then(Value::as_str);
+                match self.bond_scheme(&bond, &r, requested) {
+                    Ok(scheme) => Some(
+                        label::evaluate(&facts, self.rules_today(), &scheme.rules())
+                            .status
+                            .as_str()
+                            .to_owned(),
+                    ),
+                    Err(AppError::NotFound(_) | AppError::BadRequest(_)) => None,
+                    Err(e) => return Err(e),
+                }
             }
             Err(_) => None,
         };

@@ -29,6 +29,7 @@ use utoipa::openapi::schema::Schema;
 
 use crate::domain::error::{ErrorCode, FieldError, FieldErrors, all_parsed, quoted};
 use crate::domain::ids::{Currency, Isin};
+use crate::domain::label::YearEnd;
 use crate::domain::money::{
     AMOUNT_UNITS_MAX, Amount, DecimalFormat, Rate, TokenQuantity, parse_decimal, parse_whole_number,
 };
@@ -247,6 +248,16 @@ pub struct BondSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub documents: Vec<DocumentSpec>,
     pub transfer_restrictions: TransferRestrictionsSpec,
+    /// The label schemes the bond is labelled under (`GET /v1/label-schemes`), each a scheme id;
+    /// `["icma-gbp"]` when absent. The bond holds one label per scheme.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(example = json!(["icma-gbp", "osaka-ifc"]))]
+    pub label_schemes: Vec<String>,
+    /// The issuer's fiscal year end, `MM-DD`; reporting years follow it. `03-31` when absent
+    /// (Japanese local governments and most companies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "03-31")]
+    pub fiscal_year_end: Option<String>,
 }
 
 /// Coupon terms as signed.
@@ -358,7 +369,13 @@ pub struct BondTerms {
     framework: Framework,
     documents: Vec<Document>,
     restrictions: TransferRestrictions,
+    /// As given (empty: the default scheme).
+    label_schemes: Vec<String>,
+    fiscal_year_end: Option<YearEnd>,
 }
+
+/// At most this many label schemes a bond.
+pub const LABEL_SCHEMES_MAX: usize = 5;
 
 /// Validated coupon terms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -788,6 +805,40 @@ impl BondSpec {
         let framework = check_framework(kind, &self.framework, term, &mut errors);
         let documents = check_documents(kind, &self.documents, &mut errors);
         let restrictions = check_restrictions(&self.transfer_restrictions, term, &mut errors);
+        let mut label_schemes_ok = true;
+        if self.label_schemes.len() > LABEL_SCHEMES_MAX {
+            errors.push(
+                "/label_schemes",
+                "too_many_schemes",
+                format!("at most {LABEL_SCHEMES_MAX} label schemes a bond"),
+            );
+            label_schemes_ok = false;
+        }
+        for (i, id) in self.label_schemes.iter().enumerate() {
+            if crate::domain::scheme::latest(id).is_none() {
+                errors.push(
+                    format!("/label_schemes/{i}"),
+                    "unknown_scheme",
+                    format!("{id:?} is not a label scheme (GET /v1/label-schemes lists them)"),
+                );
+                label_schemes_ok = false;
+            } else if self.label_schemes[..i].contains(id) {
+                errors.push(
+                    format!("/label_schemes/{i}"),
+                    "duplicate_scheme",
+                    format!("{id} is named twice"),
+                );
+                label_schemes_ok = false;
+            }
+        }
+        let fiscal_year_end = match self.fiscal_year_end.as_deref().map(YearEnd::parse) {
+            None => Some(None),
+            Some(Ok(end)) => Some(Some(end)),
+            Some(Err(e)) => {
+                errors.push("/fiscal_year_end", "invalid_year_end", e.to_string());
+                None
+            }
+        };
 
         let terms = (|| {
             let term = term?;
@@ -804,6 +855,8 @@ impl BondSpec {
                 framework: framework?,
                 documents: documents?,
                 restrictions: restrictions?,
+                label_schemes: label_schemes_ok.then(|| self.label_schemes.clone())?,
+                fiscal_year_end: fiscal_year_end?,
             })
         })();
         errors.into_result(terms)
@@ -907,6 +960,20 @@ impl BondTerms {
         &self.restrictions
     }
 
+    /// The ids of the label schemes the bond is labelled under, the default if none is named.
+    pub fn label_schemes(&self) -> Vec<String> {
+        if self.label_schemes.is_empty() {
+            vec![crate::domain::scheme::DEFAULT_SCHEME.to_owned()]
+        } else {
+            self.label_schemes.clone()
+        }
+    }
+
+    /// The issuer's fiscal year end (31 March if the terms name none).
+    pub fn fiscal_year_end(&self) -> YearEnd {
+        self.fiscal_year_end.unwrap_or(YearEnd::MARCH_31)
+    }
+
     /// The normalised wire form: amounts and rates as `Decimal::normalize()` prints them, names
     /// trimmed, empty lists and absent options left out when serialised.
     /// `to_spec().validate()` gives these terms back.
@@ -955,6 +1022,8 @@ impl BondTerms {
                     .map(|holders| holders.to_string()),
                 issuer_approval_required: self.restrictions.issuer_approval_required,
             },
+            label_schemes: self.label_schemes.clone(),
+            fiscal_year_end: self.fiscal_year_end.map(|end| end.as_string()),
         }
     }
 }

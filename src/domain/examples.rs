@@ -62,6 +62,9 @@ pub fn green() -> BondSpec {
             max_holders: None,
             issuer_approval_required: false,
         },
+        // The International Finance City's own label first, and the ICMA Principles.
+        label_schemes: vec!["osaka-ifc".to_owned(), "icma-gbp".to_owned()],
+        fiscal_year_end: None,
     }
 }
 
@@ -106,6 +109,8 @@ pub fn social() -> BondSpec {
             max_holders: None,
             issuer_approval_required: false,
         },
+        label_schemes: Vec::new(),
+        fiscal_year_end: None,
     }
 }
 
@@ -148,6 +153,8 @@ pub fn sustainability() -> BondSpec {
             max_holders: None,
             issuer_approval_required: false,
         },
+        label_schemes: Vec::new(),
+        fiscal_year_end: None,
     }
 }
 
@@ -205,6 +212,8 @@ pub fn sustainability_linked() -> BondSpec {
             max_holders: Some("49".to_owned()),
             issuer_approval_required: true,
         },
+        label_schemes: Vec::new(),
+        fiscal_year_end: None,
     }
 }
 
@@ -243,6 +252,8 @@ pub fn sdg() -> BondSpec {
             max_holders: None,
             issuer_approval_required: false,
         },
+        label_schemes: Vec::new(),
+        fiscal_year_end: None,
     }
 }
 

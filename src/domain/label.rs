@@ -1,87 +1,185 @@
-//! Label lifecycle: a bond's label status as a pure function of ledger facts and a date.
+//! Label lifecycle: a bond's label status under one label scheme, as a pure function of ledger
+//! facts, the scheme's rules and a date.
 //!
 //! Pure and deterministic: no I/O, no clock, no panics. "Today" is an argument, and every fact
-//! dated after it is ignored, so evaluating at a past date reconstructs the status as it was.
+//! published after it is ignored, so evaluating at a past date reconstructs the status as it was.
+//! Facts are dated by the day they were **published** (`published_on`), not the day they were
+//! recorded, so a bond brought on years after issue evaluates as if each fact had been recorded
+//! on its day.
 //!
 //! ```text
-//! draft ─► reviewed ─► allocating ─► fully_allocated ─► verified ─► monitoring ─► matured
-//!            └──────────────┴─────────────┴────────────────┴────────────┘
+//! draft ─► declared | reviewed ─► allocating ─► fully_allocated ─► verified ─► monitoring ─► matured
+//!                  └──────────────┴─────────────┴────────────────┴────────────┘
 //!                    │ an obligation past due            ▲ the late report or review arrives
 //!                    ▼                                   │
 //!                 overdue ── more than grace_days ──► suspended
 //! any labelled state ──► revoked (negative review, or a review it rests on withdrawn): final
 //! ```
 //!
-//! Every parameter lives in [`RULES`]; `docs/labels.md` gives the standard each one comes from.
-//! The rules, precisely:
-//! - **Stages.** A positive pre-issuance review (second-party opinion) that is not withdrawn makes
-//!   the bond *reviewed*; one allocation report makes it *allocating*; the first report that says
-//!   so makes it *fully allocated*; a positive allocation verification dated on or after that
-//!   report's filing date makes it *verified*; an impact report filed on or after that date then
-//!   makes it *monitoring*. The maturity date, or an earlier full redemption, makes it *matured*.
-//! - **Obligations** (only once the bond is labelled). Allocation reports: the first is due
-//!   [`LabelRules::allocation_report_every_months`] after the issue date, each next one that long
-//!   after the latest `period_end` reported so far, until a report says fully allocated.
-//!   Post-issuance verification: due [`LabelRules::post_issuance_verification_within_months`]
-//!   after issue, met by the first positive allocation verification. Impact reports: the first
-//!   is due [`LabelRules::impact_report_every_months`] after the fully-allocated report was filed,
-//!   each next one that long after the latest impact `period_end` reported so far; only reports
-//!   filed on or after full allocation count (EU GBS Art. 12 asks for one *after* full
-//!   allocation). A report meets the open obligation only if it extends the period covered (or
-//!   declares full allocation): a correction of an earlier period is evidence, not a new report.
-//!   An obligation is late from the day after its due date. Deadlines stop at maturity: an open
-//!   obligation due on or after the maturity (or redemption) date is dropped, but one that was
-//!   already late stays late until it is met.
-//! - **Overdue and suspended.** Any open obligation past due makes the label *overdue*; more than
-//!   [`LabelRules::grace_days`] days past due makes it *suspended*. Both end the day the late
-//!   fact is recorded: the status is recomputed as if nothing had been late.
-//! - **Revoked**, for good: a negative review of any kind (misallocation or ineligible use found)
-//!   once the label exists, or the withdrawal of a positive review the label rests on — the
-//!   latest positive pre-issuance review or the latest positive allocation verification at the
-//!   time of withdrawal. A negative review before the label exists leaves the bond in draft.
+//! The parameters come from a label scheme ([`crate::domain::scheme`]): a versioned rulebook
+//! per standard (ICMA GBP, Japan MoE guidelines, EU GBS, Climate Bonds, midori's Osaka IFC
+//! label). `docs/labels.md` states the rules precisely and cites each parameter.
 //!
-//! Month arithmetic clamps to the end of the month ([`add_months`]). Reports are considered in
-//! order of filing date; reports filed on the same day keep their ledger order.
+//! - **Reporting years** follow the issuer's fiscal year ([`YearEnd`]): the first ends on the
+//!   first fiscal-year end at least [`LabelRules::short_first_year_months`] after the issue date
+//!   (a shorter first year is joined to the next); each next one a year later. A report on a
+//!   year is due [`LabelRules::allocation_lag_months`] (impact: `impact_lag_months`) after the
+//!   year ends, and is met by the first report, in order of publication, whose period reaches
+//!   the year's end (or, for allocation, that declares full allocation).
+//! - **Stages.** The label exists from a positive pre-issuance review, or — where the scheme only
+//!   recommends one — from the issue date (*declared*). One allocation report makes it
+//!   *allocating*, full allocation *fully allocated*, a positive allocation verification published
+//!   on or after that *verified*, and an impact report published on or after full allocation
+//!   *monitoring* (verification first where the scheme requires it).
+//! - **Overdue and suspended.** An open obligation past due makes the label *overdue*; more than
+//!   [`LabelRules::grace_days`] days past due, *suspended*. Both end the day the late fact is
+//!   published: the status is then recomputed as if nothing had been late.
+//! - **Revoked**, for good, as the scheme says: a negative review once the label exists, or the
+//!   withdrawal of a review the label rests on.
 
 use time::{Date, Duration, Month};
 
 use crate::domain::wire::{format_date, wire_enum};
 
-/// The parameters of the label rules. [`RULES`] is the one set midori applies.
+/// The parameters of a label scheme that the evaluation needs (see `domain::scheme`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LabelRules {
-    /// Allocation reports are due at least this often until full allocation.
-    pub allocation_report_every_months: u32,
-    /// The post-issuance (allocation) verification is due this long after issue.
-    pub post_issuance_verification_within_months: u32,
-    /// Impact reports are due at least this often after full allocation, until maturity.
-    pub impact_report_every_months: u32,
+    /// No label until a positive pre-issuance review; otherwise the label is declared from the
+    /// issue date and the review is only recommended.
+    pub pre_issuance_review_required: bool,
+    /// When a post-issuance verification of the allocation is due; `None`: only recommended.
+    pub verification: Option<VerificationDue>,
+    /// Allocation reports are due every reporting year until full allocation (or maturity).
+    pub allocation_until: ReportingUntil,
+    /// A report on a reporting year is due this many months after the year ends.
+    pub allocation_lag_months: u32,
+    pub impact: ImpactFrequency,
+    pub impact_lag_months: u32,
+    /// A first fiscal year that ends less than this many months after the issue date is joined
+    /// to the next one.
+    pub short_first_year_months: u32,
     /// An overdue label is suspended once an obligation is more than this many days late.
     pub grace_days: u32,
+    pub revoke_on_negative_review: bool,
+    pub revoke_on_withdrawn_review: bool,
 }
 
-/// The label rules midori applies: the single place their values live.
-pub const RULES: LabelRules = LabelRules {
-    // ICMA Green Bond Principles ("annually, until full allocation"), Japan Ministry of the
-    // Environment Green Bond Guidelines 2022, EU GBS (Regulation (EU) 2023/2631) Art. 11.
-    allocation_report_every_months: 12,
-    // Climate Bonds Standard v3 and later: post-issuance verification within 24 months of issue
-    // *(check against the version the bond is certified under)*.
-    post_issuance_verification_within_months: 24,
-    // ICMA Harmonised Framework for Impact Reporting ("annually"); EU GBS Art. 12: at least one
-    // impact report after full allocation.
-    impact_report_every_months: 12,
-    // midori's choice. The Luxembourg Green Exchange removes a bond that has not reported for a
-    // year; three months of grace flags the lapse well before that.
-    grace_days: 90,
-};
+/// When a required post-issuance verification is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerificationDue {
+    /// This many months after the issue date (Climate Bonds: 24).
+    MonthsAfterIssue(u32),
+    /// This many months after the full-allocation report is published (EU GBS Art. 11(4)).
+    MonthsAfterFullAllocation(u32),
+}
+
+wire_enum! {
+    /// How long allocation reports are due.
+    pub enum ReportingUntil ("reporting end") {
+        /// Until a report declares the proceeds fully allocated.
+        FullAllocation = "full_allocation",
+        /// Every reporting year until maturity.
+        Maturity = "maturity",
+    }
+}
+
+wire_enum! {
+    /// Which impact reports a scheme requires.
+    pub enum ImpactFrequency ("impact frequency") {
+        /// None required (recommended at most).
+        NotRequired = "none",
+        /// One impact report after full allocation (EU GBS Art. 12).
+        OnceAfterFullAllocation = "once_after_full_allocation",
+        /// One a reporting year, up to and including the year of full allocation.
+        AnnuallyUntilFullAllocation = "annually_until_full_allocation",
+        /// One a reporting year until maturity.
+        AnnuallyUntilMaturity = "annually_until_maturity",
+    }
+}
+
+/// The last day of an issuer's fiscal year, `MM-DD` (`03-31` for most Japanese companies and
+/// every Japanese local government). 29 February is refused: a year end must exist every year.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct YearEnd {
+    month: Month,
+    day: u8,
+}
+
+/// A fiscal year end that is not `MM-DD` of a day every year has.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{input:?} is not a fiscal year end written MM-DD (e.g. \"03-31\"; 02-29 is not a day every year has)"
+)]
+pub struct YearEndError {
+    input: String,
+}
+
+impl YearEnd {
+    /// 31 March: the Japanese fiscal year of local governments and most companies.
+    pub const MARCH_31: YearEnd = YearEnd {
+        month: Month::March,
+        day: 31,
+    };
+
+    pub fn parse(text: &str) -> Result<YearEnd, YearEndError> {
+        let error = || YearEndError {
+            input: text.to_owned(),
+        };
+        let bytes = text.as_bytes();
+        if bytes.len() != 5 || bytes[2] != b'-' {
+            return Err(error());
+        }
+        let two = |s: &[u8]| -> Option<u8> {
+            s.iter()
+                .all(u8::is_ascii_digit)
+                .then(|| (s[0] - b'0') * 10 + (s[1] - b'0'))
+        };
+        let month = two(&bytes[0..2])
+            .and_then(|m| Month::try_from(m).ok())
+            .ok_or_else(error)?;
+        let day = two(&bytes[3..5]).ok_or_else(error)?;
+        // A day every year has: 29 February is not one.
+        if day == 0 || day > month.length(2025) {
+            return Err(error());
+        }
+        Ok(YearEnd { month, day })
+    }
+
+    pub fn as_string(&self) -> String {
+        format!("{:02}-{:02}", u8::from(self.month), self.day)
+    }
+
+    /// This year end in `year`.
+    fn in_year(self, year: i32) -> Option<Date> {
+        Date::from_calendar_date(year, self.month, self.day).ok()
+    }
+
+    /// The first fiscal-year end on or after `day`.
+    pub fn on_or_after(self, day: Date) -> Option<Date> {
+        let this_year = self.in_year(day.year())?;
+        if this_year >= day {
+            Some(this_year)
+        } else {
+            self.in_year(day.year() + 1)
+        }
+    }
+
+    /// The first fiscal-year end strictly after `day`.
+    pub fn after(self, day: Date) -> Option<Date> {
+        self.on_or_after(day.next_day()?)
+    }
+}
 
 wire_enum! {
     /// Where a bond's label stands.
     #[schema(as = LabelStatus)]
     pub enum Status ("label status") {
-        /// No positive pre-issuance review yet: there is no label.
+        /// No label yet: no positive pre-issuance review where the scheme requires one, or not
+        /// yet issued where it does not.
         Draft = "draft",
+        /// Issued under a scheme that only recommends a pre-issuance review, and none is recorded:
+        /// the issuer declares the bond aligned.
+        Declared = "declared",
         /// A positive pre-issuance review (second-party opinion) is recorded.
         Reviewed = "reviewed",
         /// At least one allocation report is filed.
@@ -140,6 +238,8 @@ pub struct Facts {
     pub issue_date: Date,
     pub maturity_date: Date,
     pub fully_redeemed_on: Option<Date>,
+    /// The issuer's fiscal year end: reporting years follow it.
+    pub fiscal_year_end: YearEnd,
     /// External reviews, by verifiers.
     pub reviews: Vec<ReviewFact>,
     /// By the issuer, in ledger order; a correction is a new report.
@@ -155,7 +255,10 @@ pub struct ReviewFact {
     pub id: String,
     pub kind: ReviewKind,
     pub conclusion: Conclusion,
+    /// The day it was published (signed by the reviewer).
     pub on: Date,
+    /// The day it was recorded on the ledger.
+    pub recorded_on: Date,
     pub withdrawn_on: Option<Date>,
 }
 
@@ -165,7 +268,10 @@ pub struct ReportFact {
     pub id: String,
     pub period_start: Date,
     pub period_end: Date,
-    pub filed_on: Date,
+    /// The day the issuer published it.
+    pub published_on: Date,
+    /// The day it was recorded on the ledger.
+    pub recorded_on: Date,
     /// Allocation reports only: the proceeds are fully allocated.
     pub fully_allocated: bool,
 }
@@ -190,6 +296,8 @@ pub struct Standing {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Obligation {
     pub kind: ObligationKind,
+    /// The reporting year it is for (reports on a year); `None` for a one-off obligation.
+    pub year_end: Option<Date>,
     pub due: Date,
     /// The report or review that met it; `None` while open.
     pub met: Option<Met>,
@@ -201,8 +309,10 @@ pub struct Obligation {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Met {
     pub id: String,
-    /// When the report was filed or the review given.
+    /// When the report or review was published.
     pub on: Date,
+    /// When it was recorded on the ledger.
+    pub recorded_on: Date,
 }
 
 /// The ids of the facts the status rests on.
@@ -210,11 +320,11 @@ pub struct Met {
 pub struct Evidence {
     /// The latest positive pre-issuance review not withdrawn.
     pub pre_issuance_review: Option<String>,
-    /// The allocation report filed last.
+    /// The allocation report published last.
     pub allocation_report: Option<ReportRef>,
     /// The latest positive allocation verification not withdrawn.
     pub verification: Option<String>,
-    /// The impact report filed last.
+    /// The impact report published last.
     pub impact_report: Option<ReportRef>,
     /// The review whose negative conclusion or withdrawal revoked the label.
     pub revoked_by: Option<String>,
@@ -226,9 +336,10 @@ pub struct ReportRef {
     pub id: String,
     pub period_start: Date,
     pub period_end: Date,
+    pub published_on: Date,
 }
 
-/// The label's standing on `today`, from the facts dated on or before it.
+/// The label's standing on `today`, from the facts published on or before it.
 pub fn evaluate(facts: &Facts, today: Date, rules: &LabelRules) -> Standing {
     let timeline = Timeline::new(facts, rules);
     let now = timeline.assess(today, today);
@@ -304,7 +415,7 @@ impl Obligation {
 struct Timeline<'a> {
     facts: &'a Facts,
     rules: &'a LabelRules,
-    /// Allocation reports by filing date; reports filed the same day keep their ledger order.
+    /// Allocation reports by publication date; reports published the same day keep ledger order.
     allocation: Vec<&'a ReportFact>,
     /// Impact reports, ordered the same way.
     impact: Vec<&'a ReportFact>,
@@ -342,33 +453,44 @@ struct Assessment<'a> {
 
 impl<'a> Timeline<'a> {
     fn new(facts: &'a Facts, rules: &'a LabelRules) -> Self {
-        let by_filing = |reports: &'a [ReportFact]| {
+        let by_publication = |reports: &'a [ReportFact]| {
             let mut sorted: Vec<&ReportFact> = reports.iter().collect();
-            // Stable: equal filing dates keep ledger order.
-            sorted.sort_by_key(|report| report.filed_on);
+            // Stable: equal publication dates keep ledger order.
+            sorted.sort_by_key(|report| report.published_on);
             sorted
         };
         let mut timeline = Timeline {
             facts,
             rules,
-            allocation: by_filing(&facts.allocation_reports),
-            impact: by_filing(&facts.impact_reports),
+            allocation: by_publication(&facts.allocation_reports),
+            impact: by_publication(&facts.impact_reports),
             revocation: None,
         };
         timeline.revocation = timeline.first_revocation();
         timeline
     }
 
-    /// The label on `on`, from the facts dated on or before both `known` and `on`; deadlines are
-    /// measured at `on` (later than `known` to ask what happens if nothing new arrives).
+    /// Whether the label exists on `day`, from the reviews published by then and not withdrawn
+    /// on a day for which `withdrawn` holds.
+    fn labelled(&self, day: Date, withdrawn: impl Fn(Date) -> bool) -> bool {
+        (!self.rules.pre_issuance_review_required && day >= self.facts.issue_date)
+            || self
+                .latest_positive(ReviewKind::PreIssuance, day, withdrawn)
+                .is_some()
+    }
+
+    /// The label on `on`, from the facts published on or before both `known` and `on`;
+    /// deadlines are measured at `on` (later than `known` to ask what happens if nothing new
+    /// arrives).
     fn assess(&self, known: Date, on: Date) -> Assessment<'a> {
+        let rules = self.rules;
         let seen = known.min(on);
         let withdrawn = |day: Date| day <= seen;
         let pre_issuance = self.latest_positive(ReviewKind::PreIssuance, seen, withdrawn);
         let verification =
             self.latest_positive(ReviewKind::AllocationVerification, seen, withdrawn);
-        let allocation = filed_by(&self.allocation, seen);
-        let impact = filed_by(&self.impact, seen);
+        let allocation = published_by(&self.allocation, seen);
+        let impact = published_by(&self.impact, seen);
         let full = allocation.iter().find(|report| report.fully_allocated);
         let revocation = self.revocation.filter(|r| r.on <= seen);
         let redeemed_on = self.facts.fully_redeemed_on.filter(|day| *day <= seen);
@@ -387,7 +509,7 @@ impl<'a> Timeline<'a> {
             },
             revocation,
             negative_while_draft: Vec::new(),
-            full_allocation_on: full.map(|report| report.filed_on),
+            full_allocation_on: full.map(|report| report.published_on),
             end,
             redeemed: redeemed_on.is_some_and(|day| day <= self.facts.maturity_date),
         };
@@ -395,7 +517,7 @@ impl<'a> Timeline<'a> {
             assessment.status = Status::Revoked;
             return assessment;
         }
-        if pre_issuance.is_none() {
+        if !self.labelled(seen, withdrawn) {
             assessment.negative_while_draft = self
                 .facts
                 .reviews
@@ -417,16 +539,18 @@ impl<'a> Timeline<'a> {
             .map(|o| o.days_late)
             .max()
             .unwrap_or(0);
-        let verified = full.is_some_and(|full| verification.is_some_and(|v| v.on >= full.filed_on));
-        let impact_after_full =
-            full.is_some_and(|full| impact.iter().any(|r| r.filed_on >= full.filed_on));
-        assessment.status = if worst > self.rules.grace_days {
+        let verified =
+            full.is_some_and(|full| verification.is_some_and(|v| v.on >= full.published_on));
+        let impact_after_full = rules.impact == ImpactFrequency::NotRequired
+            || full.is_some_and(|full| impact.iter().any(|r| r.published_on >= full.published_on));
+        let verification_done = verified || rules.verification.is_none();
+        assessment.status = if worst > rules.grace_days {
             Status::Suspended
         } else if worst > 0 {
             Status::Overdue
         } else if on >= end {
             Status::Matured
-        } else if verified && impact_after_full {
+        } else if full.is_some() && verification_done && impact_after_full {
             Status::Monitoring
         } else if verified {
             Status::Verified
@@ -434,53 +558,110 @@ impl<'a> Timeline<'a> {
             Status::FullyAllocated
         } else if !allocation.is_empty() {
             Status::Allocating
-        } else {
+        } else if pre_issuance.is_some() {
             Status::Reviewed
+        } else {
+            Status::Declared
         };
         assessment.obligations = obligations;
         assessment
     }
 
-    /// Every obligation the facts dated on or before `seen` give rise to, met or open, by due
-    /// date, without lateness and without the cut at maturity. The chains only grow as facts
+    /// The end of the first reporting year: the first fiscal-year end at least
+    /// `short_first_year_months` after the issue date.
+    fn first_year_end(&self) -> Option<Date> {
+        let issue = self.facts.issue_date;
+        self.facts
+            .fiscal_year_end
+            .on_or_after(add_months(issue, self.rules.short_first_year_months)?)
+    }
+
+    /// Every obligation the facts published on or before `seen` give rise to, met or open, by
+    /// due date, without lateness and without the cut at maturity. The chains only grow as facts
     /// arrive, so the due dates seen on any earlier date are among these.
     fn obligations(&self, seen: Date) -> Vec<Obligation> {
         let rules = self.rules;
-        let issue = self.facts.issue_date;
-        let allocation = filed_by(&self.allocation, seen);
+        let year_end = self.facts.fiscal_year_end;
+        let allocation = published_by(&self.allocation, seen);
+        let full = allocation.iter().find(|report| report.fully_allocated);
+        let ends_at_full = rules.allocation_until == ReportingUntil::FullAllocation;
         let mut obligations = report_chain(
             ObligationKind::AllocationReport,
-            add_months(issue, rules.allocation_report_every_months),
-            rules.allocation_report_every_months,
+            year_end,
+            self.first_year_end(),
+            None,
+            rules.allocation_lag_months,
             allocation.iter().copied(),
-            |report| report.fully_allocated,
+            |report| ends_at_full && report.fully_allocated,
         );
-        if let Some(due) = add_months(issue, rules.post_issuance_verification_within_months) {
-            let first = self
-                .positive(ReviewKind::AllocationVerification, seen, |day| day <= seen)
-                .min_by_key(|review| review.on);
-            obligations.push(Obligation {
-                kind: ObligationKind::PostIssuanceVerification,
-                due,
-                met: first.map(|review| Met {
-                    id: review.id.clone(),
-                    on: review.on,
+        if let Some(verification) = rules.verification {
+            let due = match verification {
+                VerificationDue::MonthsAfterIssue(months) => {
+                    add_months(self.facts.issue_date, months).map(|due| (due, None))
+                }
+                VerificationDue::MonthsAfterFullAllocation(months) => full.and_then(|full| {
+                    add_months(full.published_on, months).map(|due| (due, Some(full.published_on)))
                 }),
-                days_late: 0,
-            });
+            };
+            if let Some((due, not_before)) = due {
+                let first = self
+                    .positive(ReviewKind::AllocationVerification, seen, |day| day <= seen)
+                    .filter(|review| not_before.is_none_or(|day| review.on >= day))
+                    .min_by_key(|review| review.on);
+                obligations.push(Obligation {
+                    kind: ObligationKind::PostIssuanceVerification,
+                    year_end: None,
+                    due,
+                    met: first.map(|review| Met {
+                        id: review.id.clone(),
+                        on: review.on,
+                        recorded_on: review.recorded_on,
+                    }),
+                    days_late: 0,
+                });
+            }
         }
-        if let Some(full) = allocation.iter().find(|report| report.fully_allocated) {
-            let after_full = filed_by(&self.impact, seen)
-                .iter()
-                .copied()
-                .filter(|report| report.filed_on >= full.filed_on);
-            obligations.extend(report_chain(
-                ObligationKind::ImpactReport,
-                add_months(full.filed_on, rules.impact_report_every_months),
-                rules.impact_report_every_months,
-                after_full,
-                |_| false,
-            ));
+        let impact = published_by(&self.impact, seen);
+        match rules.impact {
+            ImpactFrequency::NotRequired => {}
+            ImpactFrequency::OnceAfterFullAllocation => {
+                if let Some(full) = full
+                    && let Some(due) = add_months(full.published_on, rules.impact_lag_months)
+                {
+                    let first = impact
+                        .iter()
+                        .find(|report| report.published_on >= full.published_on);
+                    obligations.push(Obligation {
+                        kind: ObligationKind::ImpactReport,
+                        year_end: None,
+                        due,
+                        met: first.map(|report| met_by(report)),
+                        days_late: 0,
+                    });
+                }
+            }
+            ImpactFrequency::AnnuallyUntilFullAllocation
+            | ImpactFrequency::AnnuallyUntilMaturity => {
+                // Until full allocation: the reports on every year up to and including the
+                // one in which the proceeds were fully allocated.
+                let last_year = match rules.impact {
+                    ImpactFrequency::AnnuallyUntilFullAllocation => {
+                        full.map(|full| year_end.on_or_after(full.period_end))
+                    }
+                    _ => None,
+                };
+                if last_year != Some(None) {
+                    obligations.extend(report_chain(
+                        ObligationKind::ImpactReport,
+                        year_end,
+                        self.first_year_end(),
+                        last_year.flatten(),
+                        rules.impact_lag_months,
+                        impact.iter().copied(),
+                        |_| false,
+                    ));
+                }
+            }
         }
         obligations.sort_by_key(|o| o.due);
         obligations
@@ -498,7 +679,7 @@ impl<'a> Timeline<'a> {
             days.extend(review.withdrawn_on);
         }
         for report in facts.allocation_reports.iter().chain(&facts.impact_reports) {
-            days.push(report.filed_on);
+            days.push(report.published_on);
         }
         let suspension_days = i64::from(self.rules.grace_days) + 1;
         for obligation in self.obligations(known) {
@@ -548,36 +729,40 @@ impl<'a> Timeline<'a> {
 
     /// The earliest fact that revokes the label, if any.
     fn first_revocation(&self) -> Option<Revocation<'a>> {
-        // The label exists on `day` if a positive pre-issuance review was given by then and not
-        // withdrawn before it.
-        let labelled_on = |day: Date| {
-            self.latest_positive(ReviewKind::PreIssuance, day, |w| w < day)
-                .is_some()
+        let rules = self.rules;
+        // The label exists on `day` if it is labelled by then with reviews not withdrawn before
+        // it.
+        let labelled_on = |day: Date| self.labelled(day, |w| w < day);
+        // The reviews a label rests on: those the scheme requires.
+        let rests_on = |kind: ReviewKind| match kind {
+            ReviewKind::PreIssuance => rules.pre_issuance_review_required,
+            ReviewKind::AllocationVerification => rules.verification.is_some(),
+            ReviewKind::ImpactVerification | ReviewKind::KpiVerification => false,
         };
         self.facts
             .reviews
             .iter()
             .filter_map(|review| match review.conclusion {
-                Conclusion::Negative => labelled_on(review.on).then_some(Revocation {
-                    on: review.on,
-                    review,
-                    cause: Cause::Negative,
-                }),
+                Conclusion::Negative => (rules.revoke_on_negative_review && labelled_on(review.on))
+                    .then_some(Revocation {
+                        on: review.on,
+                        review,
+                        cause: Cause::Negative,
+                    }),
                 Conclusion::Positive => {
                     let withdrawn_on = review.withdrawn_on?;
-                    // The label rests on the review if it was the latest of its kind just
-                    // before the withdrawal.
-                    let rested_on = matches!(
-                        review.kind,
-                        ReviewKind::PreIssuance | ReviewKind::AllocationVerification
-                    ) && self
-                        .latest_positive(review.kind, withdrawn_on, |w| w < withdrawn_on)
-                        .is_some_and(|latest| std::ptr::eq(latest, review));
-                    (rested_on && labelled_on(withdrawn_on)).then_some(Revocation {
-                        on: withdrawn_on,
-                        review,
-                        cause: Cause::Withdrawn,
-                    })
+                    // The label rests on the review if the scheme requires its kind and it was
+                    // the latest of its kind just before the withdrawal.
+                    let rested_on = rests_on(review.kind)
+                        && self
+                            .latest_positive(review.kind, withdrawn_on, |w| w < withdrawn_on)
+                            .is_some_and(|latest| std::ptr::eq(latest, review));
+                    (rules.revoke_on_withdrawn_review && rested_on && labelled_on(withdrawn_on))
+                        .then_some(Revocation {
+                            on: withdrawn_on,
+                            review,
+                            cause: Cause::Withdrawn,
+                        })
                 }
             })
             .min_by_key(|revocation| revocation.on)
@@ -609,11 +794,17 @@ impl<'a> Timeline<'a> {
                 return reasons;
             }
             Status::Draft => {
-                reasons.push(
+                reasons.push(if self.rules.pre_issuance_review_required {
                     "no positive pre-issuance review (second-party opinion) is recorded: the \
                      label starts with one"
-                        .to_owned(),
-                );
+                        .to_owned()
+                } else {
+                    format!(
+                        "not issued yet: the label starts on the issue date {}, or with a \
+                         positive pre-issuance review before it",
+                        format_date(self.facts.issue_date)
+                    )
+                });
                 for review in &now.negative_while_draft {
                     reasons.push(format!(
                         "{} {} of {} is negative",
@@ -637,29 +828,47 @@ impl<'a> Timeline<'a> {
             }
             Status::FullyAllocated => {
                 if let Some(full) = now.full_allocation_on {
-                    reasons.push(format!(
-                        "a positive allocation verification dated on or after {} makes the label \
-                         verified",
-                        format_date(full)
-                    ));
+                    reasons.push(if self.rules.verification.is_some() {
+                        format!(
+                            "a positive allocation verification published on or after {} makes \
+                             the label verified",
+                            format_date(full)
+                        )
+                    } else {
+                        format!(
+                            "an impact report published on or after {} makes the label monitoring",
+                            format_date(full)
+                        )
+                    });
                 }
             }
             _ => {}
+        }
+        if now.evidence.pre_issuance_review.is_none() {
+            reasons.push(
+                "the scheme recommends a pre-issuance review (second-party opinion); none is \
+                 recorded"
+                    .to_owned(),
+            );
         }
         for obligation in now.obligations.iter().filter(|o| o.is_overdue()) {
             let (what, action) = obligation_name(obligation.kind);
             let due = format_date(obligation.due);
             let late = days(obligation.days_late);
+            let year = obligation
+                .year_end
+                .map(|end| format!(" on the year to {}", format_date(end)))
+                .unwrap_or_default();
             reasons.push(if obligation.days_late > grace_days {
                 format!(
-                    "{what} due {due} is {late} late, more than the {grace_days} days of grace: \
-                     the label is suspended until it is {action}"
+                    "{what}{year} due {due} is {late} late, more than the {grace_days} days of \
+                     grace: the label is suspended until it is {action}"
                 )
             } else {
                 let suspended_from = plus_days(obligation.due, i64::from(grace_days) + 1)
                     .map_or_else(|| "never".to_owned(), format_date);
                 format!(
-                    "{what} due {due} is {late} late: the label is suspended from \
+                    "{what}{year} due {due} is {late} late: the label is suspended from \
                      {suspended_from} unless it is {action} before then"
                 )
             });
@@ -670,57 +879,82 @@ impl<'a> Timeline<'a> {
             .filter(|o| o.met.is_none() && o.due >= today)
         {
             let (what, _) = obligation_name(obligation.kind);
-            reasons.push(format!("next {what} due {}", format_date(obligation.due)));
+            let year = obligation
+                .year_end
+                .map(|end| format!(" on the year to {}", format_date(end)))
+                .unwrap_or_default();
+            reasons.push(format!(
+                "next {what}{year} due {}",
+                format_date(obligation.due)
+            ));
         }
         reasons
     }
 }
 
-/// The reports filed on or before `seen` (a prefix: `reports` are sorted by filing date).
-fn filed_by<'r, 'a>(reports: &'r [&'a ReportFact], seen: Date) -> &'r [&'a ReportFact] {
-    &reports[..reports.partition_point(|report| report.filed_on <= seen)]
+/// The reports published on or before `seen` (a prefix: `reports` are sorted by publication).
+fn published_by<'r, 'a>(reports: &'r [&'a ReportFact], seen: Date) -> &'r [&'a ReportFact] {
+    &reports[..reports.partition_point(|report| report.published_on <= seen)]
 }
 
-/// A chain of report obligations: the first due `first_due`, each next one `every_months` after
-/// the latest period end reported so far. A report meets the open obligation if it extends the
-/// period covered or `ends` the chain; ends the chain once `ends` holds. The last, open
-/// obligation is included unless its due date cannot be represented.
+fn met_by(report: &ReportFact) -> Met {
+    Met {
+        id: report.id.clone(),
+        on: report.published_on,
+        recorded_on: report.recorded_on,
+    }
+}
+
+/// A chain of report obligations, one a reporting year: the first on the year ending
+/// `first_year_end`, each next one on the first year that ends after the latest period end
+/// reported so far, none after `last_year_end`; each due `lag_months` after its year ends. A
+/// report (in order of publication) meets the open obligation if its period, up to the day it
+/// was published, reaches the year's end, or if it `ends` the chain; the chain stops once `ends` holds. The last, open obligation is
+/// included unless its due date cannot be represented.
 fn report_chain<'a>(
     kind: ObligationKind,
-    first_due: Option<Date>,
-    every_months: u32,
+    fiscal: YearEnd,
+    first_year_end: Option<Date>,
+    last_year_end: Option<Date>,
+    lag_months: u32,
     reports: impl IntoIterator<Item = &'a ReportFact>,
     ends: impl Fn(&ReportFact) -> bool,
 ) -> Vec<Obligation> {
     let mut chain = Vec::new();
-    let mut due = first_due;
-    let mut covered: Option<Date> = None;
+    let mut year = first_year_end;
+    let within = |year: Date| last_year_end.is_none_or(|last| year <= last);
     for report in reports {
-        let Some(this_due) = due else { break };
-        let extends = covered.is_none_or(|end| report.period_end > end);
+        let Some(this_year) = year.filter(|y| within(*y)) else {
+            return chain;
+        };
+        let Some(due) = add_months(this_year, lag_months) else {
+            return chain;
+        };
         let last = ends(report);
-        if !extends && !last {
+        // A report reaches no further than the day it was published: figures expected for a
+        // year not yet over (ex-ante impact) do not meet that year's report.
+        let reach = report.period_end.min(report.published_on);
+        if reach < this_year && !last {
             continue;
         }
         chain.push(Obligation {
             kind,
-            due: this_due,
-            met: Some(Met {
-                id: report.id.clone(),
-                on: report.filed_on,
-            }),
+            year_end: Some(this_year),
+            due,
+            met: Some(met_by(report)),
             days_late: 0,
         });
         if last {
             return chain;
         }
-        let end = covered.map_or(report.period_end, |end| end.max(report.period_end));
-        covered = Some(end);
-        due = add_months(end, every_months);
+        year = fiscal.after(reach.max(this_year));
     }
-    if let Some(due) = due {
+    if let Some(this_year) = year.filter(|y| within(*y))
+        && let Some(due) = add_months(this_year, lag_months)
+    {
         chain.push(Obligation {
             kind,
+            year_end: Some(this_year),
             due,
             met: None,
             days_late: 0,
@@ -734,6 +968,7 @@ fn report_ref(report: &ReportFact) -> ReportRef {
         id: report.id.clone(),
         period_start: report.period_start,
         period_end: report.period_end,
+        published_on: report.published_on,
     }
 }
 
@@ -779,12 +1014,29 @@ mod tests {
 
     use super::*;
 
+    /// A strict scheme: a second-party opinion required, verification within 24 months of
+    /// issue, allocation reports until full allocation due on each fiscal year end (31 March),
+    /// one impact report within 12 months of full allocation, 90 days of grace.
+    const RULES: LabelRules = LabelRules {
+        pre_issuance_review_required: true,
+        verification: Some(VerificationDue::MonthsAfterIssue(24)),
+        allocation_until: ReportingUntil::FullAllocation,
+        allocation_lag_months: 0,
+        impact: ImpactFrequency::OnceAfterFullAllocation,
+        impact_lag_months: 12,
+        short_first_year_months: 0,
+        grace_days: 90,
+        revoke_on_negative_review: true,
+        revoke_on_withdrawn_review: true,
+    };
+
     /// Issued 2027-04-01 for five years; no reviews or reports yet.
     fn bond() -> Facts {
         Facts {
             issue_date: date!(2027 - 04 - 01),
             maturity_date: date!(2032 - 04 - 01),
             fully_redeemed_on: None,
+            fiscal_year_end: YearEnd::MARCH_31,
             reviews: Vec::new(),
             allocation_reports: Vec::new(),
             impact_reports: Vec::new(),
@@ -797,6 +1049,7 @@ mod tests {
             kind,
             conclusion,
             on,
+            recorded_on: on,
             withdrawn_on: None,
         }
     }
@@ -820,7 +1073,8 @@ mod tests {
             id: id.to_owned(),
             period_start: a_year_before(period_end).next_day().unwrap(),
             period_end,
-            filed_on,
+            published_on: filed_on,
+            recorded_on: filed_on,
             fully_allocated: false,
         }
     }
@@ -873,19 +1127,6 @@ mod tests {
     }
 
     #[test]
-    fn the_rules_are_those_docs_labels_md_documents() {
-        assert_eq!(
-            RULES,
-            LabelRules {
-                allocation_report_every_months: 12,
-                post_issuance_verification_within_months: 24,
-                impact_report_every_months: 12,
-                grace_days: 90,
-            }
-        );
-    }
-
-    #[test]
     fn statuses_travel_as_snake_case_strings() {
         assert_eq!(Status::FullyAllocated.as_str(), "fully_allocated");
         assert_eq!(
@@ -893,7 +1134,7 @@ mod tests {
             "\"suspended\""
         );
         assert_eq!(Status::parse("revoked"), Ok(Status::Revoked));
-        assert_eq!(Status::ALL.len(), 10);
+        assert_eq!(Status::ALL.len(), 11);
     }
 
     #[test]
@@ -948,7 +1189,7 @@ mod tests {
         assert!(standing.overdue().next().is_none());
         assert!(
             standing.reasons[0]
-                .contains("a positive allocation verification dated on or after 2029-03-31")
+                .contains("a positive allocation verification published on or after 2029-03-31")
         );
     }
 
@@ -962,50 +1203,80 @@ mod tests {
     }
 
     #[test]
-    fn the_first_allocation_report_is_due_twelve_months_after_issue_and_late_the_day_after() {
+    fn the_first_allocation_report_is_due_on_the_first_fiscal_year_end_plus_the_lag() {
         let mut facts = bond();
         facts.reviews.push(spo("spo-1", date!(2027 - 03 - 01)));
-        let on_due = evaluate(&facts, date!(2028 - 04 - 01), &RULES);
+        // Issued 2027-04-01: the first fiscal year ends 2028-03-31; no lag in these rules.
+        let on_due = evaluate(&facts, date!(2028 - 03 - 31), &RULES);
         assert_eq!(on_due.status, Status::Reviewed);
         assert_eq!(
             open(&on_due, ObligationKind::AllocationReport),
-            [date!(2028 - 04 - 01)]
+            [date!(2028 - 03 - 31)]
         );
-        assert_eq!(on_due.next_change, Some(date!(2028 - 04 - 02)));
+        assert_eq!(on_due.obligations[0].year_end, Some(date!(2028 - 03 - 31)));
+        assert_eq!(on_due.next_change, Some(date!(2028 - 04 - 01)));
+        // With a six-month lag the same report is due 2028-09-30.
+        let lagged = LabelRules {
+            allocation_lag_months: 6,
+            ..RULES
+        };
+        assert_eq!(
+            evaluate(&facts, date!(2028 - 09 - 30), &lagged).status,
+            Status::Reviewed
+        );
+        assert_eq!(
+            evaluate(&facts, date!(2028 - 10 - 01), &lagged).status,
+            Status::Overdue
+        );
 
         let late = evaluate(&facts, date!(2028 - 05 - 11), &RULES);
         assert_eq!(late.status, Status::Overdue);
-        assert_eq!(late.since, date!(2028 - 04 - 02));
+        assert_eq!(late.since, date!(2028 - 04 - 01));
         assert_eq!(
             late.reasons[0],
-            "allocation report due 2028-04-01 is 40 days late: the label is suspended from \
-             2028-07-01 unless it is filed before then"
+            "allocation report on the year to 2028-03-31 due 2028-03-31 is 41 days late: the \
+             label is suspended from 2028-06-30 unless it is filed before then"
         );
         let overdue: Vec<_> = late.overdue().map(|o| (o.kind, o.days_late)).collect();
-        assert_eq!(overdue, [(ObligationKind::AllocationReport, 40)]);
-        assert_eq!(late.next_change, Some(date!(2028 - 07 - 01)));
+        assert_eq!(overdue, [(ObligationKind::AllocationReport, 41)]);
+        assert_eq!(late.next_change, Some(date!(2028 - 06 - 30)));
     }
 
     #[test]
-    fn the_next_allocation_report_is_due_twelve_months_after_the_period_last_reported() {
+    fn the_next_allocation_report_is_on_the_next_fiscal_year_and_a_short_period_does_not_meet_one()
+    {
         let mut facts = bond();
         facts.reviews.push(spo("spo-1", date!(2027 - 03 - 01)));
-        // Period to 2028-02-29, filed in June: the next report is due 2029-02-28.
+        // Period to 2028-02-29: short of the fiscal year end 2028-03-31, so it does not meet
+        // the report on that year.
         facts.allocation_reports.push(report(
             "alloc-1",
             date!(2028 - 02 - 29),
+            date!(2028 - 03 - 15),
+        ));
+        let standing = evaluate(&facts, date!(2028 - 04 - 01), &RULES);
+        assert_eq!(standing.status, Status::Overdue);
+        assert_eq!(
+            open(&standing, ObligationKind::AllocationReport),
+            [date!(2028 - 03 - 31)]
+        );
+        // The year's report, filed in June, meets it 76 days late; the next is due on the next
+        // fiscal year end.
+        facts.allocation_reports.push(report(
+            "alloc-2",
+            date!(2028 - 03 - 31),
             date!(2028 - 06 - 15),
         ));
         let standing = evaluate(&facts, date!(2028 - 07 - 01), &RULES);
         assert_eq!(standing.status, Status::Allocating);
         assert_eq!(
             open(&standing, ObligationKind::AllocationReport),
-            [date!(2029 - 02 - 28)]
+            [date!(2029 - 03 - 31)]
         );
         let met = &standing.obligations[0];
-        assert_eq!(met.due, date!(2028 - 04 - 01));
-        assert_eq!(met.met.as_ref().map(|m| m.id.as_str()), Some("alloc-1"));
-        assert_eq!(met.days_late, 75);
+        assert_eq!(met.due, date!(2028 - 03 - 31));
+        assert_eq!(met.met.as_ref().map(|m| m.id.as_str()), Some("alloc-2"));
+        assert_eq!(met.days_late, 76);
     }
 
     #[test]
@@ -1034,16 +1305,25 @@ mod tests {
     fn overdue_for_more_than_the_grace_days_is_suspended() {
         let mut facts = bond();
         facts.reviews.push(spo("spo-1", date!(2027 - 03 - 01)));
-        // Due 2028-04-01: 90 days late on 2028-06-30, 91 on 2028-07-01.
-        assert_eq!(status(&facts, date!(2028 - 06 - 30)), Status::Overdue);
-        let suspended = evaluate(&facts, date!(2028 - 07 - 01), &RULES);
+        // Due 2028-03-31: 90 days late on 2028-06-29, 91 on 2028-06-30.
+        assert_eq!(status(&facts, date!(2028 - 06 - 29)), Status::Overdue);
+        let suspended = evaluate(&facts, date!(2028 - 06 - 30), &RULES);
         assert_eq!(suspended.status, Status::Suspended);
-        assert_eq!(suspended.since, date!(2028 - 07 - 01));
+        assert_eq!(suspended.since, date!(2028 - 06 - 30));
         assert_eq!(suspended.next_change, None);
         assert_eq!(
             suspended.reasons[0],
-            "allocation report due 2028-04-01 is 91 days late, more than the 90 days of grace: \
-             the label is suspended until it is filed"
+            "allocation report on the year to 2028-03-31 due 2028-03-31 is 91 days late, more \
+             than the 90 days of grace: the label is suspended until it is filed"
+        );
+        // A scheme with 120 days of grace is still only overdue that day.
+        let lenient = LabelRules {
+            grace_days: 120,
+            ..RULES
+        };
+        assert_eq!(
+            evaluate(&facts, date!(2028 - 06 - 30), &lenient).status,
+            Status::Overdue
         );
     }
 
@@ -1060,10 +1340,10 @@ mod tests {
         let cured = evaluate(&facts, date!(2028 - 09 - 15), &RULES);
         assert_eq!(cured.status, Status::Allocating);
         assert_eq!(cured.since, date!(2028 - 09 - 15));
-        assert_eq!(cured.obligations[0].days_late, 167);
+        assert_eq!(cured.obligations[0].days_late, 168);
         assert!(cured.overdue().next().is_none());
 
-        facts.allocation_reports[0].filed_on = date!(2028 - 05 - 01);
+        facts.allocation_reports[0].published_on = date!(2028 - 05 - 01);
         assert_eq!(status(&facts, date!(2028 - 04 - 30)), Status::Overdue);
         assert_eq!(status(&facts, date!(2028 - 05 - 01)), Status::Allocating);
     }
@@ -1244,17 +1524,19 @@ mod tests {
     #[test]
     fn a_report_already_late_at_maturity_stays_late_until_filed() {
         let mut facts = monitored();
-        facts.maturity_date = date!(2030 - 11 - 01);
-        // The impact report due 2030-09-30 was late before maturity.
-        assert_eq!(status(&facts, date!(2030 - 10 - 01)), Status::Overdue);
-        assert_eq!(status(&facts, date!(2030 - 11 - 01)), Status::Overdue);
-        assert_eq!(status(&facts, date!(2030 - 12 - 30)), Status::Suspended);
+        facts.impact_reports.clear();
+        facts.maturity_date = date!(2030 - 05 - 01);
+        // The impact report due 2030-03-31 (12 months after full allocation) was late before
+        // maturity.
+        assert_eq!(status(&facts, date!(2030 - 04 - 01)), Status::Overdue);
+        assert_eq!(status(&facts, date!(2030 - 05 - 01)), Status::Overdue);
+        assert_eq!(status(&facts, date!(2030 - 06 - 30)), Status::Suspended);
         facts.impact_reports.push(report(
             "impact-2030",
-            date!(2030 - 09 - 30),
-            date!(2031 - 01 - 20),
+            date!(2030 - 03 - 31),
+            date!(2030 - 08 - 01),
         ));
-        assert_eq!(status(&facts, date!(2031 - 01 - 20)), Status::Matured);
+        assert_eq!(status(&facts, date!(2030 - 08 - 01)), Status::Matured);
     }
 
     #[test]
@@ -1268,9 +1550,9 @@ mod tests {
         // The next change without new facts is not the impact report filed on 2029-09-30 nor
         // the withdrawal: it is the impact report falling due.
         assert_eq!(standing.next_change, Some(date!(2030 - 04 - 01)));
-        // The impact report due 2030-09-30 is more than 90 days late; the withdrawal counts
-        // from its date.
-        assert_eq!(status(&facts, date!(2030 - 12 - 31)), Status::Suspended);
+        // The impact report of 2029-09-30 met the one due after full allocation; the withdrawal
+        // counts from its date.
+        assert_eq!(status(&facts, date!(2030 - 12 - 31)), Status::Monitoring);
         assert_eq!(status(&facts, date!(2031 - 01 - 01)), Status::Revoked);
     }
 
@@ -1285,12 +1567,14 @@ mod tests {
                     id: "alloc-2029".to_owned(),
                     period_start: date!(2028 - 04 - 01),
                     period_end: date!(2029 - 03 - 31),
+                    published_on: date!(2029 - 03 - 31),
                 }),
                 verification: Some("ver-1".to_owned()),
                 impact_report: Some(ReportRef {
                     id: "impact-2029".to_owned(),
                     period_start: date!(2028 - 10 - 01),
                     period_end: date!(2029 - 09 - 30),
+                    published_on: date!(2029 - 09 - 30),
                 }),
                 revoked_by: None,
             }
@@ -1370,12 +1654,9 @@ mod tests {
                 // later, on the last day of grace.
                 (date!(2029 - 04 - 02), Status::Overdue),
                 (date!(2029 - 06 - 30), Status::Verified),
+                // The impact report after full allocation (due 2030-03-31) came on time; the
+                // rules ask for one, so the 2030 report of 2031-02-15 changes nothing.
                 (date!(2029 - 09 - 30), Status::Monitoring),
-                // The impact report due 2029-09-30 + 12 months did not come.
-                (date!(2030 - 10 - 01), Status::Overdue),
-                (date!(2030 - 12 - 30), Status::Suspended),
-                // A late report restores the label.
-                (date!(2031 - 02 - 15), Status::Monitoring),
                 (date!(2031 - 06 - 01), Status::Revoked),
             ]
         );
@@ -1396,10 +1677,7 @@ mod tests {
                 date!(2030 - 12 - 31),
                 &RULES
             ),
-            [
-                (date!(2030 - 10 - 01), Status::Overdue),
-                (date!(2030 - 12 - 30), Status::Suspended),
-            ]
+            []
         );
         assert!(
             history(
@@ -1436,7 +1714,7 @@ mod tests {
         let filed = |reports: &[ReportFact]| {
             reports
                 .iter()
-                .filter(|r| r.filed_on <= today)
+                .filter(|r| r.published_on <= today)
                 .cloned()
                 .collect()
         };
@@ -1467,8 +1745,321 @@ mod tests {
             let standing = evaluate(&facts, *change, &RULES);
             assert_eq!((standing.status, standing.since), (*status, *change));
         }
+        // Nothing falls due before maturity; the negative review of 2031-06-01 is not known yet.
         let standing = evaluate(&facts, date!(2030 - 10 - 15), &RULES);
-        assert_eq!(standing.next_change, Some(date!(2030 - 12 - 30)));
+        assert_eq!(standing.next_change, Some(date!(2032 - 04 - 01)));
+    }
+
+    // ---- Scheme parameters, each just inside and just outside its limit. ----
+
+    #[test]
+    fn without_a_required_review_the_label_is_declared_from_the_issue_date() {
+        let voluntary = LabelRules {
+            pre_issuance_review_required: false,
+            verification: None,
+            ..RULES
+        };
+        let facts = bond();
+        assert_eq!(
+            evaluate(&facts, date!(2027 - 03 - 31), &voluntary).status,
+            Status::Draft
+        );
+        let declared = evaluate(&facts, date!(2027 - 04 - 01), &voluntary);
+        assert_eq!(declared.status, Status::Declared);
+        assert!(
+            declared
+                .reasons
+                .iter()
+                .any(|r| r.contains("recommends a pre-issuance review"))
+        );
+        // Required: the same bond has no label.
+        assert_eq!(
+            evaluate(&facts, date!(2027 - 04 - 01), &RULES).status,
+            Status::Draft
+        );
+    }
+
+    #[test]
+    fn verification_only_recommended_creates_no_obligation_and_monitoring_follows_impact() {
+        let recommended = LabelRules {
+            verification: None,
+            ..RULES
+        };
+        let facts = {
+            let mut f = monitored();
+            f.reviews.truncate(1);
+            f
+        };
+        let standing = evaluate(&facts, date!(2029 - 10 - 01), &recommended);
+        assert_eq!(standing.status, Status::Monitoring);
+        assert!(open(&standing, ObligationKind::PostIssuanceVerification).is_empty());
+        // Required within 24 months: suspended by then.
+        assert_eq!(status(&facts, date!(2029 - 10 - 01)), Status::Suspended);
+    }
+
+    #[test]
+    fn verification_after_full_allocation_is_due_that_many_months_after_the_full_report() {
+        let eu = LabelRules {
+            verification: Some(VerificationDue::MonthsAfterFullAllocation(12)),
+            ..RULES
+        };
+        let mut facts = monitored();
+        facts.reviews.truncate(1);
+        // Fully allocated 2029-03-31: due 2030-03-31.
+        assert_eq!(
+            evaluate(&facts, date!(2030 - 03 - 31), &eu).status,
+            Status::FullyAllocated
+        );
+        assert_eq!(
+            evaluate(&facts, date!(2030 - 04 - 01), &eu).status,
+            Status::Overdue
+        );
+        // A verification published before full allocation does not meet it.
+        facts
+            .reviews
+            .push(verification("early", date!(2029 - 03 - 30)));
+        assert_eq!(
+            evaluate(&facts, date!(2030 - 04 - 01), &eu).status,
+            Status::Overdue
+        );
+        facts
+            .reviews
+            .push(verification("after", date!(2029 - 03 - 31)));
+        assert_eq!(
+            evaluate(&facts, date!(2030 - 04 - 01), &eu).status,
+            Status::Monitoring
+        );
+    }
+
+    #[test]
+    fn allocation_reports_until_maturity_continue_after_full_allocation() {
+        let until_maturity = LabelRules {
+            allocation_until: ReportingUntil::Maturity,
+            ..RULES
+        };
+        let facts = monitored();
+        let standing = evaluate(&facts, date!(2029 - 10 - 01), &until_maturity);
+        assert_eq!(
+            open(&standing, ObligationKind::AllocationReport),
+            [date!(2030 - 03 - 31)]
+        );
+        assert_eq!(
+            evaluate(&facts, date!(2030 - 04 - 01), &until_maturity).status,
+            Status::Overdue
+        );
+        // Until full allocation: nothing more is due.
+        let standing = evaluate(&facts, date!(2030 - 04 - 01), &RULES);
+        assert!(open(&standing, ObligationKind::AllocationReport).is_empty());
+        assert_eq!(standing.status, Status::Monitoring);
+    }
+
+    #[test]
+    fn impact_not_required_makes_the_label_monitoring_at_full_allocation() {
+        let none = LabelRules {
+            impact: ImpactFrequency::NotRequired,
+            verification: None,
+            ..RULES
+        };
+        let mut facts = monitored();
+        facts.impact_reports.clear();
+        assert_eq!(
+            evaluate(&facts, date!(2029 - 03 - 31), &none).status,
+            Status::Monitoring
+        );
+        assert_eq!(
+            evaluate(&facts, date!(2029 - 03 - 30), &none).status,
+            Status::Allocating
+        );
+    }
+
+    #[test]
+    fn impact_annually_until_full_allocation_ends_with_the_year_of_full_allocation() {
+        let icma = LabelRules {
+            impact: ImpactFrequency::AnnuallyUntilFullAllocation,
+            impact_lag_months: 12,
+            verification: None,
+            ..RULES
+        };
+        let mut facts = monitored();
+        facts.impact_reports.clear();
+        // The report on the year to 2028-03-31 was due a year later.
+        let standing = evaluate(&facts, date!(2029 - 04 - 01), &icma);
+        assert_eq!(
+            open(&standing, ObligationKind::ImpactReport),
+            [date!(2029 - 03 - 31)]
+        );
+        assert_eq!(standing.status, Status::Overdue);
+        // One report reaching 2029-03-31, the year of full allocation, meets it; nothing after.
+        facts.impact_reports.push(report(
+            "impact-fy2028",
+            date!(2029 - 03 - 31),
+            date!(2029 - 06 - 30),
+        ));
+        let standing = evaluate(&facts, date!(2031 - 04 - 01), &icma);
+        assert!(open(&standing, ObligationKind::ImpactReport).is_empty());
+        assert_eq!(standing.status, Status::Monitoring);
+    }
+
+    #[test]
+    fn impact_annually_until_maturity_is_due_every_fiscal_year() {
+        let osaka = LabelRules {
+            impact: ImpactFrequency::AnnuallyUntilMaturity,
+            impact_lag_months: 6,
+            ..RULES
+        };
+        let mut facts = monitored();
+        facts.impact_reports = vec![
+            report("fy2027", date!(2028 - 03 - 31), date!(2028 - 09 - 30)),
+            report("fy2028", date!(2029 - 03 - 31), date!(2029 - 09 - 30)),
+        ];
+        // Each on time (the last day of the lag); the next is the year to 2030-03-31.
+        let standing = evaluate(&facts, date!(2030 - 09 - 30), &osaka);
+        assert_eq!(standing.status, Status::Monitoring);
+        assert_eq!(
+            open(&standing, ObligationKind::ImpactReport),
+            [date!(2030 - 09 - 30)]
+        );
+        assert_eq!(
+            evaluate(&facts, date!(2030 - 10 - 01), &osaka).status,
+            Status::Overdue
+        );
+    }
+
+    #[test]
+    fn a_short_first_fiscal_year_is_joined_to_the_next() {
+        let joined = LabelRules {
+            short_first_year_months: 3,
+            ..RULES
+        };
+        let first_due = |issue: Date, rules: &LabelRules| {
+            let mut facts = bond();
+            facts.issue_date = issue;
+            facts.reviews.push(spo("spo-1", date!(2026 - 01 - 01)));
+            open(
+                &evaluate(&facts, issue, rules),
+                ObligationKind::AllocationReport,
+            )
+        };
+        // Issued 2026-12-31: the year to 2027-03-31 is three months long: kept.
+        assert_eq!(
+            first_due(date!(2026 - 12 - 31), &joined),
+            [date!(2027 - 03 - 31)]
+        );
+        // Issued 2027-01-01: less than three months: joined to the next year.
+        assert_eq!(
+            first_due(date!(2027 - 01 - 01), &joined),
+            [date!(2028 - 03 - 31)]
+        );
+        assert_eq!(
+            first_due(date!(2027 - 01 - 01), &RULES),
+            [date!(2027 - 03 - 31)]
+        );
+    }
+
+    #[test]
+    fn a_fiscal_year_ending_in_december_moves_every_due_date() {
+        let mut facts = bond();
+        facts.fiscal_year_end = YearEnd::parse("12-31").unwrap();
+        facts.reviews.push(spo("spo-1", date!(2027 - 03 - 01)));
+        let standing = evaluate(&facts, date!(2027 - 12 - 31), &RULES);
+        assert_eq!(
+            open(&standing, ObligationKind::AllocationReport),
+            [date!(2027 - 12 - 31)]
+        );
+    }
+
+    #[test]
+    fn fiscal_year_ends_are_days_every_year_has() {
+        assert_eq!(YearEnd::parse("03-31").unwrap(), YearEnd::MARCH_31);
+        assert_eq!(YearEnd::parse("12-31").unwrap().as_string(), "12-31");
+        assert_eq!(YearEnd::parse("02-28").unwrap().as_string(), "02-28");
+        for bad in [
+            "02-29", "04-31", "13-01", "00-10", "3-31", "03/31", "03-00", "",
+        ] {
+            assert!(YearEnd::parse(bad).is_err(), "{bad}");
+        }
+        let end = YearEnd::MARCH_31;
+        assert_eq!(
+            end.on_or_after(date!(2027 - 03 - 31)),
+            Some(date!(2027 - 03 - 31))
+        );
+        assert_eq!(
+            end.after(date!(2027 - 03 - 31)),
+            Some(date!(2028 - 03 - 31))
+        );
+        assert_eq!(
+            end.on_or_after(date!(2027 - 04 - 01)),
+            Some(date!(2028 - 03 - 31))
+        );
+    }
+
+    #[test]
+    fn revocation_follows_the_scheme() {
+        let mut facts = monitored();
+        facts.reviews.push(review(
+            "neg",
+            ReviewKind::AllocationVerification,
+            Conclusion::Negative,
+            date!(2029 - 12 - 01),
+        ));
+        assert_eq!(status(&facts, date!(2029 - 12 - 01)), Status::Revoked);
+        let lenient = LabelRules {
+            revoke_on_negative_review: false,
+            ..RULES
+        };
+        assert_eq!(
+            evaluate(&facts, date!(2029 - 12 - 01), &lenient).status,
+            Status::Monitoring
+        );
+        // A withdrawn second-party opinion revokes where the scheme requires one, not where it
+        // only recommends it.
+        let mut facts = monitored();
+        facts.reviews[0].withdrawn_on = Some(date!(2029 - 12 - 01));
+        assert_eq!(status(&facts, date!(2029 - 12 - 01)), Status::Revoked);
+        let voluntary = LabelRules {
+            pre_issuance_review_required: false,
+            ..RULES
+        };
+        assert_eq!(
+            evaluate(&facts, date!(2029 - 12 - 01), &voluntary).status,
+            Status::Monitoring
+        );
+        let no_withdrawal = LabelRules {
+            revoke_on_withdrawn_review: false,
+            ..RULES
+        };
+        assert_ne!(
+            evaluate(&facts, date!(2029 - 12 - 01), &no_withdrawal).status,
+            Status::Revoked
+        );
+    }
+
+    #[test]
+    fn facts_count_from_their_publication_not_their_recording() {
+        // A bond brought on in 2031 with its history: the same standing as if each fact had
+        // been recorded on its day.
+        let mut late = monitored();
+        for review in &mut late.reviews {
+            review.recorded_on = date!(2031 - 01 - 10);
+        }
+        for report in late
+            .allocation_reports
+            .iter_mut()
+            .chain(&mut late.impact_reports)
+        {
+            report.recorded_on = date!(2031 - 01 - 10);
+        }
+        let (from, to) = (date!(2027 - 01 - 01), date!(2031 - 12 - 31));
+        assert_eq!(
+            history(&late, from, to, &RULES),
+            history(&monitored(), from, to, &RULES)
+        );
+        let standing = evaluate(&late, date!(2030 - 01 - 01), &RULES);
+        let met = standing.obligations[0].met.as_ref().unwrap();
+        assert_eq!(
+            (met.on, met.recorded_on),
+            (date!(2028 - 03 - 31), date!(2031 - 01 - 10))
+        );
     }
 
     fn arbitrary_facts() -> impl Strategy<Value = (Facts, u32)> {
@@ -1511,7 +2102,8 @@ mod tests {
                                 id: format!("{prefix}-{i}"),
                                 period_start: at(end - 365),
                                 period_end: at(end),
-                                filed_on: at(end + delay),
+                                published_on: at(end + delay),
+                                recorded_on: at(end + delay),
                                 fully_allocated: full,
                             })
                             .collect()
@@ -1520,6 +2112,7 @@ mod tests {
                         issue_date: at(issue),
                         maturity_date: at(issue + term),
                         fully_redeemed_on: redeemed.map(at),
+                        fiscal_year_end: YearEnd::MARCH_31,
                         reviews: reviews
                             .into_iter()
                             .enumerate()
@@ -1528,6 +2121,7 @@ mod tests {
                                 kind,
                                 conclusion,
                                 on: at(on),
+                                recorded_on: at(on),
                                 withdrawn_on: withdrawn.map(at),
                             })
                             .collect(),
@@ -1585,11 +2179,31 @@ mod tests {
             if let Some(review) = facts.reviews.first_mut() {
                 review.on = extreme;
             }
+            let frequencies = [
+                ImpactFrequency::NotRequired,
+                ImpactFrequency::OnceAfterFullAllocation,
+                ImpactFrequency::AnnuallyUntilFullAllocation,
+                ImpactFrequency::AnnuallyUntilMaturity,
+            ];
             let rules = LabelRules {
-                allocation_report_every_months: months,
-                post_issuance_verification_within_months: months,
-                impact_report_every_months: months,
+                pre_issuance_review_required: months % 2 == 0,
+                verification: Some(if months % 3 == 0 {
+                    VerificationDue::MonthsAfterIssue(months)
+                } else {
+                    VerificationDue::MonthsAfterFullAllocation(months)
+                }),
+                allocation_until: if months % 5 == 0 {
+                    ReportingUntil::Maturity
+                } else {
+                    ReportingUntil::FullAllocation
+                },
+                allocation_lag_months: months,
+                impact: frequencies[(months % 4) as usize],
+                impact_lag_months: months,
+                short_first_year_months: months % 12,
                 grace_days: grace.max(months),
+                revoke_on_negative_review: months % 7 != 0,
+                revoke_on_withdrawn_review: months % 11 != 0,
             };
             for today in [Date::MIN, facts.issue_date, Date::MAX] {
                 let _ = evaluate(&facts, today, &rules);

@@ -15,5 +15,6 @@ pub mod money;
 pub mod monitor;
 pub mod party;
 pub mod record;
+pub mod scheme;
 pub mod text;
 pub mod wire;

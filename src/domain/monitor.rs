@@ -22,7 +22,7 @@ use super::bond::{BondKind, BondTerms, Category, SdgTarget};
 use super::book::Violation;
 use super::error::{FieldError, FieldErrors};
 use super::ids::{Country, Currency};
-use super::label::{self, Conclusion, ReportFact, ReviewFact, ReviewKind, add_months};
+use super::label::{self, Conclusion, ReportFact, ReviewFact, ReviewKind, YearEnd, add_months};
 use super::money::Amount;
 use super::text::parse_text;
 use super::wire::{format_date, parse_date};
@@ -35,6 +35,10 @@ pub const TEXT_CHARS_MAX: usize = 2_000;
 pub const LINES_MAX: usize = 500;
 /// Longest reporting period: twelve months (ICMA GBP "annually"; EU GBS Art. 11).
 pub const PERIOD_MONTHS_MAX: u32 = 12;
+/// Longest first period, from the issue date: a label scheme may join a short first fiscal year
+/// to the next (`reporting_year.short_first_year_months`), so the first report may cover up to
+/// two years.
+pub const FIRST_PERIOD_MONTHS_MAX: u32 = 24;
 /// Largest figure or factor in an impact report (far above any real one; keeps every product
 /// of figures and shares inside Decimal's range).
 pub const FIGURE_MAX: u64 = 1_000_000_000_000_000;
@@ -251,6 +255,15 @@ pub struct UnallocatedSpec {
     pub placement: String,
 }
 
+/// The published document a fact cites: where it is, and the SHA-256 of its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedDocumentSpec {
+    pub uri: String,
+    /// Lowercase hex SHA-256 of the document as published.
+    pub sha256: String,
+}
+
 /// An allocation report for one period (or the correction of one).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -259,6 +272,13 @@ pub struct AllocationReportSpec {
     pub period_end: String,
     pub lines: Vec<AllocationLineSpec>,
     pub unallocated: UnallocatedSpec,
+    /// The day the issuer published it, `YYYY-MM-DD` (required on new reports; deadlines are
+    /// judged on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_on: Option<String>,
+    /// The document as published; required when the fact is recorded late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_document: Option<PublishedDocumentSpec>,
     /// Entry index of the report this one corrects (same period); it replaces that report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amends: Option<String>,
@@ -303,6 +323,13 @@ pub struct ImpactReportSpec {
     /// `ex_ante` or `ex_post`.
     pub basis: String,
     pub figures: Vec<ImpactFigureSpec>,
+    /// The day the issuer published it, `YYYY-MM-DD` (required on new reports; deadlines are
+    /// judged on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_on: Option<String>,
+    /// The document as published; required when the fact is recorded late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_document: Option<PublishedDocumentSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amends: Option<String>,
 }
@@ -335,6 +362,13 @@ pub struct ReviewSpec {
     /// Where the full review is published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document_uri: Option<String>,
+    /// The day the reviewer published (signed) it, `YYYY-MM-DD` (required on new reviews; deadlines are
+    /// judged on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_on: Option<String>,
+    /// The document as published; required when the fact is recorded late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_document: Option<PublishedDocumentSpec>,
 }
 
 /// The issuer engages a verifier (a party id) to review the bond.
@@ -366,6 +400,9 @@ impl EngagementSpec {
 pub struct WithdrawalSpec {
     pub review_id: String,
     pub reason: String,
+    /// The day the withdrawal was published; the day it is recorded if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_on: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -409,6 +446,9 @@ pub struct AllocationReport {
     pub lines: Vec<AllocationLine>,
     pub unallocated: Decimal,
     pub placement: String,
+    /// When it was published, and the document cited; `None` on entries recorded before
+    /// facts carried their own dates (they count from the day recorded).
+    pub published: Option<Published>,
     pub amends: Option<u64>,
 }
 
@@ -429,6 +469,9 @@ pub struct ImpactReport {
     pub period_end: Date,
     pub basis: Basis,
     pub figures: Vec<ImpactFigure>,
+    /// When it was published, and the document cited; `None` on entries recorded before
+    /// facts carried their own dates (they count from the day recorded).
+    pub published: Option<Published>,
     pub amends: Option<u64>,
 }
 
@@ -441,6 +484,17 @@ pub struct Review {
     pub kpi: Option<(String, Decimal, bool)>,
     pub summary: String,
     pub document_uri: Option<String>,
+    /// When it was published, and the document cited; `None` on entries recorded before
+    /// facts carried their own dates (they count from the day recorded).
+    pub published: Option<Published>,
+}
+
+/// The day a fact was published, and the published document it cites.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub on: Date,
+    /// `(uri, sha256)`.
+    pub document: Option<(String, String)>,
 }
 
 /// A monitoring operation, validated field by field (state rules come in [`Monitor::check`]).
@@ -458,6 +512,7 @@ pub enum MonitorOp {
     Withdraw {
         review: String,
         reason: String,
+        published_on: Option<Date>,
     },
     /// The issuer engages an external reviewer for the bond: only engaged verifiers review it.
     Engage {
@@ -570,6 +625,45 @@ fn enum_value<T>(
         Ok(v) => Some(v),
         Err(e) => {
             errors.push(pointer, "invalid_value", e.to_string());
+            None
+        }
+    }
+}
+
+/// The publication of a fact: its date and, if cited, the document (a URI and a SHA-256).
+fn published(
+    on: Option<&str>,
+    document: Option<&PublishedDocumentSpec>,
+    errors: &mut FieldErrors,
+) -> Option<Published> {
+    let document = document.map(|d| {
+        let uri = text(&d.uri, "/published_document/uri", "document URI", errors);
+        let hex = d.sha256.len() == 64
+            && d.sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex {
+            errors.push(
+                "/published_document/sha256",
+                "invalid_sha256",
+                "the SHA-256 of the document: 64 lowercase hex digits",
+            );
+        }
+        (uri, d.sha256.clone())
+    });
+    match on {
+        Some(on) => Some(Published {
+            on: date(on, "/published_on", errors),
+            document,
+        }),
+        None => {
+            if document.is_some() {
+                errors.push(
+                    "/published_on",
+                    "required",
+                    "a fact that cites its published document says when it was published",
+                );
+            }
             None
         }
     }
@@ -722,12 +816,18 @@ impl AllocationReportSpec {
             &mut e,
         );
         let amends = self.amends.as_deref().map(|a| index(a, "/amends", &mut e));
+        let published = published(
+            self.published_on.as_deref(),
+            self.published_document.as_ref(),
+            &mut e,
+        );
         finish(e, || AllocationReport {
             period_start,
             period_end,
             lines,
             unallocated,
             placement,
+            published,
             amends,
         })
     }
@@ -863,11 +963,17 @@ impl ImpactReportSpec {
             });
         }
         let amends = self.amends.as_deref().map(|a| index(a, "/amends", &mut e));
+        let published = published(
+            self.published_on.as_deref(),
+            self.published_document.as_ref(),
+            &mut e,
+        );
         finish(e, || ImpactReport {
             period_start,
             period_end,
             basis: basis.unwrap_or(Basis::ExPost),
             figures,
+            published,
             amends,
         })
     }
@@ -930,7 +1036,13 @@ impl ReviewSpec {
             .document_uri
             .as_deref()
             .map(|u| text(u, "/document_uri", "document URI", &mut e));
+        let published = published(
+            self.published_on.as_deref(),
+            self.published_document.as_ref(),
+            &mut e,
+        );
         finish(e, || Review {
+            published,
             id: review_id,
             scope: scope.unwrap_or(ReviewScope::PreIssuance),
             conclusion: conclusion.unwrap_or(ReviewConclusion::Positive),
@@ -947,7 +1059,15 @@ impl WithdrawalSpec {
         let mut e = FieldErrors::new();
         let review = id(&self.review_id, "/review_id", "review", &mut e);
         let reason = text(&self.reason, "/reason", "reason", &mut e);
-        finish(e, || MonitorOp::Withdraw { review, reason })
+        let published_on = self
+            .published_on
+            .as_deref()
+            .map(|d| date(d, "/published_on", &mut e));
+        finish(e, || MonitorOp::Withdraw {
+            review,
+            reason,
+            published_on,
+        })
     }
 }
 
@@ -967,6 +1087,10 @@ pub struct MonitorTerms {
     pub target_populations: Vec<String>,
     pub kpis: Vec<String>,
     pub look_back_years: Option<u8>,
+    /// The issuer's fiscal year end: reporting years follow it.
+    pub fiscal_year_end: YearEnd,
+    /// The ids of the label schemes the bond is labelled under, in the order its terms give.
+    pub label_schemes: Vec<String>,
 }
 
 impl MonitorTerms {
@@ -989,6 +1113,8 @@ impl MonitorTerms {
                 .map(|k| k.id().as_str().to_owned())
                 .collect(),
             look_back_years: terms.framework().refinancing_look_back_years(),
+            fiscal_year_end: terms.fiscal_year_end(),
+            label_schemes: terms.label_schemes(),
         }
     }
 }
@@ -1054,6 +1180,51 @@ pub struct Monitor {
     reviews: BTreeMap<String, RecordedReview>,
     /// Verifiers the issuer engaged: only they review the bond.
     reviewers: std::collections::BTreeSet<String>,
+}
+
+/// The day a fact counts from (its publication, or today when it states none), after checking
+/// that it is not after today and, for a fact about the bond after issue, not before the issue
+/// date.
+fn check_published(
+    published: Option<&Published>,
+    post_issuance: bool,
+    terms: &MonitorTerms,
+    ctx: &Context<'_>,
+    v: &mut Vec<Violation>,
+) -> Date {
+    let Some(p) = published else {
+        return ctx.today;
+    };
+    if p.on > ctx.today {
+        v.push(violation(
+            "published_in_future",
+            format!(
+                "published_on {} is after today {} (Japan time): record a fact once it is published",
+                format_date(p.on),
+                format_date(ctx.today)
+            ),
+        ));
+    }
+    if post_issuance && p.on < terms.issue_date {
+        v.push(violation(
+            "published_before_issue",
+            format!(
+                "published_on {} is before the issue date {}: a report or review of the proceeds comes after issue",
+                format_date(p.on),
+                format_date(terms.issue_date)
+            ),
+        ));
+    }
+    p.on
+}
+
+/// The longest a reporting period starting on `start` may be.
+fn period_months_max(start: Date, terms: &MonitorTerms) -> u32 {
+    if start <= terms.issue_date {
+        FIRST_PERIOD_MONTHS_MAX
+    } else {
+        PERIOD_MONTHS_MAX
+    }
 }
 
 fn violation(code: &str, detail: impl Into<String>) -> Violation {
@@ -1204,7 +1375,11 @@ impl Monitor {
                     ));
                 }
             }
-            MonitorOp::Withdraw { review, .. } => match self.reviews.get(review) {
+            MonitorOp::Withdraw {
+                review,
+                published_on,
+                ..
+            } => match self.reviews.get(review) {
                 None => v.push(violation(
                     "unknown_review",
                     format!("no review {review} on this bond"),
@@ -1217,7 +1392,30 @@ impl Monitor {
                     "already_withdrawn",
                     format!("review {review} is already withdrawn"),
                 )),
-                Some(_) => {}
+                Some(r) => {
+                    if let Some(day) = *published_on {
+                        let given = r.review.published.as_ref().map_or(r.on, |p| p.on);
+                        if day > ctx.today {
+                            v.push(violation(
+                                "published_in_future",
+                                format!(
+                                    "published_on {} is after today {} (Japan time)",
+                                    format_date(day),
+                                    format_date(ctx.today)
+                                ),
+                            ));
+                        }
+                        if day < given {
+                            v.push(violation(
+                                "withdrawn_before_given",
+                                format!(
+                                    "review {review} was published on {}: it cannot be withdrawn before that",
+                                    format_date(given)
+                                ),
+                            ));
+                        }
+                    }
+                }
             },
         }
         v.sort_by(|a, b| a.code.cmp(&b.code).then(a.detail.cmp(&b.detail)));
@@ -1239,25 +1437,26 @@ impl Monitor {
                 "period_reversed",
                 "the period ends before it starts",
             ));
-        } else if let Some(limit) = add_months(r.period_start, PERIOD_MONTHS_MAX)
+        } else if let Some(limit) = add_months(r.period_start, period_months_max(r.period_start, t))
             && r.period_end >= limit
         {
             // No limit past the last representable date: such a period cannot be too long.
             v.push(violation(
                 "period_too_long",
                 format!(
-                    "a reporting period is at most {PERIOD_MONTHS_MAX} months (ICMA GBP: annually; EU GBS Art. 11); this one ends on or after {}",
+                    "a reporting period is at most {PERIOD_MONTHS_MAX} months (ICMA GBP: annually; EU GBS Art. 11), the first one from the issue date at most {FIRST_PERIOD_MONTHS_MAX}; this one ends on or after {}",
                     format_date(limit)
                 ),
             ));
         }
-        if r.period_end > ctx.today {
+        let published_on = check_published(r.published.as_ref(), true, t, ctx, v);
+        if r.period_end > published_on {
             v.push(violation(
                 "period_not_ended",
                 format!(
-                    "the period ends {}, after today {}: report a period once it has ended",
+                    "the period ends {}, after the report's publication {}: report a period once it has ended",
                     format_date(r.period_end),
-                    format_date(ctx.today)
+                    format_date(published_on)
                 ),
             ));
         }
@@ -1438,15 +1637,19 @@ impl Monitor {
                 "period_reversed",
                 "the period ends before it starts",
             ));
-        } else if add_months(r.period_start, PERIOD_MONTHS_MAX)
-            .is_some_and(|limit| r.period_end >= limit)
+        } else if add_months(
+            r.period_start,
+            period_months_max(r.period_start, &self.terms),
+        )
+        .is_some_and(|limit| r.period_end >= limit)
         {
             v.push(violation(
                 "period_too_long",
-                format!("an impact reporting period is at most {PERIOD_MONTHS_MAX} months (ICMA Harmonised Framework: annual)"),
+                format!("an impact reporting period is at most {PERIOD_MONTHS_MAX} months (ICMA Harmonised Framework: annual), the first one, from the issue date or before, at most {FIRST_PERIOD_MONTHS_MAX}"),
             ));
         }
-        if r.basis == Basis::ExPost && r.period_end > ctx.today {
+        let published_on = check_published(r.published.as_ref(), true, &self.terms, ctx, v);
+        if r.basis == Basis::ExPost && r.period_end > published_on {
             v.push(violation(
                 "period_not_ended",
                 "ex-post figures are measured: report them once the period has ended",
@@ -1522,6 +1725,8 @@ impl Monitor {
                 "the bond's issuer has not engaged this verifier (review.engage)",
             ));
         }
+        let post_issuance = matches!(r.scope, ReviewScope::Allocation | ReviewScope::Impact);
+        check_published(r.published.as_ref(), post_issuance, &self.terms, ctx, v);
         if self.reviews.contains_key(&r.id) {
             v.push(violation(
                 "review_exists",
@@ -1652,14 +1857,19 @@ impl Monitor {
                 self.reviewers.insert(verifier.clone());
                 ("reviewer.engaged".into(), json!({ "verifier": verifier }))
             }
-            MonitorOp::Withdraw { review, reason } => {
+            MonitorOp::Withdraw {
+                review,
+                reason,
+                published_on,
+            } => {
                 if let Some(r) = self.reviews.get_mut(review) {
-                    r.withdrawn_on = Some(on);
+                    r.withdrawn_on = Some(published_on.unwrap_or(on));
                 }
-                (
-                    "review.withdrawn".into(),
-                    json!({ "review_id": review, "reason": reason }),
-                )
+                let mut data = json!({ "review_id": review, "reason": reason });
+                if let Some(day) = published_on {
+                    data["published_on"] = Value::String(format_date(*day));
+                }
+                ("review.withdrawn".into(), data)
             }
         }
     }
@@ -1688,8 +1898,12 @@ impl Monitor {
         Ok(())
     }
 
-    /// The facts the label lifecycle is judged on.
+    /// The facts the label lifecycle is judged on, each dated by the day it was published (the
+    /// day recorded for entries that predate `published_on`).
     pub fn facts(&self, fully_redeemed_on: Option<Date>) -> label::Facts {
+        let day = |published: &Option<Published>, recorded: Date| {
+            published.as_ref().map_or(recorded, |p| p.on)
+        };
         let reviews = self
             .reviews
             .values()
@@ -1705,7 +1919,8 @@ impl Monitor {
                     ReviewConclusion::Positive => Conclusion::Positive,
                     ReviewConclusion::Negative => Conclusion::Negative,
                 },
-                on: r.on,
+                on: day(&r.review.published, r.on),
+                recorded_on: r.on,
                 withdrawn_on: r.withdrawn_on,
             })
             .collect();
@@ -1716,7 +1931,8 @@ impl Monitor {
                 id: a.index.to_string(),
                 period_start: a.report.period_start,
                 period_end: a.report.period_end,
-                filed_on: a.on,
+                published_on: day(&a.report.published, a.on),
+                recorded_on: a.on,
                 fully_allocated: a.fully_allocated,
             })
             .collect();
@@ -1727,7 +1943,8 @@ impl Monitor {
                 id: a.index.to_string(),
                 period_start: a.report.period_start,
                 period_end: a.report.period_end,
-                filed_on: a.on,
+                published_on: day(&a.report.published, a.on),
+                recorded_on: a.on,
                 fully_allocated: false,
             })
             .collect();
@@ -1735,6 +1952,7 @@ impl Monitor {
             issue_date: self.terms.issue_date,
             maturity_date: self.terms.maturity_date,
             fully_redeemed_on,
+            fiscal_year_end: self.terms.fiscal_year_end,
             reviews,
             allocation_reports,
             impact_reports,
@@ -1872,6 +2090,9 @@ fn allocation_data(
     if let Some(a) = r.amends {
         v["amends"] = Value::String(a.to_string());
     }
+    if let Some(p) = &r.published {
+        put_published(&mut v, p);
+    }
     v
 }
 
@@ -1901,6 +2122,9 @@ fn impact_data(r: &ImpactReport) -> Value {
     if let Some(a) = r.amends {
         v["amends"] = Value::String(a.to_string());
     }
+    if let Some(p) = &r.published {
+        put_published(&mut v, p);
+    }
     v
 }
 
@@ -1920,7 +2144,17 @@ fn review_data(r: &Review) -> Value {
     if let Some(u) = &r.document_uri {
         v["document_uri"] = Value::String(u.clone());
     }
+    if let Some(p) = &r.published {
+        put_published(&mut v, p);
+    }
     v
+}
+
+fn put_published(v: &mut Value, p: &Published) {
+    v["published_on"] = Value::String(format_date(p.on));
+    if let Some((uri, sha256)) = &p.document {
+        v["published_document"] = json!({ "uri": uri, "sha256": sha256 });
+    }
 }
 
 /// The operation a recorded entry states (its data is a normalised wire form).
@@ -2140,6 +2374,8 @@ mod tests {
                 amount: unallocated.to_owned(),
                 placement: "Japanese government bonds and bank deposits".to_owned(),
             },
+            published_on: None,
+            published_document: None,
             amends: None,
         }
     }
@@ -2202,6 +2438,8 @@ mod tests {
             period_end: end.to_owned(),
             basis: basis.to_owned(),
             figures,
+            published_on: None,
+            published_document: None,
             amends: None,
         }
     }
@@ -2223,6 +2461,8 @@ mod tests {
             kpi: None,
             summary: "Reviewed against ICMA GBP 2021 and the issuer's framework".to_owned(),
             document_uri: None,
+            published_on: None,
+            published_document: None,
         }
     }
 
@@ -2248,6 +2488,7 @@ mod tests {
         WithdrawalSpec {
             review_id: id.to_owned(),
             reason: "Issued in error".to_owned(),
+            published_on: None,
         }
         .validate()
         .expect("a valid withdrawal")
@@ -2390,6 +2631,7 @@ mod tests {
         let withdrawal = WithdrawalSpec {
             review_id: "".to_owned(),
             reason: "x".repeat(TEXT_CHARS_MAX + 1),
+            published_on: None,
         };
         assert_eq!(
             field_codes(withdrawal.validate()),
@@ -2401,6 +2643,7 @@ mod tests {
         let withdrawal = WithdrawalSpec {
             review_id: "SPO-2025".to_owned(),
             reason: "x".repeat(TEXT_CHARS_MAX),
+            published_on: None,
         };
         assert_eq!(field_codes(withdrawal.validate()), []);
     }
@@ -2707,16 +2950,18 @@ mod tests {
     }
 
     #[test]
-    fn a_period_is_at_most_twelve_months() {
+    fn the_first_period_is_at_most_twenty_four_months() {
+        // A scheme may join a short first fiscal year to the next: the first report, from the
+        // issue date, may cover up to two years; every later one at most twelve months.
         let bond = green();
-        let today = date!(2026 - 07 - 01);
+        let today = date!(2027 - 07 - 01);
         let report = |end| allocation("2025-06-20", end, vec![], NET);
         assert_eq!(
-            bond.check(&report("2026-06-19"), ISSUER, today),
+            bond.check(&report("2027-06-19"), ISSUER, today),
             Vec::<String>::new()
         );
         assert_eq!(
-            bond.check(&report("2026-06-20"), ISSUER, today),
+            bond.check(&report("2027-06-20"), ISSUER, today),
             ["period_too_long"]
         );
     }
@@ -2727,16 +2972,146 @@ mod tests {
         spec.issue_date = "2028-02-29".to_owned();
         spec.maturity_date = "2033-02-28".to_owned();
         let bond = Bond::new(terms(spec));
-        let today = date!(2029 - 03 - 31);
+        let today = date!(2030 - 03 - 31);
         let report = |end| allocation("2028-02-29", end, vec![], NET);
+        // Twenty-four months, the first period's limit, end the same way.
         assert_eq!(
-            bond.check(&report("2029-02-27"), ISSUER, today),
+            bond.check(&report("2030-02-27"), ISSUER, today),
             Vec::<String>::new()
         );
         assert_eq!(
-            bond.check(&report("2029-02-28"), ISSUER, today),
+            bond.check(&report("2030-02-28"), ISSUER, today),
             ["period_too_long"]
         );
+    }
+
+    /// `op` with `published_on` (and no document).
+    fn published(op: MonitorOp, on: &str) -> MonitorOp {
+        let p = Some(Published {
+            on: crate::domain::wire::parse_date(on).unwrap(),
+            document: None,
+        });
+        match op {
+            MonitorOp::ReportAllocation(mut r) => {
+                r.published = p;
+                MonitorOp::ReportAllocation(r)
+            }
+            MonitorOp::ReportImpact(mut r) => {
+                r.published = p;
+                MonitorOp::ReportImpact(r)
+            }
+            MonitorOp::Review(mut r) => {
+                r.published = p;
+                MonitorOp::Review(r)
+            }
+            other => other,
+        }
+    }
+
+    #[test]
+    fn a_fact_is_judged_on_its_publication_day_which_is_not_after_today() {
+        let bond = green();
+        let report = allocation("2025-06-20", "2026-03-31", vec![], NET);
+        // Recorded years later, published the day the period ended: accepted.
+        let today = date!(2029 - 01 - 10);
+        assert_eq!(
+            bond.check(&published(report.clone(), "2026-03-31"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        // Published before the period ended.
+        assert_eq!(
+            bond.check(&published(report.clone(), "2026-03-30"), ISSUER, today),
+            ["period_not_ended"]
+        );
+        // Published after today (Japan).
+        assert_eq!(
+            bond.check(&published(report.clone(), "2029-01-10"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&published(report, "2029-01-11"), ISSUER, today),
+            ["published_in_future"]
+        );
+    }
+
+    #[test]
+    fn a_post_issuance_fact_is_not_published_before_the_issue_date_but_an_opinion_may_be() {
+        let bond = green();
+        let today = date!(2026 - 05 - 01);
+        let spo = review("SPO-2025", "pre_issuance", "positive", None);
+        assert_eq!(
+            bond.check(&published(spo, "2025-05-30"), VERIFIER, today),
+            Vec::<String>::new()
+        );
+        let impact_report = impact("2025-06-20", "2026-03-31", solar_generation());
+        let mut ex_ante = impact_spec("2025-06-20", "2026-03-31", "ex_ante", solar_generation());
+        ex_ante.published_on = Some("2025-06-19".to_owned());
+        let ex_ante = MonitorOp::ReportImpact(ex_ante.validate().unwrap());
+        assert_eq!(
+            bond.check(&ex_ante, ISSUER, today),
+            ["published_before_issue"]
+        );
+        assert_eq!(
+            bond.check(&published(impact_report, "2026-04-30"), ISSUER, today),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_withdrawal_comes_after_the_review_and_not_after_today() {
+        let mut bond = green();
+        let spo = published(
+            review("SPO-2025", "pre_issuance", "positive", None),
+            "2025-05-30",
+        );
+        bond.record(spo, VERIFIER, date!(2026 - 01 - 10));
+        let withdraw_on = |day: &str| {
+            WithdrawalSpec {
+                review_id: "SPO-2025".to_owned(),
+                reason: "Issued in error".to_owned(),
+                published_on: Some(day.to_owned()),
+            }
+            .validate()
+            .unwrap()
+        };
+        let today = date!(2026 - 02 - 01);
+        assert_eq!(
+            bond.check(&withdraw_on("2025-05-30"), VERIFIER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&withdraw_on("2025-05-29"), VERIFIER, today),
+            ["withdrawn_before_given"]
+        );
+        assert_eq!(
+            bond.check(&withdraw_on("2026-02-02"), VERIFIER, today),
+            ["published_in_future"]
+        );
+    }
+
+    #[test]
+    fn a_published_document_names_its_digest_and_its_day() {
+        let mut spec = allocation_spec("2025-06-20", "2026-03-31", vec![], NET);
+        spec.published_document = Some(PublishedDocumentSpec {
+            uri: "https://issuer.example/report.pdf".to_owned(),
+            sha256: "AB".repeat(32),
+        });
+        assert_eq!(
+            field_codes(spec.validate(jpy())),
+            [
+                (
+                    "/published_document/sha256".to_owned(),
+                    "invalid_sha256".to_owned()
+                ),
+                ("/published_on".to_owned(), "required".to_owned()),
+            ]
+        );
+        spec.published_on = Some("2026-06-30".to_owned());
+        spec.published_document = Some(PublishedDocumentSpec {
+            uri: "https://issuer.example/report.pdf".to_owned(),
+            sha256: "ab".repeat(32),
+        });
+        assert_eq!(field_codes(spec.validate(jpy())), []);
     }
 
     #[test]
@@ -3185,14 +3560,23 @@ mod tests {
     #[test]
     fn an_impact_period_is_at_most_twelve_months_and_does_not_end_before_it_starts() {
         let bond = green();
-        let today = AFTER_FIRST_PERIOD;
+        let today = date!(2027 - 07 - 01);
         let report = |start, end| impact(start, end, solar_generation());
         assert_eq!(
-            bond.check(&report("2025-04-01", "2026-03-31"), ISSUER, today),
+            bond.check(&report("2026-04-01", "2027-03-31"), ISSUER, today),
             Vec::<String>::new()
         );
         assert_eq!(
-            bond.check(&report("2025-04-01", "2026-04-01"), ISSUER, today),
+            bond.check(&report("2026-04-01", "2027-04-01"), ISSUER, today),
+            ["period_too_long"]
+        );
+        // A first period, starting on or before the issue date, may run to twenty-four months.
+        assert_eq!(
+            bond.check(&report("2025-04-01", "2027-03-31"), ISSUER, today),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            bond.check(&report("2025-04-01", "2027-04-01"), ISSUER, today),
             ["period_too_long"]
         );
         assert_eq!(
@@ -3811,7 +4195,7 @@ mod tests {
         let reports: Vec<(String, Date, bool)> = facts
             .allocation_reports
             .iter()
-            .map(|r| (r.id.clone(), r.filed_on, r.fully_allocated))
+            .map(|r| (r.id.clone(), r.published_on, r.fully_allocated))
             .collect();
         let indices: Vec<String> = bond
             .monitor

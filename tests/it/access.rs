@@ -53,6 +53,8 @@ enum Subject {
     Trial,
     /// [`NO_RECOVERY`]: a recovery id that no request made.
     Recovery,
+    /// A label scheme midori ships (`icma-gbp`).
+    Scheme,
 }
 
 /// A well-formed recovery id that names no pending recovery.
@@ -190,6 +192,8 @@ const MATRIX: &[Endpoint] = &[
     endpoint("GET",    "/v1/bonds/{id}/label/history",                  Subject::Bond,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/v1/labels",                                    Subject::None,     Body::None,           EVERYONE_200),
     endpoint("POST",   "/v1/labels/verify",                             Subject::None,     Body::LabelToken,     EVERYONE_200),
+    endpoint("GET",    "/v1/label-schemes",                             Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/label-schemes/{id}",                        Subject::Scheme,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/v1/parties/{id}/impact",                       Subject::Investor, Body::None,           [401, 200, 403, 403, 200, 403, 200]),
     endpoint("GET",    "/v1/impact/indicators",                         Subject::None,     Body::None,           EVERYONE_200),
     endpoint("POST",   "/v1/trials",                                    Subject::None,     Body::SignedTrial,    [401, 403, 403, 403, 403, 403, 201]),
@@ -434,6 +438,7 @@ async fn call(t: &TestApp, world: &World, endpoint: &Endpoint, caller: Caller) -
         Subject::Bond => world.bond.clone(),
         Subject::Trial => world.trial.clone(),
         Subject::Recovery => NO_RECOVERY.to_owned(),
+        Subject::Scheme => "icma-gbp".to_owned(),
         Subject::ApiKey => {
             t.app
                 .create_api_key(None, &world.investor.id)

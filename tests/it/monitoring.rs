@@ -195,6 +195,21 @@ on_both!(
         );
         assert_eq!(first["entry_type"], "allocation.reported");
         assert_eq!(label(&t, &bond).await["status"], "allocating");
+        // The Osaka IFC label asks for impact every fiscal year from the first (within six
+        // months of its end), so the first annual report carries expected figures too.
+        created(
+            &monitor(
+                &t,
+                &issuer,
+                &bond,
+                "impact-reports",
+                "impact.report",
+                "impact",
+                impact("2025-06-20", "2026-03-31"),
+            )
+            .await,
+        );
+        assert_eq!(label(&t, &bond).await["status"], "allocating");
 
         // Second report allocates the remaining ¥4bn: fully allocated.
         t.set_time(datetime!(2027-03-15 01:00 UTC));
@@ -296,18 +311,39 @@ on_both!(
         assert_eq!(mine.status, 200, "{}", mine.text());
         assert_eq!(total(&mine.json()[0]["figures"], "ghg_avoided"), "3648");
 
-        // The next impact report is due a year after the last period's end (2028-03-31).
-        // Nothing arrives: overdue the day after, suspended after 90 days of grace.
-        t.set_time(datetime!(2028-05-01 01:00 UTC));
+        // The next impact report, on the fiscal year to 2028-03-31, is due six months after it
+        // ends (2028-09-30). Nothing arrives: overdue the day after, suspended after 90 days
+        // of grace.
+        t.set_time(datetime!(2028-10-15 01:00 UTC));
         let now = label(&t, &bond).await;
         assert_eq!(now["status"], "overdue", "{now}");
+        assert_eq!(now["scheme"]["id"], "osaka-ifc");
         t.app.refresh_all_labels().await.unwrap();
-        t.set_time(datetime!(2028-07-15 01:00 UTC));
+        // Under the ICMA Principles nothing is due once the proceeds are allocated.
+        let icma = t
+            .get(&format!("/v1/bonds/{bond}/label?scheme=icma-gbp"), None)
+            .await
+            .json();
+        assert_eq!(icma["status"], "monitoring", "{icma}");
+        t.set_time(datetime!(2029-01-10 01:00 UTC));
         assert_eq!(label(&t, &bond).await["status"], "suspended");
         t.app.refresh_all_labels().await.unwrap();
+        // The standing on a past day, unsigned.
+        let then = t
+            .get(&format!("/v1/bonds/{bond}/label?on=2027-10-01"), None)
+            .await
+            .json();
+        assert_eq!(
+            (
+                then["status"].clone(),
+                then["on"].clone(),
+                then["jws"].clone()
+            ),
+            (json!("monitoring"), json!("2027-10-01"), Value::Null)
+        );
 
         // A late report cures it.
-        t.set_time(datetime!(2028-08-01 01:00 UTC));
+        t.set_time(datetime!(2029-01-15 01:00 UTC));
         created(
             &monitor(
                 &t,
@@ -341,7 +377,7 @@ on_both!(
         assert_eq!(violation_codes(&reply), ["period_overlaps"]);
 
         // A verifier finds misallocation: revoked, and revocation is final.
-        t.set_time(datetime!(2028-10-01 01:00 UTC));
+        t.set_time(datetime!(2029-02-01 01:00 UTC));
         created(
             &monitor(
                 &t,
@@ -357,9 +393,13 @@ on_both!(
         let revoked = label(&t, &bond).await;
         assert_eq!(revoked["status"], "revoked");
 
-        // Every change is a ledger entry, with the date it took effect.
+        // Every change is a ledger entry, with the date it took effect; each label (scheme) has
+        // its own.
         let history = t
-            .get(&format!("/v1/bonds/{bond}/label/history"), None)
+            .get(
+                &format!("/v1/bonds/{bond}/label/history?scheme=osaka-ifc"),
+                None,
+            )
             .await
             .json();
         let steps: Vec<(String, String)> = history
@@ -380,15 +420,41 @@ on_both!(
             ("fully_allocated", "2027-03-15"),
             ("verified", "2027-05-31"),
             ("monitoring", "2027-09-30"),
-            ("overdue", "2028-04-01"),
-            ("suspended", "2028-06-30"),
-            ("monitoring", "2028-08-01"),
-            ("revoked", "2028-10-01"),
+            ("overdue", "2028-10-01"),
+            ("suspended", "2028-12-30"),
+            ("monitoring", "2029-01-15"),
+            ("revoked", "2029-02-01"),
         ]
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
         assert_eq!(steps, expected);
+        let icma_history = t
+            .get(
+                &format!("/v1/bonds/{bond}/label/history?scheme=icma-gbp"),
+                None,
+            )
+            .await
+            .json();
+        let icma_steps: Vec<&str> = icma_history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            icma_steps,
+            [
+                "draft",
+                "declared",
+                "reviewed",
+                "allocating",
+                "fully_allocated",
+                "verified",
+                "monitoring",
+                "revoked"
+            ]
+        );
 
         // The JWS verifies with an off-the-shelf JOSE library and the published JWK Set...
         let token = revoked["jws"].as_str().unwrap();
@@ -407,6 +473,11 @@ on_both!(
         assert_eq!(claims["sub"], bond.as_str());
         assert_eq!(claims["label"]["status"], "revoked");
         assert_eq!(claims["label"]["evidence"]["revoked_by"], "VER-2028");
+        assert_eq!(claims["label"]["scheme"]["id"], "osaka-ifc");
+        assert_eq!(
+            claims["label"]["scheme"]["sha256"].as_str().unwrap().len(),
+            64
+        );
         assert!(claims["exp"].as_i64().unwrap() > claims["iat"].as_i64().unwrap());
 
         // ...and the service's own check agrees; an altered token does not verify.
@@ -439,9 +510,9 @@ on_both!(
         // The export, with its monitoring and label entries, still verifies offline.
         let (export, verified) = t.export_and_verify(&bond, &issuer.token).await;
         verified.unwrap();
-        // registration, issuance, the engagement, 3 reviews, 2 projects, 2 allocation and 2 impact reports,
-        // and the 10 label changes.
-        assert_eq!(export.lines().count(), 22);
+        // registration, issuance, the engagement, 3 reviews, 2 projects, 2 allocation and 3 impact reports,
+        // and the 10 + 8 label changes of the two labels.
+        assert_eq!(export.lines().count(), 31);
     }
 );
 

@@ -15,6 +15,7 @@ use crate::app::{
 use crate::domain::bond::{BondKind, Category};
 use crate::domain::label::Status;
 use crate::domain::monitor::INDICATORS;
+use crate::domain::scheme::Scheme;
 use crate::http::AppState;
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiResult, Json, Path, Problem, Query};
@@ -36,6 +37,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_label_history))
         .routes(routes!(list_labels))
         .routes(routes!(verify_label))
+        .routes(routes!(list_schemes))
+        .routes(routes!(get_scheme))
         .routes(routes!(party_impact))
         .routes(routes!(indicators))
 }
@@ -196,32 +199,89 @@ async fn list_reviews(
     Ok(Json(state.app.reviews(&id).await?))
 }
 
-/// The bond's label now — evaluated from the ledger at this read, deadlines included — and
-/// its compact JWS (EdDSA), verifiable with `/.well-known/jwks.json` (public).
-#[utoipa::path(get, path = "/v1/bonds/{id}/label", tag = "labels",
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LabelAtQuery {
+    /// The day (Japan), `YYYY-MM-DD`, not after today: the standing as it was then, unsigned.
+    /// Today if absent.
+    #[param(format = Date)]
+    on: Option<String>,
+    /// The scheme id (one of the bond's `label_schemes`); the bond's first if absent.
+    scheme: Option<String>,
+}
+
+/// The bond's label under one of its schemes — evaluated from the ledger at this read,
+/// deadlines included — today with its compact JWS (EdDSA), verifiable with
+/// `/.well-known/jwks.json`, or on a past day (`?on=`) unsigned (public).
+#[utoipa::path(get, path = "/v1/bonds/{id}/label", tag = "labels", params(LabelAtQuery),
     responses((status = 200, body = LabelView),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn get_label(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(query): Query<LabelAtQuery>,
 ) -> ApiResult<Json<LabelView>> {
-    Ok(Json(state.app.label(&id).await?))
+    let on = query
+        .on
+        .as_deref()
+        .map(crate::domain::wire::parse_date)
+        .transpose()
+        .map_err(|e| crate::app::AppError::BadRequest(format!("on: {e}")))?;
+    Ok(Json(
+        state.app.label(&id, on, query.scheme.as_deref()).await?,
+    ))
 }
 
 /// Every label change recorded on the bond's ledger, with the date it took effect (public).
-#[utoipa::path(get, path = "/v1/bonds/{id}/label/history", tag = "labels",
+#[utoipa::path(get, path = "/v1/bonds/{id}/label/history", tag = "labels", params(SchemeQuery),
     responses((status = 200, body = Vec<LabelChange>),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn get_label_history(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(query): Query<SchemeQuery>,
 ) -> ApiResult<Json<Vec<LabelChange>>> {
-    Ok(Json(state.app.label_history(&id).await?))
+    Ok(Json(
+        state
+            .app
+            .label_history(&id, query.scheme.as_deref())
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SchemeQuery {
+    /// Only the changes of the label under this scheme id; every label's if absent.
+    scheme: Option<String>,
+}
+
+/// The label schemes midori awards labels under, each a versioned rulebook pinned by its
+/// SHA-256, every parameter with its source (public).
+#[utoipa::path(get, path = "/v1/label-schemes", tag = "labels",
+    responses((status = 200, body = Vec<Scheme>)))]
+async fn list_schemes() -> Json<Vec<Scheme>> {
+    Json(crate::domain::scheme::all().to_vec())
+}
+
+/// One label scheme, its latest version (public).
+#[utoipa::path(get, path = "/v1/label-schemes/{id}", tag = "labels",
+    params(("id" = String, Path, description = "scheme id, e.g. `icma-gbp`")),
+    responses((status = 200, body = Scheme),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_scheme(Path(id): Path<String>) -> ApiResult<Json<Scheme>> {
+    crate::domain::scheme::latest(&id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| crate::app::AppError::NotFound(format!("no label scheme {id:?}")).into())
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LabelQuery {
+    /// Bonds labelled under this scheme id, with their status under it; each bond's first
+    /// scheme if absent.
+    scheme: Option<String>,
     status: Option<Status>,
     kind: Option<BondKind>,
     category: Option<Category>,
@@ -261,7 +321,13 @@ async fn list_labels(
     Ok(Json(
         state
             .app
-            .labels(&filter, status, query.after.as_deref(), query.limit)
+            .labels(
+                &filter,
+                query.scheme.as_deref(),
+                status,
+                query.after.as_deref(),
+                query.limit,
+            )
             .await?,
     ))
 }
