@@ -557,7 +557,7 @@ impl App {
         let after = (today - published.on).whole_days();
         if after > i64::from(allowed) && published.document.is_none() {
             return Err(AppError::Validation(vec![field(
-                &format!("/payload/{member}/published_document"),
+                &format!("/{member}/published_document"),
                 "required_when_recorded_late",
                 format!(
                     "published on {} and recorded {after} days later, more than the {allowed} days the bond's label schemes allow: cite the published document ({{uri, sha256}}); the fact is shown as recorded late",

@@ -781,3 +781,273 @@ on_both!(
         assert_eq!(codes, ["wrong_unit", "emission_factor_required"]);
     }
 );
+
+/// The (pointer, code) pairs of a 422 validation-failed problem.
+#[track_caller]
+fn field_errors(reply: &Reply) -> Vec<(String, String)> {
+    reply.problem(422, "validation-failed")["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["pointer"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+on_both!(
+    label_schemes_are_published_rulebooks_and_a_bond_names_its_own,
+    |t: TestApp| async move {
+        let schemes = t.get("/v1/label-schemes", None).await;
+        assert_eq!(schemes.status, 200, "{}", schemes.text());
+        let ids: Vec<String> = schemes
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids, ["icma-gbp", "jp-moe", "eu-gbs", "cbi", "osaka-ifc"]);
+        let osaka = t.get("/v1/label-schemes/osaka-ifc", None).await.json();
+        assert_eq!(osaka["pre_issuance_review"]["required"], true);
+        assert_eq!(
+            osaka["impact_reporting"]["frequency"],
+            "annually_until_maturity"
+        );
+        assert_eq!(osaka["sha256"].as_str().unwrap().len(), 64);
+        assert!(!osaka["grace"]["source"].as_str().unwrap().is_empty());
+        t.get("/v1/label-schemes/nope", None)
+            .await
+            .problem(404, "not-found");
+
+        // Unknown, repeated and malformed scheme terms are refused field by field.
+        t.set_time(datetime!(2025-05-01 01:00 UTC));
+        let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+        let mut spec = green_spec();
+        spec["label_schemes"] = json!(["osaka-ifc", "gold-standard", "osaka-ifc"]);
+        spec["fiscal_year_end"] = json!("02-29");
+        let reply = t
+            .post(
+                "/v1/bonds",
+                Some(&issuer.token),
+                issuer.sign(json!({"type": "bond.register", "bond": spec})),
+            )
+            .await;
+        assert_eq!(
+            field_errors(&reply),
+            [
+                (
+                    "/payload/bond/label_schemes/1".to_owned(),
+                    "unknown_scheme".to_owned()
+                ),
+                (
+                    "/payload/bond/label_schemes/2".to_owned(),
+                    "duplicate_scheme".to_owned()
+                ),
+                (
+                    "/payload/bond/fiscal_year_end".to_owned(),
+                    "invalid_year_end".to_owned()
+                ),
+            ]
+        );
+    }
+);
+
+on_both!(
+    a_bond_issued_years_ago_is_brought_on_with_its_real_dates,
+    |t: TestApp| async move {
+        // Registered in 2027, two years after its issue on 2025-06-20.
+        let (issuer, bond, verifier, _a, _b) = green_bond(&t).await;
+        t.set_time(datetime!(2027-07-01 01:00 UTC));
+        created(
+            &monitor(
+                &t,
+                &issuer,
+                &bond,
+                "reviewers",
+                "review.engage",
+                "engagement",
+                json!({"verifier": verifier.id}),
+            )
+            .await,
+        );
+        created(
+            &monitor(
+                &t,
+                &issuer,
+                &bond,
+                "projects",
+                "project.register",
+                "project",
+                project("SOLAR-1", "renewable_energy", "8000000000", "100"),
+            )
+            .await,
+        );
+        // A second-party opinion published two years ago, recorded now without its document:
+        // refused, naming the field.
+        let mut spo = review("SPO-2025", "pre_issuance", "positive", None);
+        spo["published_on"] = json!("2025-05-30");
+        let reply = monitor(
+            &t,
+            &verifier,
+            &bond,
+            "reviews",
+            "review.submit",
+            "review",
+            spo.clone(),
+        )
+        .await;
+        assert_eq!(
+            field_errors(&reply),
+            [(
+                "/payload/review/published_document".to_owned(),
+                "required_when_recorded_late".to_owned()
+            )]
+        );
+        let document = json!({"uri": "https://review.example/spo-2025.pdf",
+                              "sha256": "5f".repeat(32)});
+        spo["published_document"] = document.clone();
+        created(
+            &monitor(
+                &t,
+                &verifier,
+                &bond,
+                "reviews",
+                "review.submit",
+                "review",
+                spo,
+            )
+            .await,
+        );
+
+        // The first annual report, published 2026-06-30 (within six months of the fiscal year
+        // end), allocating everything.
+        let mut report = allocation(
+            "2025-06-20",
+            "2026-03-31",
+            vec![line("SOLAR-1", "8000000000", "financing", "2025-09-01")],
+            "2000000000",
+        );
+        report["published_on"] = json!("2026-06-30");
+        report["published_document"] = document.clone();
+        created(
+            &monitor(
+                &t,
+                &issuer,
+                &bond,
+                "allocation-reports",
+                "allocation.report",
+                "allocation",
+                report,
+            )
+            .await,
+        );
+        // Published before the period ended, or after today: refused.
+        let mut early = allocation("2026-04-01", "2027-03-31", vec![], "2000000000");
+        early["published_on"] = json!("2027-03-30");
+        early["published_document"] = document.clone();
+        let reply = monitor(
+            &t,
+            &issuer,
+            &bond,
+            "allocation-reports",
+            "allocation.report",
+            "allocation",
+            early.clone(),
+        )
+        .await;
+        assert_eq!(violation_codes(&reply), ["period_not_ended"]);
+        early["published_on"] = json!("2027-07-02");
+        let reply = monitor(
+            &t,
+            &issuer,
+            &bond,
+            "allocation-reports",
+            "allocation.report",
+            "allocation",
+            early,
+        )
+        .await;
+        assert_eq!(violation_codes(&reply), ["published_in_future"]);
+
+        // The standing on past days, as if each fact had been recorded on its day.
+        let on = |day: &'static str| {
+            let t = &t;
+            let bond = bond.clone();
+            async move {
+                let reply = t
+                    .get(&format!("/v1/bonds/{bond}/label?on={day}"), None)
+                    .await;
+                assert_eq!(reply.status, 200, "{}", reply.text());
+                reply.json()
+            }
+        };
+        assert_eq!(on("2025-05-29").await["status"], "draft");
+        assert_eq!(on("2025-05-30").await["status"], "reviewed");
+        let year_one = on("2026-06-30").await;
+        assert_eq!(year_one["status"], "allocating");
+        assert_eq!(year_one["jws"], Value::Null);
+        let met = &year_one["obligations"][0];
+        assert_eq!(
+            (
+                met["kind"].clone(),
+                met["year_end"].clone(),
+                met["due"].clone(),
+                met["met_on"].clone(),
+                met["met_recorded_on"].clone(),
+                met["recorded_late"].clone(),
+                met["days_late"].clone()
+            ),
+            (
+                json!("allocation_report"),
+                json!("2026-03-31"),
+                json!("2026-09-30"),
+                json!("2026-06-30"),
+                json!("2027-07-01"),
+                json!(true),
+                json!(0)
+            )
+        );
+        // The Osaka IFC label wanted an impact report on that year by 2026-09-30: none.
+        assert_eq!(on("2026-10-01").await["status"], "overdue");
+        assert_eq!(on("2026-12-30").await["status"], "suspended");
+        // Under the ICMA Principles the bond has been in good standing throughout.
+        let icma = t
+            .get(
+                &format!("/v1/bonds/{bond}/label?on=2026-12-30&scheme=icma-gbp"),
+                None,
+            )
+            .await
+            .json();
+        assert_eq!(icma["status"], "allocating", "{icma}");
+        assert_eq!(icma["scheme"]["id"], "icma-gbp");
+
+        // Days and schemes that cannot be asked for.
+        t.get(&format!("/v1/bonds/{bond}/label?on=2027-07-02"), None)
+            .await
+            .problem(400, "bad-request");
+        t.get(&format!("/v1/bonds/{bond}/label?on=2027-02-30"), None)
+            .await
+            .problem(400, "bad-request");
+        t.get(&format!("/v1/bonds/{bond}/label?scheme=cbi"), None)
+            .await
+            .problem(404, "not-found");
+        t.get(&format!("/v1/bonds/{bond}/label?scheme=nope"), None)
+            .await
+            .problem(400, "bad-request");
+        // Today's standing is signed and names its scheme.
+        let today = label(&t, &bond).await;
+        assert!(today["jws"].is_string());
+        assert_eq!(today["schemes"], json!(["osaka-ifc", "icma-gbp"]));
+        // The list filters by scheme.
+        let listed = t.get("/v1/labels?scheme=icma-gbp", None).await.json();
+        assert_eq!(listed["items"][0]["scheme"], "icma-gbp");
+        assert_eq!(
+            t.get("/v1/labels?scheme=cbi", None).await.json()["items"],
+            json!([])
+        );
+    }
+);
