@@ -2062,6 +2062,117 @@ mod tests {
         );
     }
 
+    /// docs/labels.md section 4, "Worked example: one bond, five labels", under the shipped
+    /// scheme files.
+    #[test]
+    fn the_worked_example_of_docs_labels_md_under_the_five_shipped_schemes() {
+        let report = |id: &str, start: Date, end: Date, published: Date, full: bool| ReportFact {
+            id: id.to_owned(),
+            period_start: start,
+            period_end: end,
+            published_on: published,
+            recorded_on: published,
+            fully_allocated: full,
+        };
+        let facts = Facts {
+            issue_date: date!(2027 - 06 - 15),
+            maturity_date: date!(2032 - 06 - 15),
+            fully_redeemed_on: None,
+            fiscal_year_end: YearEnd::MARCH_31,
+            reviews: vec![
+                spo("spo", date!(2027 - 05 - 20)),
+                verification("ver", date!(2029 - 08 - 20)),
+                review(
+                    "neg",
+                    ReviewKind::AllocationVerification,
+                    Conclusion::Negative,
+                    date!(2031 - 06 - 01),
+                ),
+            ],
+            allocation_reports: vec![
+                report(
+                    "a1",
+                    date!(2027 - 06 - 15),
+                    date!(2028 - 03 - 31),
+                    date!(2028 - 06 - 30),
+                    false,
+                ),
+                report(
+                    "a2",
+                    date!(2028 - 04 - 01),
+                    date!(2029 - 03 - 31),
+                    date!(2029 - 07 - 31),
+                    true,
+                ),
+            ],
+            impact_reports: vec![
+                report(
+                    "i1",
+                    date!(2027 - 06 - 15),
+                    date!(2028 - 03 - 31),
+                    date!(2028 - 06 - 30),
+                    false,
+                ),
+                report(
+                    "i2",
+                    date!(2028 - 04 - 01),
+                    date!(2029 - 03 - 31),
+                    date!(2029 - 09 - 10),
+                    false,
+                ),
+                report(
+                    "i3",
+                    date!(2029 - 04 - 01),
+                    date!(2030 - 03 - 31),
+                    date!(2031 - 01 - 20),
+                    false,
+                ),
+            ],
+        };
+        let changes = |id: &str| {
+            let rules = crate::domain::scheme::latest(id).unwrap().rules();
+            history(&facts, date!(2027 - 01 - 01), date!(2032 - 01 - 01), &rules)
+        };
+        use Status::*;
+        let voluntary = [
+            (date!(2027 - 05 - 20), Reviewed),
+            (date!(2028 - 06 - 30), Allocating),
+            (date!(2029 - 07 - 31), FullyAllocated),
+            (date!(2029 - 08 - 20), Verified),
+            (date!(2029 - 09 - 10), Monitoring),
+            (date!(2031 - 06 - 01), Revoked),
+        ];
+        for id in ["icma-gbp", "jp-moe", "eu-gbs"] {
+            assert_eq!(changes(id), voluntary, "{id}");
+        }
+        assert_eq!(
+            changes("cbi"),
+            [
+                (date!(2027 - 05 - 20), Reviewed),
+                (date!(2028 - 06 - 30), Allocating),
+                (date!(2029 - 06 - 16), Overdue),
+                (date!(2029 - 08 - 20), Verified),
+                (date!(2029 - 09 - 10), Monitoring),
+                (date!(2031 - 04 - 01), Overdue),
+                (date!(2031 - 06 - 01), Revoked),
+            ]
+        );
+        assert_eq!(
+            changes("osaka-ifc"),
+            [
+                (date!(2027 - 05 - 20), Reviewed),
+                (date!(2028 - 06 - 30), Allocating),
+                (date!(2029 - 06 - 16), Overdue),
+                (date!(2029 - 08 - 20), Verified),
+                (date!(2029 - 09 - 10), Monitoring),
+                (date!(2030 - 10 - 01), Overdue),
+                (date!(2030 - 12 - 30), Suspended),
+                (date!(2031 - 01 - 20), Monitoring),
+                (date!(2031 - 06 - 01), Revoked),
+            ]
+        );
+    }
+
     fn arbitrary_facts() -> impl Strategy<Value = (Facts, u32)> {
         let day = 0i64..2400;
         let kind = prop_oneof![
