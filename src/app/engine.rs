@@ -549,7 +549,7 @@ impl BondReplay {
             r.redeemed_on = Some(on);
         }
         let actor = entry.actor.as_ref().map(|a| a.party.as_str()).unwrap_or("");
-        let net = Decimal::from(r.book.issued()) * r.monitor.terms().denomination;
+        let net = r.monitor.terms().net_proceeds(r.book.issued());
         r.monitor
             .apply_recorded(&entry.kind, &entry.data, index, on, actor, net)
             .map_err(context)?;
@@ -1356,7 +1356,7 @@ impl Committer {
                         )));
                         continue;
                     };
-                    let net_proceeds = Decimal::from(book.issued()) * monitor.terms().denomination;
+                    let net_proceeds = monitor.terms().net_proceeds(book.issued());
                     let issuer = book.terms().issuer.clone();
                     let ledger = job.ledger_id.clone();
                     let elsewhere = |project: &str| -> Option<Elsewhere> {

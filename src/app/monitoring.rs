@@ -128,6 +128,21 @@ pub struct ProjectView {
     pub useful_life_years: String,
     /// Σ this bond has allocated to the project (reports in force).
     pub allocated: String,
+    /// Of which new financing (spending on or after the issue date)…
+    pub financing: String,
+    /// …and refinancing (spending before it, within the framework's look-back).
+    pub refinancing: String,
+}
+
+/// One line of an allocation report, as published.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AllocationLineView {
+    pub project_id: String,
+    pub amount: String,
+    /// `financing` or `refinancing`.
+    pub use_of_funds: String,
+    pub expense: String,
+    pub value_date: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -135,11 +150,22 @@ pub struct AllocationReportView {
     pub entry_index: String,
     pub period_start: String,
     pub period_end: String,
+    /// The day the issuer published it.
+    pub published_on: String,
+    /// The day it was recorded on the ledger.
     pub filed_on: String,
     pub amends: Option<String>,
     /// Whether this version is the one in force for its period (not amended since).
     pub in_force: bool,
     pub fully_allocated: bool,
+    /// The report itself declared full allocation (within its rounding unit).
+    pub declared_fully_allocated: bool,
+    /// The unit its figures are published in (rounded), if any.
+    pub rounding_unit: Option<String>,
+    pub lines: Vec<AllocationLineView>,
+    /// The unallocated balance as the report states it, and where it is placed meanwhile.
+    pub unallocated: String,
+    pub placement: String,
 }
 
 /// Where the proceeds of a bond stand.
@@ -148,10 +174,26 @@ pub struct AllocationView {
     pub bond_id: String,
     pub currency: String,
     /// Face value of the tokens issued.
+    pub amount_raised: String,
+    /// As the bond's terms declare them (0 if none).
+    pub issuance_costs: String,
+    /// Amount raised less issuance costs.
     pub net_proceeds: String,
     pub allocated: String,
+    /// Of `allocated`: new financing…
+    pub financing: String,
+    /// …and refinancing.
+    pub refinancing: String,
+    /// How many years before issue the framework lets the proceeds refinance (`null`: none).
+    pub look_back_years: Option<String>,
+    /// Net proceeds less allocated, exactly.
     pub unallocated: String,
+    /// Where the unallocated balance is placed meanwhile, as the latest report says.
+    pub placement: Option<String>,
     pub fully_allocated: bool,
+    /// When the proceeds are fully allocated within a report's rounding unit: what its rounded
+    /// figures leave unaccounted for, exactly (0 when allocated to the yen).
+    pub residual: Option<String>,
     pub projects: Vec<ProjectView>,
     pub reports: Vec<AllocationReportView>,
 }
@@ -594,16 +636,39 @@ impl App {
     pub async fn allocation(&self, bond_id: &str) -> AppResult<AllocationView> {
         let bond = self.bond_row(bond_id).await?;
         let (r, _) = self.bond_replay(&bond).await?;
-        let net = Decimal::from(r.book.issued()) * r.monitor.terms().denomination;
+        let terms = r.monitor.terms();
+        let raised = terms.amount_raised(r.book.issued());
+        let net = terms.net_proceeds(r.book.issued());
         let allocated = r.monitor.allocated();
+        let (financing, refinancing) = r.monitor.allocated_by_use().into_iter().fold(
+            (Decimal::ZERO, Decimal::ZERO),
+            |(f, rf), (_, (a, b))| (f + a, rf + b),
+        );
         let in_force: Vec<u64> = r.monitor.reports_in_force().map(|a| a.index).collect();
+        let full = r
+            .monitor
+            .allocation_reports()
+            .iter()
+            .filter(|a| in_force.contains(&a.index))
+            .find(|a| a.fully_allocated);
+        let latest = r.monitor.allocation_reports().last();
+        let d = |x: Decimal| x.normalize().to_string();
         Ok(AllocationView {
             bond_id: bond.id,
             currency: bond.currency,
-            net_proceeds: net.normalize().to_string(),
-            allocated: allocated.normalize().to_string(),
-            unallocated: (net - allocated).normalize().to_string(),
-            fully_allocated: !net.is_zero() && net == allocated,
+            amount_raised: d(raised),
+            issuance_costs: d(terms.issuance_costs),
+            net_proceeds: d(net),
+            allocated: d(allocated),
+            financing: d(financing),
+            refinancing: d(refinancing),
+            look_back_years: terms.look_back_years.map(|y| y.to_string()),
+            unallocated: d(net - allocated),
+            placement: latest.map(|a| a.report.placement.clone()),
+            fully_allocated: full.is_some(),
+            residual: full
+                .filter(|a| a.report.rounding_unit.is_some())
+                .map(|_| d(net - allocated)),
             projects: project_views(&r),
             reports: r
                 .monitor
@@ -613,10 +678,27 @@ impl App {
                     entry_index: a.index.to_string(),
                     period_start: format_date(a.report.period_start),
                     period_end: format_date(a.report.period_end),
+                    published_on: format_date(a.report.published.as_ref().map_or(a.on, |p| p.on)),
                     filed_on: format_date(a.on),
                     amends: a.report.amends.map(|x| x.to_string()),
                     in_force: in_force.contains(&a.index),
                     fully_allocated: a.fully_allocated,
+                    declared_fully_allocated: a.report.declared_fully_allocated,
+                    rounding_unit: a.report.rounding_unit.map(d),
+                    lines: a
+                        .report
+                        .lines
+                        .iter()
+                        .map(|l| AllocationLineView {
+                            project_id: l.project.clone(),
+                            amount: d(l.amount),
+                            use_of_funds: l.use_of_funds.as_str().to_owned(),
+                            expense: l.expense.as_str().to_owned(),
+                            value_date: format_date(l.value_date),
+                        })
+                        .collect(),
+                    unallocated: d(a.report.unallocated),
+                    placement: a.report.placement.clone(),
                 })
                 .collect(),
         })
@@ -1129,6 +1211,7 @@ impl App {
 
 fn project_views(r: &BondReplay) -> Vec<ProjectView> {
     let allocated = r.monitor.allocated_by_project();
+    let by_use = r.monitor.allocated_by_use();
     r.monitor
         .projects()
         .values()
@@ -1149,6 +1232,16 @@ fn project_views(r: &BondReplay) -> Vec<ProjectView> {
                 .get(&p.id)
                 .copied()
                 .unwrap_or_default()
+                .normalize()
+                .to_string(),
+            financing: by_use
+                .get(&p.id)
+                .map_or(Decimal::ZERO, |u| u.0)
+                .normalize()
+                .to_string(),
+            refinancing: by_use
+                .get(&p.id)
+                .map_or(Decimal::ZERO, |u| u.1)
                 .normalize()
                 .to_string(),
         })

@@ -258,6 +258,11 @@ pub struct BondSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "03-31")]
     pub fiscal_year_end: Option<String>,
+    /// Issuance costs the issuer declares (underwriting, listing, legal), in `currency`: net
+    /// proceeds = amount raised − issuance costs. 0 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "50000000")]
+    pub issuance_costs: Option<String>,
 }
 
 /// Coupon terms as signed.
@@ -372,6 +377,7 @@ pub struct BondTerms {
     /// As given (empty: the default scheme).
     label_schemes: Vec<String>,
     fiscal_year_end: Option<YearEnd>,
+    issuance_costs: Option<Amount>,
 }
 
 /// At most this many label schemes a bond.
@@ -831,6 +837,24 @@ impl BondSpec {
                 label_schemes_ok = false;
             }
         }
+        let issuance_costs = match (&self.issuance_costs, currency) {
+            (None, _) => Some(None),
+            (Some(text), Some(currency)) => errors
+                .check("/issuance_costs", Amount::parse(text, currency))
+                .filter(|costs| {
+                    let below = principal.is_none_or(|p| costs.value() < p.value());
+                    if !below {
+                        errors.push(
+                            "/issuance_costs",
+                            "costs_exceed_principal",
+                            "issuance costs are less than the principal",
+                        );
+                    }
+                    below
+                })
+                .map(Some),
+            (Some(_), None) => None,
+        };
         let fiscal_year_end = match self.fiscal_year_end.as_deref().map(YearEnd::parse) {
             None => Some(None),
             Some(Ok(end)) => Some(Some(end)),
@@ -857,6 +881,7 @@ impl BondSpec {
                 restrictions: restrictions?,
                 label_schemes: label_schemes_ok.then(|| self.label_schemes.clone())?,
                 fiscal_year_end: fiscal_year_end?,
+                issuance_costs: issuance_costs?,
             })
         })();
         errors.into_result(terms)
@@ -969,6 +994,13 @@ impl BondTerms {
         }
     }
 
+    /// The issuance costs the issuer declared (0 if none).
+    pub fn issuance_costs(&self) -> Decimal {
+        self.issuance_costs
+            .as_ref()
+            .map_or(Decimal::ZERO, Amount::value)
+    }
+
     /// The issuer's fiscal year end (31 March if the terms name none).
     pub fn fiscal_year_end(&self) -> YearEnd {
         self.fiscal_year_end.unwrap_or(YearEnd::MARCH_31)
@@ -1024,6 +1056,7 @@ impl BondTerms {
             },
             label_schemes: self.label_schemes.clone(),
             fiscal_year_end: self.fiscal_year_end.map(|end| end.as_string()),
+            issuance_costs: self.issuance_costs.as_ref().map(Amount::to_wire),
         }
     }
 }

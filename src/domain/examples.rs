@@ -65,6 +65,7 @@ pub fn green() -> BondSpec {
         // The International Finance City's own label first, and the ICMA Principles.
         label_schemes: vec!["osaka-ifc".to_owned(), "icma-gbp".to_owned()],
         fiscal_year_end: None,
+        issuance_costs: None,
     }
 }
 
@@ -111,6 +112,7 @@ pub fn social() -> BondSpec {
         },
         label_schemes: Vec::new(),
         fiscal_year_end: None,
+        issuance_costs: None,
     }
 }
 
@@ -155,6 +157,7 @@ pub fn sustainability() -> BondSpec {
         },
         label_schemes: Vec::new(),
         fiscal_year_end: None,
+        issuance_costs: None,
     }
 }
 
@@ -214,6 +217,7 @@ pub fn sustainability_linked() -> BondSpec {
         },
         label_schemes: Vec::new(),
         fiscal_year_end: None,
+        issuance_costs: None,
     }
 }
 
@@ -254,6 +258,7 @@ pub fn sdg() -> BondSpec {
         },
         label_schemes: Vec::new(),
         fiscal_year_end: None,
+        issuance_costs: None,
     }
 }
 

@@ -272,6 +272,15 @@ pub struct AllocationReportSpec {
     pub period_end: String,
     pub lines: Vec<AllocationLineSpec>,
     pub unallocated: UnallocatedSpec,
+    /// The unit the report's amounts are published in, when they are rounded (e.g.
+    /// `"100000000"` for a table in 億円, `"1000000"` for 百万円): each printed figure may be off by
+    /// less than one unit, so the unallocated balance may differ from net proceeds − Σ by that
+    /// much per figure, and the report may declare full allocation within it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounding_unit: Option<String>,
+    /// The report says the proceeds are fully allocated (exactly, or within its rounding unit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_fully_allocated: Option<bool>,
     /// The day the issuer published it, `YYYY-MM-DD` (required on new reports; deadlines are
     /// judged on it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -446,6 +455,8 @@ pub struct AllocationReport {
     pub lines: Vec<AllocationLine>,
     pub unallocated: Decimal,
     pub placement: String,
+    pub rounding_unit: Option<Decimal>,
+    pub declared_fully_allocated: bool,
     /// When it was published, and the document cited; `None` on entries recorded before
     /// facts carried their own dates (they count from the day recorded).
     pub published: Option<Published>,
@@ -821,12 +832,25 @@ impl AllocationReportSpec {
             self.published_document.as_ref(),
             &mut e,
         );
+        let rounding_unit = self.rounding_unit.as_deref().map(|u| {
+            let unit = money(u, currency, "/rounding_unit", &mut e);
+            if unit.is_zero() {
+                e.push(
+                    "/rounding_unit",
+                    "invalid_amount",
+                    "a rounding unit is more than zero",
+                );
+            }
+            unit
+        });
         finish(e, || AllocationReport {
             period_start,
             period_end,
             lines,
             unallocated,
             placement,
+            rounding_unit,
+            declared_fully_allocated: self.declared_fully_allocated.unwrap_or(false),
             published,
             amends,
         })
@@ -1079,8 +1103,10 @@ impl WithdrawalSpec {
 pub struct MonitorTerms {
     pub kind: BondKind,
     pub currency: Currency,
-    /// Face value of one token: net proceeds = tokens issued × denomination.
+    /// Face value of one token: amount raised = tokens issued × denomination.
     pub denomination: Decimal,
+    /// Issuance costs the issuer declared (0 if none): net proceeds = amount raised − costs.
+    pub issuance_costs: Decimal,
     pub issue_date: Date,
     pub maturity_date: Date,
     pub categories: Vec<Category>,
@@ -1094,11 +1120,23 @@ pub struct MonitorTerms {
 }
 
 impl MonitorTerms {
+    /// The face value of `issued` tokens.
+    pub fn amount_raised(&self, issued: u64) -> Decimal {
+        Decimal::from(issued) * self.denomination
+    }
+
+    /// Net proceeds once `issued` tokens are issued: the amount raised less the declared
+    /// issuance costs, never below zero.
+    pub fn net_proceeds(&self, issued: u64) -> Decimal {
+        (self.amount_raised(issued) - self.issuance_costs).max(Decimal::ZERO)
+    }
+
     pub fn from_bond(terms: &BondTerms) -> Self {
         MonitorTerms {
             kind: terms.kind(),
             currency: terms.currency(),
             denomination: terms.denomination().value(),
+            issuance_costs: terms.issuance_costs(),
             issue_date: terms.issue_date(),
             maturity_date: terms.maturity_date(),
             categories: terms.categories().to_vec(),
@@ -1148,8 +1186,8 @@ pub struct RecordedReview {
 
 /// What the rules need from outside this bond's monitoring state.
 pub struct Context<'a> {
-    /// Net proceeds so far: the face value of the tokens issued (midori records no issuance
-    /// costs; see docs/labels.md).
+    /// Net proceeds so far: the face value of the tokens issued less the issuance costs the
+    /// bond's terms declare (docs/labels.md, section 7).
     pub net_proceeds: Decimal,
     /// The signer of the operation.
     pub actor: &'a str,
@@ -1281,6 +1319,21 @@ impl Monitor {
         for r in self.reports_in_force() {
             for l in &r.report.lines {
                 *out.entry(l.project.clone()).or_default() += l.amount;
+            }
+        }
+        out
+    }
+
+    /// Σ allocated per project over the reports in force: (financing, refinancing).
+    pub fn allocated_by_use(&self) -> BTreeMap<String, (Decimal, Decimal)> {
+        let mut out: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
+        for r in self.reports_in_force() {
+            for l in &r.report.lines {
+                let entry = out.entry(l.project.clone()).or_default();
+                match l.use_of_funds {
+                    UseOfFunds::Financing => entry.0 += l.amount,
+                    UseOfFunds::Refinancing => entry.1 += l.amount,
+                }
             }
         }
         out
@@ -1613,14 +1666,49 @@ impl Monitor {
             }
         }
         let expected_unallocated = ctx.net_proceeds - total;
-        if total <= ctx.net_proceeds && r.unallocated != expected_unallocated {
+        // A report published in a rounding unit: every printed figure (each line and the
+        // unallocated balance) may be off by less than one unit.
+        let tolerance = |figures: usize| {
+            r.rounding_unit
+                .map_or(Decimal::ZERO, |unit| unit * Decimal::from(figures))
+        };
+        let unallocated_tolerance = tolerance(r.lines.len() + 1);
+        if total <= ctx.net_proceeds
+            && (r.unallocated - expected_unallocated).abs() > unallocated_tolerance
+        {
             v.push(violation(
                 "unallocated_mismatch",
-                format!(
-                    "the unallocated balance is net proceeds {} minus Σ allocated {total} = {expected_unallocated}, not {}",
-                    ctx.net_proceeds, r.unallocated
-                ),
+                if unallocated_tolerance.is_zero() {
+                    format!(
+                        "the unallocated balance is net proceeds {} minus Σ allocated {total} = {expected_unallocated}, not {}",
+                        ctx.net_proceeds, r.unallocated
+                    )
+                } else {
+                    format!(
+                        "the unallocated balance is net proceeds {} minus Σ allocated {total} = {expected_unallocated}; {} is further from it than the rounding allows ({unallocated_tolerance}: one rounding unit per printed figure)",
+                        ctx.net_proceeds, r.unallocated
+                    )
+                },
             ));
+        }
+        if r.declared_fully_allocated && total <= ctx.net_proceeds {
+            // The residual comes from every line in force being rounded.
+            let lines_in_force: usize = self
+                .reports_in_force()
+                .filter(|a| replaced.is_none_or(|old| old.index != a.index))
+                .map(|a| a.report.lines.len())
+                .sum::<usize>()
+                + r.lines.len();
+            let allowed = tolerance(lines_in_force);
+            if expected_unallocated > allowed || ctx.net_proceeds.is_zero() {
+                v.push(violation(
+                    "not_fully_allocated",
+                    format!(
+                        "the report declares full allocation, but net proceeds {} less Σ allocated {total} leaves {expected_unallocated}, more than the rounding of its figures allows ({allowed})",
+                        ctx.net_proceeds
+                    ),
+                ));
+            }
         }
     }
 
@@ -1823,7 +1911,9 @@ impl Monitor {
                     fully_allocated: false,
                 });
                 let allocated = self.allocated();
-                let fully = !net_proceeds.is_zero() && allocated == net_proceeds;
+                // Exactly, or as the report declares (within its rounding, checked by the rules).
+                let fully = !net_proceeds.is_zero()
+                    && (allocated == net_proceeds || r.declared_fully_allocated);
                 if let Some(last) = self.allocations.last_mut() {
                     last.fully_allocated = fully;
                 }
@@ -2087,6 +2177,14 @@ fn allocation_data(
         "allocated_total": d(allocated),
         "fully_allocated": fully,
     });
+    if let Some(unit) = r.rounding_unit {
+        v["rounding_unit"] = Value::String(d(unit));
+        // What the rounded figures leave unaccounted for, exactly.
+        v["residual"] = Value::String(d(net_proceeds - allocated));
+    }
+    if r.declared_fully_allocated {
+        v["declared_fully_allocated"] = Value::Bool(true);
+    }
     if let Some(a) = r.amends {
         v["amends"] = Value::String(a.to_string());
     }
@@ -2183,6 +2281,7 @@ fn recorded_op(kind: &str, data: &Value, currency: Currency) -> Result<MonitorOp
                 o.remove("net_proceeds");
                 o.remove("allocated_total");
                 o.remove("fully_allocated");
+                o.remove("residual");
             }
             MonitorOp::ReportAllocation(
                 parse::<AllocationReportSpec>(data)?
@@ -2374,6 +2473,8 @@ mod tests {
                 amount: unallocated.to_owned(),
                 placement: "Japanese government bonds and bank deposits".to_owned(),
             },
+            rounding_unit: None,
+            declared_fully_allocated: None,
             published_on: None,
             published_document: None,
             amends: None,
@@ -3112,6 +3213,73 @@ mod tests {
             sha256: "ab".repeat(32),
         });
         assert_eq!(field_codes(spec.validate(jpy())), []);
+    }
+
+    #[test]
+    fn a_report_rounded_to_its_unit_may_declare_full_allocation_within_the_rounding() {
+        let bond = green();
+        let today = AFTER_FIRST_PERIOD;
+        // Published in 億円 (¥100m): 79.6 + 19.9 = 99.5 of 100 (the printed figures are
+        // truncated); ¥50m of the ¥10bn is not in any printed line.
+        let report = |unit: Option<&str>, solar: &str, declared: bool| {
+            let mut spec = allocation_spec(
+                "2025-06-20",
+                "2026-03-31",
+                vec![
+                    line("SOLAR-1", solar, "financing", "2025-09-01"),
+                    line("EVBUS-1", "1990000000", "financing", "2025-11-15"),
+                ],
+                "0",
+            );
+            spec.rounding_unit = unit.map(str::to_owned);
+            spec.declared_fully_allocated = Some(declared);
+            MonitorOp::ReportAllocation(spec.validate(jpy()).unwrap())
+        };
+        let rounded = report(Some("100000000"), "7960000000", true);
+        assert_eq!(bond.check(&rounded, ISSUER, today), Vec::<String>::new());
+        // Without a rounding unit the same figures are ¥50m short.
+        assert_eq!(
+            bond.check(&report(None, "7960000000", true), ISSUER, today),
+            ["not_fully_allocated", "unallocated_mismatch"]
+        );
+        // Two rounded lines explain at most ¥200m: ¥300m short is not fully allocated. The
+        // unallocated balance printed as 0 is still within three figures' rounding (¥300m).
+        assert_eq!(
+            bond.check(&report(Some("100000000"), "7710000000", true), ISSUER, today),
+            ["not_fully_allocated"]
+        );
+        assert_eq!(
+            bond.check(&report(Some("100000000"), "7810000000", true), ISSUER, today),
+            Vec::<String>::new()
+        );
+        // Recorded: fully allocated, with the exact residual beside the rounded figures.
+        let mut bond = bond;
+        let index = bond.record(rounded, ISSUER, today);
+        let recorded = bond.monitor.allocation_reports().last().unwrap();
+        assert_eq!(recorded.index, index);
+        assert!(recorded.fully_allocated);
+        let (_, data, ..) = bond.log.last().unwrap();
+        assert_eq!(data["residual"], "50000000");
+        assert_eq!(data["rounding_unit"], "100000000");
+        assert_eq!(data["declared_fully_allocated"], true);
+    }
+
+    #[test]
+    fn net_proceeds_are_the_amount_raised_less_the_declared_issuance_costs() {
+        let mut spec = examples::green();
+        spec.issuance_costs = Some("50000000".to_owned());
+        let terms = terms(spec.clone());
+        assert_eq!(terms.net_proceeds(10_000), dec("9950000000"));
+        assert_eq!(terms.amount_raised(10_000), dec("10000000000"));
+        assert_eq!(terms.net_proceeds(0), Decimal::ZERO);
+        spec.issuance_costs = Some("10000000000".to_owned());
+        let codes: Vec<String> = spec
+            .validate()
+            .unwrap_err()
+            .iter()
+            .map(|e| e.code.clone())
+            .collect();
+        assert_eq!(codes, ["costs_exceed_principal"]);
     }
 
     #[test]
