@@ -205,11 +205,46 @@ pub struct Figure {
     pub value: String,
 }
 
+/// One figure of an impact report, as published and in the catalogue's unit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImpactFigureView {
+    /// The report (entry index) and its period.
+    pub report: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub published_on: String,
+    /// Whether the report is in force (not replaced by a correction).
+    pub in_force: bool,
+    pub projects: Vec<String>,
+    pub indicator: String,
+    /// Exactly as published.
+    pub published_value: String,
+    pub published_unit: String,
+    /// In the canonical unit, converted exactly.
+    pub value: String,
+    pub unit: String,
+    /// `ex_ante` or `ex_post`: the figure's own, else its report's.
+    pub basis: String,
+    /// `pro_rata` or `whole_project`.
+    pub attribution: String,
+    /// The bond's share of the figure (financed ÷ project cost, pro rata); `null` for a
+    /// whole-project figure, which is shown as published.
+    pub bond_share: Option<String>,
+    pub methodology: String,
+    pub baseline: String,
+    /// `null`: the figure does not state its emission factor (recommended for GHG figures).
+    #[schema(value_type = Option<Object>)]
+    pub emission_factor: Option<Value>,
+    pub target_population: Option<String>,
+}
+
 /// A bond's impact, pro-rated to the share of each project it financed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ImpactView {
     pub bond_id: String,
     pub reports: Vec<String>,
+    /// Every figure of every report, as published, per project (group).
+    pub figures: Vec<ImpactFigureView>,
     pub total: Vec<Figure>,
     pub by_category: BTreeMap<String, Vec<Figure>>,
     /// Keyed by SDG goal number; a project serving two goals counts in both.
@@ -351,15 +386,16 @@ fn prefixed(errors: Vec<FieldError>, member: &str) -> AppError {
     )
 }
 
-fn figures(values: &BTreeMap<String, Decimal>, factor: Decimal) -> Vec<Figure> {
+fn figures(
+    values: &BTreeMap<String, Decimal>,
+    units: &BTreeMap<String, String>,
+    factor: Decimal,
+) -> Vec<Figure> {
     values
         .iter()
         .map(|(indicator, value)| Figure {
             indicator: indicator.clone(),
-            unit: monitor::indicator(indicator)
-                .map(|i| i.unit)
-                .unwrap_or("")
-                .to_owned(),
+            unit: units.get(indicator).cloned().unwrap_or_default(),
             value: (value * factor)
                 .round_dp(IMPACT_DECIMALS)
                 .normalize()
@@ -640,10 +676,13 @@ impl App {
         let raised = terms.amount_raised(r.book.issued());
         let net = terms.net_proceeds(r.book.issued());
         let allocated = r.monitor.allocated();
-        let (financing, refinancing) = r.monitor.allocated_by_use().into_iter().fold(
-            (Decimal::ZERO, Decimal::ZERO),
-            |(f, rf), (_, (a, b))| (f + a, rf + b),
-        );
+        let (financing, refinancing) = r
+            .monitor
+            .allocated_by_use()
+            .into_iter()
+            .fold((Decimal::ZERO, Decimal::ZERO), |(f, rf), (_, (a, b))| {
+                (f + a, rf + b)
+            });
         let in_force: Vec<u64> = r.monitor.reports_in_force().map(|a| a.index).collect();
         let full = r
             .monitor
@@ -708,6 +747,7 @@ impl App {
         let bond = self.bond_row(bond_id).await?;
         let (r, _) = self.bond_replay(&bond).await?;
         let totals = r.monitor.impact();
+        let units = &totals.units;
         Ok(ImpactView {
             bond_id: bond.id,
             reports: r
@@ -716,16 +756,17 @@ impl App {
                 .iter()
                 .map(|i| i.index.to_string())
                 .collect(),
-            total: figures(&totals.by_indicator, Decimal::ONE),
+            figures: impact_figure_views(&r),
+            total: figures(&totals.by_indicator, units, Decimal::ONE),
             by_category: totals
                 .by_category
                 .iter()
-                .map(|(k, v)| (k.clone(), figures(v, Decimal::ONE)))
+                .map(|(k, v)| (k.clone(), figures(v, units, Decimal::ONE)))
                 .collect(),
             by_sdg_goal: totals
                 .by_sdg_goal
                 .iter()
-                .map(|(k, v)| (k.to_string(), figures(v, Decimal::ONE)))
+                .map(|(k, v)| (k.to_string(), figures(v, units, Decimal::ONE)))
                 .collect(),
         })
     }
@@ -1197,16 +1238,87 @@ impl App {
                 continue;
             }
             let factor = Decimal::from(holding) / Decimal::from(issue_size);
+            let totals = r.monitor.impact();
+            // An issuer's own indicators are never added up across bonds.
+            let comparable: BTreeMap<String, Decimal> = totals
+                .by_indicator
+                .iter()
+                .filter(|(id, _)| !crate::domain::indicators::is_issuer_defined(id))
+                .map(|(id, v)| (id.clone(), *v))
+                .collect();
             out.push(InvestorImpact {
                 bond_id: bond.id,
                 bond_name: bond.name,
                 holding: holding.to_string(),
                 issue_size: issue_size.to_string(),
-                figures: figures(&r.monitor.impact().by_indicator, factor),
+                figures: figures(&comparable, &totals.units, factor),
             });
         }
         Ok(out)
     }
+}
+
+/// Every figure of every impact report, as published, with the bond's share where it is pro
+/// rata.
+fn impact_figure_views(r: &BondReplay) -> Vec<ImpactFigureView> {
+    let allocated = r.monitor.allocated_by_project();
+    let in_force: Vec<u64> = r.monitor.impacts_in_force().map(|i| i.index).collect();
+    let mut out = Vec::new();
+    for report in r.monitor.impact_reports() {
+        for f in &report.report.figures {
+            let whole = f.attribution == Some(monitor::Attribution::WholeProject);
+            let share = (!whole)
+                .then(|| {
+                    let cost: Decimal = f
+                        .projects
+                        .iter()
+                        .filter_map(|p| r.monitor.projects().get(p))
+                        .map(|p| p.total_cost)
+                        .sum();
+                    let funded: Decimal = f
+                        .projects
+                        .iter()
+                        .map(|p| allocated.get(p).copied().unwrap_or_default())
+                        .sum();
+                    (!cost.is_zero()).then(|| {
+                        (f.value * (funded / cost).min(Decimal::ONE))
+                            .round_dp(IMPACT_DECIMALS)
+                            .normalize()
+                            .to_string()
+                    })
+                })
+                .flatten();
+            out.push(ImpactFigureView {
+                report: report.index.to_string(),
+                period_start: format_date(report.report.period_start),
+                period_end: format_date(report.report.period_end),
+                published_on: format_date(
+                    report.report.published.as_ref().map_or(report.on, |p| p.on),
+                ),
+                in_force: in_force.contains(&report.index),
+                projects: f.projects.clone(),
+                indicator: f.indicator.clone(),
+                published_value: f.published_value.clone(),
+                published_unit: f.published_unit.clone(),
+                value: f.value.to_string(),
+                unit: f.unit.clone(),
+                basis: f.basis.unwrap_or(report.report.basis).as_str().to_owned(),
+                attribution: f
+                    .attribution
+                    .unwrap_or(monitor::Attribution::ProRata)
+                    .as_str()
+                    .to_owned(),
+                bond_share: share,
+                methodology: f.methodology.clone(),
+                baseline: f.baseline.clone(),
+                emission_factor: f.emission_factor.as_ref().map(|(value, unit, source)| {
+                    json!({ "value": value.normalize().to_string(), "unit": unit, "source": source })
+                }),
+                target_population: f.target_population.clone(),
+            });
+        }
+    }
+    out
 }
 
 fn project_views(r: &BondReplay) -> Vec<ProjectView> {

@@ -12,7 +12,7 @@ use super::parties::{check_id, require_role};
 use super::{App, AppError, AppResult, Caller};
 use crate::domain::bond::{BondSpec, BondTerms};
 use crate::domain::book::{Book, Op, Position};
-use crate::domain::coupon::{self, BusinessDayRule, CouponPeriod, StepUp};
+use crate::domain::coupon::{self, CouponPeriod, StepUp};
 use crate::domain::error::FieldError;
 use crate::domain::party::Role;
 use crate::ledger::entry::{Entry, SignedRequest};
@@ -22,9 +22,6 @@ use crate::store::BondRow;
 pub const REASON_CHARS_MAX: usize = 500;
 /// Longest client-chosen operation id.
 pub const OPERATION_ID_CHARS_MAX: usize = 64;
-/// Payment dates move to the next business day unless that is in the next month (weekends
-/// only; see docs/tokens.md).
-pub const BUSINESS_DAY_RULE: BusinessDayRule = BusinessDayRule::ModifiedFollowing;
 
 /// Every operation type a signed payload may carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -756,8 +753,13 @@ impl App {
     pub async fn coupons(&self, bond_id: &str) -> AppResult<Vec<CouponLine>> {
         let bond = self.bond_row(bond_id).await?;
         let (terms, step_ups, entries) = self.terms_and_step_ups(&bond).await?;
-        let periods = coupon::schedule(&terms, BUSINESS_DAY_RULE, &step_ups)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let periods = coupon::schedule(
+            &terms,
+            terms.coupon().business_day_convention(),
+            terms.coupon().calendar(),
+            &step_ups,
+        )
+        .map_err(|e| AppError::Internal(e.to_string()))?;
         let paid = |n: u32| {
             entries
                 .iter()
@@ -792,8 +794,13 @@ impl App {
 
     async fn period(&self, bond: &BondRow, number: u32) -> AppResult<(BondTerms, CouponPeriod)> {
         let (terms, step_ups, _) = self.terms_and_step_ups(bond).await?;
-        let periods = coupon::schedule(&terms, BUSINESS_DAY_RULE, &step_ups)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let periods = coupon::schedule(
+            &terms,
+            terms.coupon().business_day_convention(),
+            terms.coupon().calendar(),
+            &step_ups,
+        )
+        .map_err(|e| AppError::Internal(e.to_string()))?;
         let period = periods
             .into_iter()
             .find(|p| p.number == number)

@@ -27,6 +27,7 @@ use time::Date;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 
+use crate::domain::calendar::{BusinessDayConvention, Calendar};
 use crate::domain::error::{ErrorCode, FieldError, FieldErrors, all_parsed, quoted};
 use crate::domain::ids::{Currency, Isin};
 use crate::domain::label::YearEnd;
@@ -274,6 +275,16 @@ pub struct CouponSpec {
     pub rate: String,
     pub frequency: CouponFrequency,
     pub day_count: DayCount,
+    /// How a payment date that is not a business day moves: `following`, `modified_following`,
+    /// `preceding` (common in Japanese bond terms: 「前銀行営業日に繰り上げる」) or
+    /// `unadjusted`. `modified_following` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_day_convention: Option<BusinessDayConvention>,
+    /// Whose business days: `JP` (Japanese bank holidays: weekends, national holidays and
+    /// 31 December to 3 January) or `weekends` (Saturdays and Sundays only, the default when
+    /// absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<Calendar>,
 }
 
 /// The sustainability framework of the bond as signed.
@@ -389,6 +400,8 @@ pub struct Coupon {
     rate: Rate,
     frequency: CouponFrequency,
     day_count: DayCount,
+    business_day_convention: Option<BusinessDayConvention>,
+    calendar: Option<Calendar>,
 }
 
 /// Validated framework.
@@ -1021,6 +1034,8 @@ impl BondTerms {
                 rate: self.coupon.rate.to_wire(),
                 frequency: self.coupon.frequency,
                 day_count: self.coupon.day_count,
+                business_day_convention: self.coupon.business_day_convention,
+                calendar: self.coupon.calendar,
             },
             issue_date: format_date(self.issue_date),
             maturity_date: format_date(self.maturity_date),
@@ -1075,6 +1090,18 @@ impl Coupon {
     /// Day-count convention.
     pub fn day_count(&self) -> DayCount {
         self.day_count
+    }
+
+    /// How payment dates move off non-business days (modified following if the terms name
+    /// none).
+    pub fn business_day_convention(&self) -> BusinessDayConvention {
+        self.business_day_convention
+            .unwrap_or(BusinessDayConvention::ModifiedFollowing)
+    }
+
+    /// Whose business days (weekends only if the terms name none).
+    pub fn calendar(&self) -> Calendar {
+        self.calendar.unwrap_or(Calendar::Weekends)
     }
 }
 
@@ -1376,6 +1403,8 @@ fn check_coupon(spec: &CouponSpec, errors: &mut FieldErrors) -> Option<Coupon> {
         rate,
         frequency: spec.frequency,
         day_count: spec.day_count,
+        business_day_convention: spec.business_day_convention,
+        calendar: spec.calendar,
     })
 }
 

@@ -6,9 +6,9 @@
 //!   business-day adjusted; a maturity on the last day of a month puts every accrual date on a
 //!   month end (the end-of-month rule). When the issue date is not on that grid the first period
 //!   is a *short* stub from the issue date to the first regular date.
-//! - **Payment dates** move off weekends by a [`BusinessDayRule`]; the amount still accrues to
-//!   the unadjusted date. There is no holiday calendar: a Japanese bank holiday on a weekday is
-//!   treated as a business day.
+//! - **Payment dates** move off non-business days by the bond's [`BusinessDayConvention`] on its
+//!   [`Calendar`] (Japanese bank holidays, or weekends only); the amount still accrues to the
+//!   unadjusted date.
 //! - **Record date**: [`RECORD_DATE_DAYS_BEFORE`] calendar days before the (adjusted) payment
 //!   date.
 //! - **Day counts**: Actual/365 (Fixed) and 30/360 (bond basis) as ISDA 2006 Definitions §4.16(d)
@@ -26,12 +26,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use rust_decimal::Decimal;
-use time::{Date, Month, Weekday};
+use time::{Date, Month};
+
+pub use crate::domain::calendar::{BusinessDayConvention, Calendar};
 
 use crate::domain::bond::{BondTerms, CouponFrequency, DayCount, Kpi};
 use crate::domain::ids::Currency;
 use crate::domain::money::{AMOUNT_UNITS_MAX, Amount, MoneyError, RATE_DECIMALS_MAX, Rate};
-use crate::domain::wire::wire_enum;
 
 /// The record date is this many calendar days before the payment date: whoever holds the tokens
 /// at the end of that day is paid.
@@ -45,25 +46,6 @@ pub const RECORD_DATE_DAYS_BEFORE: i64 = 1;
 
 /// Significant digits `rust_decimal` can hold; [`YearFraction::to_decimal`] truncates to them.
 const DECIMAL_DIGITS_MAX: u32 = 28;
-
-wire_enum! {
-    /// How a payment date that falls on a Saturday or Sunday moves (ISDA 2006 Definitions §4.12
-    /// names the same rules).
-    ///
-    /// Weekends only: midori has no holiday calendar, so a Japanese bank holiday (or any other
-    /// market's) on a weekday is treated as a business day. A bond whose payment date falls on
-    /// such a holiday needs the paying agent to move it.
-    pub enum BusinessDayRule ("business day rule") {
-        /// Pay on the scheduled date, even on a weekend.
-        Unadjusted = "unadjusted",
-        /// The next business day.
-        Following = "following",
-        /// The next business day, unless that is in the next month: then the previous one.
-        ModifiedFollowing = "modified_following",
-        /// The previous business day (common in Japanese corporate bond terms: "繰り上げる").
-        Preceding = "preceding",
-    }
-}
 
 /// A day-count fraction kept as the exact ratio the convention defines (for example 183/365),
 /// always in lowest terms, so that equal fractions compare equal and a coupon computed from it
@@ -127,13 +109,14 @@ pub struct Entitlement {
 /// bond market's end-of-month rule: a bond maturing on 31 August pays on 28 or 29 February and
 /// 31 August). If the issue date is not on that grid the first period is a short stub from the
 /// issue date, however short (no merging into a long first period). Payment dates are moved by
-/// `rule`; the record date is [`RECORD_DATE_DAYS_BEFORE`] calendar days before the payment date.
+/// `rule` on `calendar`; the record date is [`RECORD_DATE_DAYS_BEFORE`] calendar days before the payment date.
 ///
 /// Each period's rate is the bond's rate plus every step-up effective on or before the period's
 /// accrual start. Fails only if that rate exceeds the 100 % ceiling of [`Rate`].
 pub fn schedule(
     terms: &BondTerms,
-    rule: BusinessDayRule,
+    rule: BusinessDayConvention,
+    calendar: Calendar,
     step_ups: &[StepUp],
 ) -> Result<Vec<CouponPeriod>, MoneyError> {
     let coupon = terms.coupon();
@@ -177,7 +160,7 @@ pub fn schedule(
             .fold(0u32, |total, step_up| {
                 total.saturating_add(step_up.basis_points)
             });
-        let payment_date = rule.adjust(accrual_end);
+        let payment_date = rule.adjust(accrual_end, calendar);
         periods.push(CouponPeriod {
             number: u32::try_from(index + 1).unwrap_or(u32::MAX),
             accrual_start,
@@ -297,25 +280,6 @@ pub fn entitlements(
     Ok(entitlements)
 }
 
-impl BusinessDayRule {
-    /// `date` moved off a weekend by this rule.
-    pub fn adjust(self, date: Date) -> Date {
-        match self {
-            BusinessDayRule::Unadjusted => date,
-            BusinessDayRule::Following => following(date),
-            BusinessDayRule::Preceding => preceding(date),
-            BusinessDayRule::ModifiedFollowing => {
-                let next = following(date);
-                if next.month() == date.month() {
-                    next
-                } else {
-                    preceding(date)
-                }
-            }
-        }
-    }
-}
-
 impl YearFraction {
     /// Zero: no accrual.
     pub const ZERO: YearFraction = YearFraction {
@@ -415,11 +379,6 @@ impl fmt::Display for YearFraction {
     }
 }
 
-/// Whether `date` is a business day: Monday to Friday (no holiday calendar).
-pub fn is_business_day(date: Date) -> bool {
-    !matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday)
-}
-
 /// Months between coupon dates; `None` for a zero-coupon bond.
 fn months_per_period(frequency: CouponFrequency) -> Option<i32> {
     match frequency {
@@ -460,29 +419,6 @@ fn days_between(start: Date, end: Date) -> u128 {
 fn add_days(date: Date, days: i64) -> Option<Date> {
     let julian_day = i32::try_from(i64::from(date.to_julian_day()).checked_add(days)?).ok()?;
     Date::from_julian_day(julian_day).ok()
-}
-
-fn following(date: Date) -> Date {
-    let mut day = date;
-    while !is_business_day(day) {
-        match day.next_day() {
-            Some(next) => day = next,
-            // The last representable day is a Friday (9999-12-31), so this is never reached.
-            None => return date,
-        }
-    }
-    day
-}
-
-fn preceding(date: Date) -> Date {
-    let mut day = date;
-    while !is_business_day(day) {
-        match day.previous_day() {
-            Some(previous) => day = previous,
-            None => return date,
-        }
-    }
-    day
 }
 
 /// Days between two dates under 30/360 (bond basis), ISDA 2006 §4.16(f):
@@ -653,8 +589,14 @@ mod tests {
         YearFraction::new(numerator, denominator).unwrap()
     }
 
-    fn green_schedule(rule: BusinessDayRule, step_ups: &[StepUp]) -> Vec<CouponPeriod> {
-        schedule(&examples::green().validate().unwrap(), rule, step_ups).unwrap()
+    fn green_schedule(rule: BusinessDayConvention, step_ups: &[StepUp]) -> Vec<CouponPeriod> {
+        schedule(
+            &examples::green().validate().unwrap(),
+            rule,
+            Calendar::Weekends,
+            step_ups,
+        )
+        .unwrap()
     }
 
     /// The green example with other coupon terms or dates.
@@ -668,7 +610,7 @@ mod tests {
 
     #[test]
     fn the_green_example_has_ten_semi_annual_periods_from_issue_to_maturity() {
-        let periods = green_schedule(BusinessDayRule::Following, &[]);
+        let periods = green_schedule(BusinessDayConvention::Following, &[]);
         assert_eq!(periods.len(), 10);
         assert_eq!(periods[0].accrual_start, date!(2025 - 06 - 20));
         assert_eq!(periods[9].accrual_end, date!(2030 - 06 - 20));
@@ -686,7 +628,7 @@ mod tests {
 
     #[test]
     fn the_green_example_first_coupon_is_1504_yen_per_token_rounded_down() {
-        let period = green_schedule(BusinessDayRule::Following, &[])[0];
+        let period = green_schedule(BusinessDayConvention::Following, &[])[0];
         // 2025-06-20 → 2025-12-20: 30 + 31 + 31 + 30 + 31 + 30 = 183 days; ACT/365F: 183/365.
         assert_eq!(period.accrual_end, date!(2025 - 12 - 20));
         assert_eq!(period.fraction, fraction(183, 365));
@@ -708,8 +650,8 @@ mod tests {
         // 2025-12-20 is a Saturday; Monday 2025-12-22 is still in December, so Following and
         // ModifiedFollowing agree. Accrual stays on the 20th.
         for rule in [
-            BusinessDayRule::Following,
-            BusinessDayRule::ModifiedFollowing,
+            BusinessDayConvention::Following,
+            BusinessDayConvention::ModifiedFollowing,
         ] {
             let period = green_schedule(rule, &[])[0];
             assert_eq!(period.accrual_end, date!(2025 - 12 - 20));
@@ -717,14 +659,14 @@ mod tests {
             assert_eq!(period.record_date, date!(2025 - 12 - 21));
             assert_eq!(period.fraction, fraction(183, 365));
         }
-        let unadjusted = green_schedule(BusinessDayRule::Unadjusted, &[])[0];
+        let unadjusted = green_schedule(BusinessDayConvention::Unadjusted, &[])[0];
         assert_eq!(unadjusted.payment_date, date!(2025 - 12 - 20));
         assert_eq!(unadjusted.record_date, date!(2025 - 12 - 19));
     }
 
     #[test]
     fn every_green_payment_date_falls_on_a_weekday_under_following() {
-        let payments: Vec<Date> = green_schedule(BusinessDayRule::Following, &[])
+        let payments: Vec<Date> = green_schedule(BusinessDayConvention::Following, &[])
             .iter()
             .map(|period| period.payment_date)
             .collect();
@@ -740,7 +682,11 @@ mod tests {
             ]
         );
         assert_eq!(payments[9], date!(2030 - 06 - 20));
-        assert!(payments.iter().all(|&day| is_business_day(day)));
+        assert!(
+            payments
+                .iter()
+                .all(|&day| Calendar::Weekends.is_business_day(day))
+        );
     }
 
     #[test]
@@ -749,7 +695,7 @@ mod tests {
         // 365 × 1,000,000 × 0.3/100 × 182/365 = 3,000 × 182 = 546,000 exactly. A Decimal
         // 182/365 = 0.4986301369863013698630136986 (rounded down at 28 digits) would give
         // 545,999.99… and round down to ¥545,999.
-        let period = green_schedule(BusinessDayRule::Following, &[])[1];
+        let period = green_schedule(BusinessDayConvention::Following, &[])[1];
         assert_eq!(period.fraction, fraction(182, 365));
         assert_eq!(
             coupon_amount(&yen("1000000"), 365, &period.rate, period.fraction),
@@ -844,7 +790,13 @@ mod tests {
             fraction(1, 2)
         );
         let terms = green_with(|spec| spec.coupon.day_count = DayCount::ActActIcma);
-        let periods = schedule(&terms, BusinessDayRule::Following, &[]).unwrap();
+        let periods = schedule(
+            &terms,
+            BusinessDayConvention::Following,
+            Calendar::Weekends,
+            &[],
+        )
+        .unwrap();
         assert!(
             periods
                 .iter()
@@ -862,7 +814,13 @@ mod tests {
             spec.issue_date = "2025-09-15".to_owned();
             spec.coupon.day_count = DayCount::ActActIcma;
         });
-        let periods = schedule(&terms, BusinessDayRule::Following, &[]).unwrap();
+        let periods = schedule(
+            &terms,
+            BusinessDayConvention::Following,
+            Calendar::Weekends,
+            &[],
+        )
+        .unwrap();
         assert_eq!(periods.len(), 10);
         let stub = periods[0];
         assert!(stub.is_stub());
@@ -934,7 +892,13 @@ mod tests {
             spec.maturity_date = "2030-08-31".to_owned();
             spec.coupon.day_count = DayCount::Thirty360;
         });
-        let periods = schedule(&terms, BusinessDayRule::Unadjusted, &[]).unwrap();
+        let periods = schedule(
+            &terms,
+            BusinessDayConvention::Unadjusted,
+            Calendar::Weekends,
+            &[],
+        )
+        .unwrap();
         let ends: Vec<Date> = periods.iter().map(|p| p.accrual_end).collect();
         assert_eq!(
             ends[..6],
@@ -959,11 +923,16 @@ mod tests {
             spec.issue_date = "2025-08-30".to_owned();
             spec.maturity_date = "2027-08-30".to_owned();
         });
-        let ends: Vec<Date> = schedule(&terms, BusinessDayRule::Unadjusted, &[])
-            .unwrap()
-            .iter()
-            .map(|p| p.accrual_end)
-            .collect();
+        let ends: Vec<Date> = schedule(
+            &terms,
+            BusinessDayConvention::Unadjusted,
+            Calendar::Weekends,
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|p| p.accrual_end)
+        .collect();
         assert_eq!(
             ends,
             [
@@ -982,7 +951,12 @@ mod tests {
             spec.coupon.rate = "0".to_owned();
         });
         assert_eq!(
-            schedule(&terms, BusinessDayRule::Following, &[]),
+            schedule(
+                &terms,
+                BusinessDayConvention::Following,
+                Calendar::Weekends,
+                &[]
+            ),
             Ok(Vec::new())
         );
     }
@@ -995,22 +969,25 @@ mod tests {
         // ModifiedFollowing pays on Friday 2026-05-29.
         let saturday = date!(2026 - 05 - 30);
         assert_eq!(
-            BusinessDayRule::Following.adjust(saturday),
+            BusinessDayConvention::Following.adjust(saturday, Calendar::Weekends),
             date!(2026 - 06 - 01)
         );
         assert_eq!(
-            BusinessDayRule::ModifiedFollowing.adjust(saturday),
+            BusinessDayConvention::ModifiedFollowing.adjust(saturday, Calendar::Weekends),
             date!(2026 - 05 - 29)
         );
         assert_eq!(
-            BusinessDayRule::Preceding.adjust(saturday),
+            BusinessDayConvention::Preceding.adjust(saturday, Calendar::Weekends),
             date!(2026 - 05 - 29)
         );
-        assert_eq!(BusinessDayRule::Unadjusted.adjust(saturday), saturday);
+        assert_eq!(
+            BusinessDayConvention::Unadjusted.adjust(saturday, Calendar::Weekends),
+            saturday
+        );
         // A weekday never moves.
         let friday = date!(2026 - 05 - 29);
-        for rule in BusinessDayRule::ALL {
-            assert_eq!(rule.adjust(friday), friday, "{rule}");
+        for rule in BusinessDayConvention::ALL {
+            assert_eq!(rule.adjust(friday, Calendar::Weekends), friday, "{rule}");
         }
     }
 
@@ -1022,7 +999,7 @@ mod tests {
             effective_from: date!(2027 - 06 - 20),
             basis_points: 25,
         };
-        let periods = green_schedule(BusinessDayRule::Following, &[step_up]);
+        let periods = green_schedule(BusinessDayConvention::Following, &[step_up]);
         // Periods 1–4 start before 2027-06-20; periods 5–10 start on or after it.
         for period in &periods[..4] {
             assert_eq!((period.rate, period.step_up_bp), (rate("0.3"), 0));
@@ -1053,7 +1030,13 @@ mod tests {
                 basis_points: 25
             }
         );
-        let periods = schedule(&terms, BusinessDayRule::Following, &[step_up]).unwrap();
+        let periods = schedule(
+            &terms,
+            BusinessDayConvention::Following,
+            Calendar::Weekends,
+            &[step_up],
+        )
+        .unwrap();
         let first_stepped = periods.iter().position(|p| p.step_up_bp == 25).unwrap();
         assert_eq!(periods[first_stepped].accrual_start, date!(2029 - 09 - 10));
         assert_eq!(periods[first_stepped - 1].rate, rate("0.85"));
@@ -1071,7 +1054,13 @@ mod tests {
             basis_points: 10_000,
         };
         let terms = examples::green().validate().unwrap();
-        let error = schedule(&terms, BusinessDayRule::Following, &[step_up]).unwrap_err();
+        let error = schedule(
+            &terms,
+            BusinessDayConvention::Following,
+            Calendar::Weekends,
+            &[step_up],
+        )
+        .unwrap_err();
         assert!(matches!(error, MoneyError::TooLarge { what: "rate", .. }));
     }
 
@@ -1132,7 +1121,7 @@ mod tests {
 
     #[test]
     fn entitlements_are_rounded_down_per_holder_sorted_and_skip_empty_holdings() {
-        let period = green_schedule(BusinessDayRule::Following, &[])[0];
+        let period = green_schedule(BusinessDayConvention::Following, &[])[0];
         let holders = vec![
             ("carol".to_owned(), 3),
             ("dave".to_owned(), 0),
@@ -1169,7 +1158,7 @@ mod tests {
 
     #[test]
     fn a_holder_listed_twice_is_paid_once_on_the_sum() {
-        let period = green_schedule(BusinessDayRule::Following, &[])[0];
+        let period = green_schedule(BusinessDayConvention::Following, &[])[0];
         let holders = vec![("alice".to_owned(), 5), ("alice".to_owned(), 5)];
         // One rounding on 10 tokens: 10 × 549,000/365 = 15,041.09… → ¥15,041. Rounding each line
         // (5 × 549,000/365 = 7,520.54… → ¥7,520, twice) would pay ¥15,040.

@@ -5,11 +5,13 @@
 
 pub mod bond;
 pub mod book;
+pub mod calendar;
 pub mod coupon;
 pub mod error;
 #[doc(hidden)]
 pub mod examples;
 pub mod ids;
+pub mod indicators;
 pub mod label;
 pub mod money;
 pub mod monitor;

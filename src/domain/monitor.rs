@@ -39,6 +39,8 @@ pub const PERIOD_MONTHS_MAX: u32 = 12;
 /// to the next (`reporting_year.short_first_year_months`), so the first report may cover up to
 /// two years.
 pub const FIRST_PERIOD_MONTHS_MAX: u32 = 24;
+/// Longest unit of an issuer-defined indicator.
+pub const UNIT_CHARS_MAX: usize = 32;
 /// Largest figure or factor in an impact report (far above any real one; keeps every product
 /// of figures and shares inside Decimal's range).
 pub const FIGURE_MAX: u64 = 1_000_000_000_000_000;
@@ -101,101 +103,17 @@ crate::domain::wire::wire_enum! {
     }
 }
 
-/// A core indicator of the ICMA Harmonised Framework for Impact Reporting, with its unit.
-pub struct Indicator {
-    pub id: &'static str,
-    pub unit: &'static str,
-    pub description: &'static str,
-    /// GHG figures must state the emission factor they were computed with.
-    pub needs_emission_factor: bool,
-    /// Social figures must name the target population.
-    pub needs_target_population: bool,
-}
+pub use super::indicators::{INDICATORS, Indicator, indicator};
 
-/// The built-in indicator catalogue (ICMA Harmonised Framework core indicators).
-pub const INDICATORS: &[Indicator] = &[
-    Indicator {
-        id: "ghg_avoided",
-        unit: "tCO2e/yr",
-        description: "annual GHG emissions reduced or avoided",
-        needs_emission_factor: true,
-        needs_target_population: false,
-    },
-    Indicator {
-        id: "renewable_generation",
-        unit: "MWh/yr",
-        description: "annual renewable energy generation",
-        needs_emission_factor: false,
-        needs_target_population: false,
-    },
-    Indicator {
-        id: "renewable_capacity",
-        unit: "MW",
-        description: "capacity of renewable energy plants constructed or rehabilitated",
-        needs_emission_factor: false,
-        needs_target_population: false,
-    },
-    Indicator {
-        id: "energy_savings",
-        unit: "MWh/yr",
-        description: "annual energy savings",
-        needs_emission_factor: false,
-        needs_target_population: false,
-    },
-    Indicator {
-        id: "energy_intensity",
-        unit: "kWh/m2/yr",
-        description: "energy use intensity of buildings",
-        needs_emission_factor: false,
-        needs_target_population: false,
-    },
-    Indicator {
-        id: "water_saved",
-        unit: "m3/yr",
-        description: "annual absolute water savings",
-        needs_emission_factor: false,
-        needs_target_population: false,
-    },
-    Indicator {
-        id: "water_treated",
-        unit: "m3/yr",
-        description: "annual volume of wastewater treated or reused",
-        needs_emission_factor: false,
-        needs_target_population: false,
-    },
-    Indicator {
-        id: "waste_recycled",
-        unit: "t/yr",
-        description: "annual waste prevented, reused or recycled",
-        needs_emission_factor: false,
-        needs_target_population: false,
-    },
-    Indicator {
-        id: "area_protected",
-        unit: "ha",
-        description: "area of land protected or restored",
-        needs_emission_factor: false,
-        needs_target_population: false,
-    },
-    Indicator {
-        id: "beneficiaries",
-        unit: "people",
-        description: "number of beneficiaries in the target population",
-        needs_emission_factor: false,
-        needs_target_population: true,
-    },
-    Indicator {
-        id: "units_delivered",
-        unit: "units",
-        description: "units delivered (e.g. affordable homes, school places)",
-        needs_emission_factor: false,
-        needs_target_population: true,
-    },
-];
-
-/// The catalogue entry for `id`.
-pub fn indicator(id: &str) -> Option<&'static Indicator> {
-    INDICATORS.iter().find(|i| i.id == id)
+crate::domain::wire::wire_enum! {
+    /// Whose figure a published impact figure is.
+    pub enum Attribution ("attribution") {
+        /// The figure is for the whole project (or group of projects), as published: shown as
+        /// it is, never pro-rated, never counted in the bond's share.
+        WholeProject = "whole_project",
+        /// The figure is the project's; the bond's share is computed (financed ÷ total cost).
+        ProRata = "pro_rata",
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -308,12 +226,21 @@ pub struct EmissionFactorSpec {
 #[serde(deny_unknown_fields)]
 pub struct ImpactFigureSpec {
     pub projects: Vec<String>,
-    /// An id from the indicator catalogue (`GET /v1/impact/indicators`).
+    /// An id from the indicator catalogue (`GET /v1/impact/indicators`), or an issuer-defined
+    /// indicator `issuer:<name>` (its own unit; never converted, never aggregated across bonds).
     pub indicator: String,
-    /// The figure for the whole project (group), before pro-rating to the bond's share.
+    /// The figure as published (kept exactly, trailing zeros included: `"49.0"` stays `"49.0"`).
     pub value: String,
-    /// Must be the catalogue's unit for the indicator.
+    /// The unit as published: any spelling the catalogue accepts for the indicator (`t-CO2/年`,
+    /// `kWh/yr`, `m³`, …), converted exactly to the canonical unit.
     pub unit: String,
+    /// `ex_ante` or `ex_post` for this figure; the report's `basis` if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    /// `pro_rata` (the default: the bond's share is computed) or `whole_project` (the published
+    /// figure is for the whole project and is shown as it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<String>,
     pub methodology: String,
     /// The baseline the figure is measured against.
     pub baseline: String,
@@ -466,8 +393,19 @@ pub struct AllocationReport {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImpactFigure {
     pub projects: Vec<String>,
-    pub indicator: &'static str,
+    /// A catalogue id or `issuer:<name>`.
+    pub indicator: String,
+    /// In the canonical unit, exactly.
     pub value: Decimal,
+    /// The canonical unit (the published one for an issuer-defined indicator).
+    pub unit: String,
+    /// As published.
+    pub published_value: String,
+    pub published_unit: String,
+    /// The figure's own basis, if it states one (else the report's).
+    pub basis: Option<Basis>,
+    /// `None`: pro rata, the default.
+    pub attribution: Option<Attribution>,
     pub methodology: String,
     pub baseline: String,
     pub emission_factor: Option<(Decimal, String, String)>,
@@ -597,7 +535,7 @@ fn figure(value: &str, pointer: &str, errors: &mut FieldErrors) -> Decimal {
         && !value.starts_with('.')
         && !value.ends_with('.');
     match value.parse::<Decimal>() {
-        Ok(d) if shaped && d.scale() <= 18 && d <= Decimal::from(FIGURE_MAX) => d.normalize(),
+        Ok(d) if shaped && d.scale() <= 18 && d <= Decimal::from(FIGURE_MAX) => d,
         _ => {
             errors.push(
                 pointer,
@@ -905,27 +843,50 @@ impl ImpactReportSpec {
                 );
             }
             let ind = indicator(&f.indicator);
-            match ind {
-                None => e.push(
-                    format!("{p}/indicator"),
-                    "unknown_indicator",
-                    format!(
-                        "indicator must be one of {}",
-                        INDICATORS
-                            .iter()
-                            .map(|i| i.id)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ),
-                Some(ind) if ind.unit != f.unit => e.push(
-                    format!("{p}/unit"),
-                    "wrong_unit",
-                    format!("{} is reported in {}, not {:?}", ind.id, ind.unit, f.unit),
-                ),
-                Some(_) => {}
-            }
-            let value = figure(&f.value, &format!("{p}/value"), &mut e);
+            let issuer_defined = super::indicators::is_issuer_defined(&f.indicator);
+            let published_value = figure(&f.value, &format!("{p}/value"), &mut e);
+            let (value, unit) = match ind {
+                None if issuer_defined => {
+                    let unit = text(&f.unit, &format!("{p}/unit"), "unit", &mut e);
+                    if unit.chars().count() > UNIT_CHARS_MAX {
+                        e.push(
+                            format!("{p}/unit"),
+                            "invalid_unit",
+                            format!("a unit is at most {UNIT_CHARS_MAX} characters"),
+                        );
+                    }
+                    (published_value, unit)
+                }
+                None => {
+                    e.push(
+                        format!("{p}/indicator"),
+                        "unknown_indicator",
+                        format!(
+                            "indicator must be one of {}, or issuer:<name> for an indicator of the issuer's own",
+                            INDICATORS
+                                .iter()
+                                .map(|i| i.id)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                    (Decimal::ZERO, String::new())
+                }
+                Some(ind) => match super::indicators::convert(ind, published_value, &f.unit) {
+                    Ok(value) => (value, ind.unit.to_owned()),
+                    Err(err) => {
+                        e.push(format!("{p}/unit"), "wrong_unit", err.to_string());
+                        (Decimal::ZERO, String::new())
+                    }
+                },
+            };
+            let figure_basis = f
+                .basis
+                .as_deref()
+                .and_then(|b| enum_value(b, &format!("{p}/basis"), Basis::parse, &mut e));
+            let attribution = f.attribution.as_deref().and_then(|a| {
+                enum_value(a, &format!("{p}/attribution"), Attribution::parse, &mut e)
+            });
             let methodology = text(
                 &f.methodology,
                 &format!("{p}/methodology"),
@@ -949,14 +910,7 @@ impl ImpactReportSpec {
                         &mut e,
                     ),
                 )),
-                (None, Some(ind)) if ind.needs_emission_factor => {
-                    e.push(
-                        format!("{p}/emission_factor"),
-                        "emission_factor_required",
-                        "a GHG figure states the emission factor it was computed with (ICMA Harmonised Framework)",
-                    );
-                    None
-                }
+                // Recommended, not required: the views show a GHG figure without one as such.
                 (None, _) => None,
             };
             let target_population = match (&f.target_population, ind) {
@@ -978,8 +932,13 @@ impl ImpactReportSpec {
             };
             figures.push(ImpactFigure {
                 projects,
-                indicator: ind.map(|i| i.id).unwrap_or(""),
+                indicator: f.indicator.clone(),
                 value,
+                unit,
+                published_value: f.value.clone(),
+                published_unit: f.unit.clone(),
+                basis: figure_basis,
+                attribution,
                 methodology,
                 baseline,
                 emission_factor,
@@ -2074,6 +2033,11 @@ impl Monitor {
             .filter(|i| Some(i.report.period_end) == latest)
         {
             for f in &report.report.figures {
+                // A whole-project figure is shown as published, never as the bond's share.
+                if f.attribution == Some(Attribution::WholeProject) {
+                    continue;
+                }
+                totals.units.insert(f.indicator.clone(), f.unit.clone());
                 let cost: Decimal = f
                     .projects
                     .iter()
@@ -2090,10 +2054,7 @@ impl Monitor {
                 }
                 let share = (funded / cost).min(Decimal::ONE);
                 let bond_value = f.value * share;
-                *totals
-                    .by_indicator
-                    .entry(f.indicator.to_owned())
-                    .or_default() += bond_value;
+                *totals.by_indicator.entry(f.indicator.clone()).or_default() += bond_value;
                 for p in &f.projects {
                     let Some(project) = self.projects.get(p) else {
                         continue;
@@ -2109,7 +2070,7 @@ impl Monitor {
                         .by_category
                         .entry(project.category.as_str().to_owned())
                         .or_default()
-                        .entry(f.indicator.to_owned())
+                        .entry(f.indicator.clone())
                         .or_default() += part;
                     let mut goals: Vec<u8> = project.sdg_targets.iter().map(|t| t.goal()).collect();
                     goals.sort_unstable();
@@ -2119,7 +2080,7 @@ impl Monitor {
                             .by_sdg_goal
                             .entry(g)
                             .or_default()
-                            .entry(f.indicator.to_owned())
+                            .entry(f.indicator.clone())
                             .or_default() += part;
                     }
                 }
@@ -2132,6 +2093,8 @@ impl Monitor {
 /// A bond's pro-rated impact.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImpactTotals {
+    /// The unit of each indicator in the totals.
+    pub units: BTreeMap<String, String>,
     pub by_indicator: BTreeMap<String, Decimal>,
     pub by_category: BTreeMap<String, BTreeMap<String, Decimal>>,
     pub by_sdg_goal: BTreeMap<u8, BTreeMap<String, Decimal>>,
@@ -2203,11 +2166,17 @@ fn impact_data(r: &ImpactReport) -> Value {
             let mut x = json!({
                 "projects": f.projects,
                 "indicator": f.indicator,
-                "value": d(f.value),
-                "unit": indicator(f.indicator).map(|i| i.unit).unwrap_or(""),
+                "value": f.published_value,
+                "unit": f.published_unit,
                 "methodology": f.methodology,
                 "baseline": f.baseline,
             });
+            if let Some(b) = f.basis {
+                x["basis"] = Value::String(b.as_str().to_owned());
+            }
+            if let Some(a) = f.attribution {
+                x["attribution"] = Value::String(a.as_str().to_owned());
+            }
             if let Some((value, unit, source)) = &f.emission_factor {
                 x["emission_factor"] = json!({ "value": d(*value), "unit": unit, "source": source });
             }
@@ -2515,9 +2484,11 @@ mod tests {
             indicator: indicator_id.to_owned(),
             value: value.to_owned(),
             unit: ind.unit.to_owned(),
+            basis: None,
+            attribution: None,
             methodology: "Metered at the site".to_owned(),
             baseline: "Kansai grid mix 2024".to_owned(),
-            emission_factor: ind.needs_emission_factor.then(|| EmissionFactorSpec {
+            emission_factor: ind.ghg.then(|| EmissionFactorSpec {
                 value: "0.44".to_owned(),
                 unit: "tCO2e/MWh".to_owned(),
                 source: "Kansai Electric Power FY2022 adjusted factor".to_owned(),
@@ -2817,9 +2788,83 @@ mod tests {
     }
 
     #[test]
-    fn an_impact_figure_uses_the_catalogue_unit_and_states_its_factor_or_population() {
+    fn a_figure_keeps_what_was_published_and_converts_it_exactly() {
+        let mut kwh = figure(&["SOLAR-1"], "renewable_generation", "624770");
+        kwh.unit = "kWh/年".to_owned();
+        let mut capacity = figure(&["SOLAR-1"], "renewable_capacity", "49.0");
+        capacity.unit = "MW".to_owned();
+        capacity.attribution = Some("whole_project".to_owned());
+        capacity.basis = Some("ex_ante".to_owned());
+        let mut own = figure(&["SOLAR-1"], "renewable_generation", "1200");
+        own.indicator = "issuer:households_powered".to_owned();
+        own.unit = "世帯".to_owned();
+        let spec = impact_spec(
+            "2025-06-20",
+            "2026-03-31",
+            "ex_post",
+            vec![kwh, capacity, own],
+        );
+        let report = spec.validate().unwrap();
+        let [kwh, capacity, own] = &report.figures[..] else {
+            panic!("three figures")
+        };
+        assert_eq!(
+            (kwh.published_value.as_str(), kwh.published_unit.as_str()),
+            ("624770", "kWh/年")
+        );
+        assert_eq!((kwh.value, kwh.unit.as_str()), (dec("624.77"), "MWh/yr"));
+        assert_eq!(capacity.published_value, "49.0");
+        assert_eq!(capacity.value.to_string(), "49.0");
+        assert_eq!(capacity.attribution, Some(Attribution::WholeProject));
+        assert_eq!(capacity.basis, Some(Basis::ExAnte));
+        assert_eq!((own.unit.as_str(), own.value), ("世帯", dec("1200")));
+        // The ledger keeps the figure as published; replaying it gives the same figure.
+        let data = impact_data(&report);
+        assert_eq!(data["figures"][1]["value"], "49.0");
+        assert_eq!(data["figures"][0]["unit"], "kWh/年");
+        assert_eq!(data["figures"][1]["attribution"], "whole_project");
+        let replayed = recorded_op("impact.reported", &data, jpy()).unwrap();
+        assert_eq!(replayed, MonitorOp::ReportImpact(report));
+    }
+
+    #[test]
+    fn a_whole_project_figure_is_shown_but_never_counted_as_the_bonds_share() {
+        let mut bond = green();
+        let today = AFTER_FIRST_PERIOD;
+        bond.record(
+            allocation(
+                "2025-06-20",
+                "2026-03-31",
+                vec![line("SOLAR-1", "4000000000", "financing", "2025-09-01")],
+                "6000000000",
+            ),
+            ISSUER,
+            today,
+        );
+        let pro_rata = figure(&["SOLAR-1"], "renewable_generation", "12000");
+        let mut whole = figure(&["SOLAR-1"], "renewable_capacity", "47.5");
+        whole.attribution = Some("whole_project".to_owned());
+        let report = MonitorOp::ReportImpact(
+            impact_spec("2025-06-20", "2026-03-31", "ex_post", vec![pro_rata, whole])
+                .validate()
+                .unwrap(),
+        );
+        bond.record(report, ISSUER, today);
+        let totals = bond.monitor.impact();
+        // Half the ¥8bn plant financed: half its generation; its capacity is not pro-rated.
+        assert_eq!(
+            totals.by_indicator.get("renewable_generation"),
+            Some(&dec("6000"))
+        );
+        assert_eq!(totals.by_indicator.get("renewable_capacity"), None);
+    }
+
+    #[test]
+    fn an_impact_figure_uses_a_unit_of_its_indicator_and_names_its_population() {
         let mut wrong_unit = figure(&["SOLAR-1"], "renewable_generation", "12000");
-        wrong_unit.unit = "kWh/yr".to_owned();
+        // Capacity is not energy.
+        wrong_unit.unit = "MW".to_owned();
+        // Recommended, not required: accepted, and shown as not stated.
         let mut no_factor = figure(&["SOLAR-1"], "ghg_avoided", "5280");
         no_factor.emission_factor = None;
         let mut no_population = figure(&["HOUSING-1"], "beneficiaries", "1200");
@@ -2839,10 +2884,6 @@ mod tests {
             [
                 ("/basis".to_owned(), "invalid_value".to_owned()),
                 ("/figures/0/unit".to_owned(), "wrong_unit".to_owned()),
-                (
-                    "/figures/1/emission_factor".to_owned(),
-                    "emission_factor_required".to_owned()
-                ),
                 (
                     "/figures/2/target_population".to_owned(),
                     "target_population_required".to_owned()
@@ -3245,11 +3286,19 @@ mod tests {
         // Two rounded lines explain at most ¥200m: ¥300m short is not fully allocated. The
         // unallocated balance printed as 0 is still within three figures' rounding (¥300m).
         assert_eq!(
-            bond.check(&report(Some("100000000"), "7710000000", true), ISSUER, today),
+            bond.check(
+                &report(Some("100000000"), "7710000000", true),
+                ISSUER,
+                today
+            ),
             ["not_fully_allocated"]
         );
         assert_eq!(
-            bond.check(&report(Some("100000000"), "7810000000", true), ISSUER, today),
+            bond.check(
+                &report(Some("100000000"), "7810000000", true),
+                ISSUER,
+                today
+            ),
             Vec::<String>::new()
         );
         // Recorded: fully allocated, with the exact residual beside the rounded figures.

@@ -597,10 +597,10 @@ on_both!(
         ))
         .await;
         assert!(violation_codes(&reply).contains(&"over_allocated".to_owned()));
-        // A period longer than twelve months, and one not yet ended.
+        // A first period longer than twenty-four months, and one not yet ended.
         let reply = send(allocation(
             "2025-06-20",
-            "2026-06-20",
+            "2027-06-20",
             vec![],
             "10000000000",
         ))
@@ -764,10 +764,10 @@ on_both!(
         .await;
         reply.problem(403, "forbidden");
 
-        // Unit-checked impact figures; GHG needs its emission factor.
+        // Unit-checked impact figures.
         let reply = monitor(&t, &issuer, &bond, "impact-reports", "impact.report", "impact", json!({
             "period_start": "2025-06-20", "period_end": "2026-03-31", "basis": "ex_post", "figures": [
-            { "projects": ["SOLAR-1"], "indicator": "renewable_generation", "value": "1", "unit": "kWh/yr",
+            { "projects": ["SOLAR-1"], "indicator": "renewable_generation", "value": "1", "unit": "MW",
               "methodology": "m", "baseline": "b" },
             { "projects": ["SOLAR-1"], "indicator": "ghg_avoided", "value": "1", "unit": "tCO2e/yr",
               "methodology": "m", "baseline": "b" }]})).await;
@@ -778,7 +778,9 @@ on_both!(
             .iter()
             .map(|e| e["code"].as_str().unwrap())
             .collect();
-        assert_eq!(codes, ["wrong_unit", "emission_factor_required"]);
+        // Energy in a unit of power is refused; a GHG figure without its emission factor is
+        // accepted (recommended, not required) and shown as such.
+        assert_eq!(codes, ["wrong_unit"]);
     }
 );
 

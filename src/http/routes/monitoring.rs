@@ -14,7 +14,6 @@ use crate::app::{
 };
 use crate::domain::bond::{BondKind, Category};
 use crate::domain::label::Status;
-use crate::domain::monitor::INDICATORS;
 use crate::domain::scheme::Scheme;
 use crate::http::AppState;
 use crate::http::auth::Auth;
@@ -365,29 +364,11 @@ async fn party_impact(
     Ok(Json(state.app.party_impact(&caller, &id).await?))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct IndicatorView {
-    id: &'static str,
-    unit: &'static str,
-    description: &'static str,
-    needs_emission_factor: bool,
-    needs_target_population: bool,
-}
-
-/// The impact indicator catalogue (ICMA Harmonised Framework core indicators) with units.
+/// The impact indicator catalogue (ICMA Harmonised Framework core indicators, adaptation and
+/// resilience among them), each with its canonical unit and every unit spelling accepted for it
+/// with its exact factor (public).
 #[utoipa::path(get, path = "/v1/impact/indicators", tag = "monitoring",
-    responses((status = 200, body = Vec<IndicatorView>)))]
-async fn indicators() -> Json<Vec<IndicatorView>> {
-    Json(
-        INDICATORS
-            .iter()
-            .map(|i| IndicatorView {
-                id: i.id,
-                unit: i.unit,
-                description: i.description,
-                needs_emission_factor: i.needs_emission_factor,
-                needs_target_population: i.needs_target_population,
-            })
-            .collect(),
-    )
+    responses((status = 200, body = Vec<crate::domain::indicators::IndicatorView>)))]
+async fn indicators() -> Json<Vec<crate::domain::indicators::IndicatorView>> {
+    Json(crate::domain::indicators::catalogue())
 }
