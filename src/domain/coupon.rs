@@ -609,6 +609,60 @@ mod tests {
     // --- The worked example -------------------------------------------------------------------
 
     #[test]
+    fn payment_dates_follow_the_bonds_convention_on_the_japanese_bank_calendar() {
+        let on = |convention, calendar| {
+            let terms = green_with(|s| {
+                s.issue_date = "2026-11-03".to_owned();
+                s.maturity_date = "2030-11-03".to_owned();
+                s.coupon.business_day_convention = Some(convention);
+                s.coupon.calendar = Some(calendar);
+            });
+            let periods = schedule(
+                &terms,
+                terms.coupon().business_day_convention(),
+                terms.coupon().calendar(),
+                &[],
+            )
+            .unwrap();
+            let pay = |end: Date| {
+                periods
+                    .iter()
+                    .find(|p| p.accrual_end == end)
+                    .map(|p| p.payment_date)
+                    .unwrap()
+            };
+            // 2027-05-03 is 憲法記念日 (a Monday, then みどりの日 and こどもの日); 2030-11-03 is
+            // 文化の日 on a Sunday, with its 振替休日 on Monday 11-04.
+            (pay(date!(2027 - 05 - 03)), pay(date!(2030 - 11 - 03)))
+        };
+        use BusinessDayConvention::*;
+        assert_eq!(
+            on(Preceding, Calendar::Jp),
+            (date!(2027 - 04 - 30), date!(2030 - 11 - 01))
+        );
+        assert_eq!(
+            on(Following, Calendar::Jp),
+            (date!(2027 - 05 - 06), date!(2030 - 11 - 05))
+        );
+        // Weekends only: the holidays are paid on.
+        assert_eq!(
+            on(Following, Calendar::Weekends),
+            (date!(2027 - 05 - 03), date!(2030 - 11 - 04))
+        );
+        assert_eq!(
+            on(Unadjusted, Calendar::Jp),
+            (date!(2027 - 05 - 03), date!(2030 - 11 - 03))
+        );
+        // The terms' defaults are the schedule midori always used.
+        let terms = examples::green().validate().unwrap();
+        assert_eq!(
+            (terms.coupon().business_day_convention(), terms.coupon().calendar()),
+            (ModifiedFollowing, Calendar::Weekends)
+        );
+    }
+
+
+    #[test]
     fn the_green_example_has_ten_semi_annual_periods_from_issue_to_maturity() {
         let periods = green_schedule(BusinessDayConvention::Following, &[]);
         assert_eq!(periods.len(), 10);
