@@ -228,11 +228,13 @@ impl App {
             name: spec.name.clone(),
             isin: spec.isin.clone(),
             currency: spec.currency.clone(),
+            // Categories and sub-categories, so that either filters the list.
             categories: list(
                 spec.framework
                     .categories
                     .iter()
                     .map(enum_str)
+                    .chain(spec.framework.subcategories.iter().cloned().map(Ok))
                     .collect::<AppResult<_>>()?,
             ),
             sdg_goals: list(terms.sdg_goals().iter().map(|g| g.to_string()).collect()),

@@ -1330,7 +1330,7 @@ fn project_views(r: &BondReplay) -> Vec<ProjectView> {
         .map(|p| ProjectView {
             project_id: p.id.clone(),
             name: p.name.clone(),
-            category: p.category.as_str().to_owned(),
+            category: p.category_path(),
             sdg_targets: p.sdg_targets.iter().map(|t| t.to_string()).collect(),
             country: p.country.as_str().to_owned(),
             location: p.location.clone(),

@@ -35,6 +35,7 @@ use crate::domain::money::{
     AMOUNT_UNITS_MAX, Amount, DecimalFormat, Rate, TokenQuantity, parse_decimal, parse_whole_number,
 };
 use crate::domain::party::InvestorCategory;
+use crate::domain::taxonomy::Eligible;
 use crate::domain::text::{Name, TextError, parse_text};
 use crate::domain::wire::{
     format_date, parse_date, schema_name, string_schema, string_wire, wire_enum,
@@ -309,6 +310,11 @@ pub struct FrameworkSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "3")]
     pub refinancing_look_back_years: Option<String>,
+    /// Sub-categories the framework names, `category/sub` (`renewable_energy/hydro`), each under
+    /// one of `categories`. Where a category has some listed, its projects are in one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(example = json!(["renewable_energy/hydro", "climate_change_adaptation/flood_control"]))]
+    pub subcategories: Vec<String>,
 }
 
 /// A key performance indicator with its sustainability performance target (ICMA SLBP §1–§2).
@@ -408,6 +414,7 @@ pub struct Coupon {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Framework {
     categories: Vec<Category>,
+    subcategories: Vec<Eligible>,
     target_populations: Vec<Name>,
     sdg_targets: Vec<SdgTarget>,
     kpis: Vec<Kpi>,
@@ -1058,6 +1065,12 @@ impl BondTerms {
                     .framework
                     .refinancing_look_back_years
                     .map(|years| years.to_string()),
+                subcategories: self
+                    .framework
+                    .subcategories
+                    .iter()
+                    .map(Eligible::path)
+                    .collect(),
             },
             documents: self.documents.iter().map(Document::to_spec).collect(),
             transfer_restrictions: TransferRestrictionsSpec {
@@ -1109,6 +1122,11 @@ impl Framework {
     /// Eligible project categories.
     pub fn categories(&self) -> &[Category] {
         &self.categories
+    }
+
+    /// The sub-categories the framework names.
+    pub fn subcategories(&self) -> &[Eligible] {
+        &self.subcategories
     }
 
     /// Target populations of the social projects.
@@ -1429,7 +1447,57 @@ fn check_framework(
             .map(|years| u8::try_from(years).unwrap_or(REFINANCING_LOOK_BACK_YEARS_MAX)),
         )
     });
+    let mut subcategories = Vec::new();
+    let mut subcategories_ok = true;
+    for (i, text) in spec
+        .subcategories
+        .iter()
+        .enumerate()
+        .take(CATEGORIES_MAX * 4)
+    {
+        let pointer = format!("/framework/subcategories/{i}");
+        match Eligible::parse(text) {
+            Ok(e) if e.sub.is_none() => {
+                errors.push(
+                    pointer,
+                    "not_a_subcategory",
+                    "name a sub-category: category/sub",
+                );
+                subcategories_ok = false;
+            }
+            Ok(e) if !spec.categories.contains(&e.category) => {
+                errors.push(
+                    pointer,
+                    "category_not_in_framework",
+                    format!("{} is not one of the framework's categories", e.category),
+                );
+                subcategories_ok = false;
+            }
+            Ok(e) if subcategories.contains(&e) => {
+                errors.push(
+                    pointer,
+                    "duplicate_subcategory",
+                    format!("{text} is listed twice"),
+                );
+                subcategories_ok = false;
+            }
+            Ok(e) => subcategories.push(e),
+            Err(err) => {
+                errors.push(pointer, "unknown_subcategory", err.to_string());
+                subcategories_ok = false;
+            }
+        }
+    }
+    if spec.subcategories.len() > CATEGORIES_MAX * 4 {
+        errors.push(
+            "/framework/subcategories",
+            "too_many_subcategories",
+            format!("at most {} sub-categories", CATEGORIES_MAX * 4),
+        );
+        subcategories_ok = false;
+    }
     Some(Framework {
+        subcategories: subcategories_ok.then_some(subcategories)?,
         categories: categories?,
         target_populations: target_populations?,
         sdg_targets: sdg_targets?,

@@ -656,11 +656,13 @@ mod tests {
         // The terms' defaults are the schedule midori always used.
         let terms = examples::green().validate().unwrap();
         assert_eq!(
-            (terms.coupon().business_day_convention(), terms.coupon().calendar()),
+            (
+                terms.coupon().business_day_convention(),
+                terms.coupon().calendar()
+            ),
             (ModifiedFollowing, Calendar::Weekends)
         );
     }
-
 
     #[test]
     fn the_green_example_has_ten_semi_annual_periods_from_issue_to_maturity() {

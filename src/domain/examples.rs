@@ -43,6 +43,7 @@ pub fn green() -> BondSpec {
             sdg_targets: strings(&["7.2", "9.1", "11.2", "13.1"]),
             kpis: Vec::new(),
             refinancing_look_back_years: Some("3".to_owned()),
+            subcategories: Vec::new(),
         },
         documents: vec![
             DocumentSpec {
@@ -102,6 +103,7 @@ pub fn social() -> BondSpec {
             sdg_targets: strings(&["1.4", "4.2", "11.1"]),
             kpis: Vec::new(),
             refinancing_look_back_years: None,
+            subcategories: Vec::new(),
         },
         documents: vec![DocumentSpec {
             kind: DocumentKind::Framework,
@@ -149,6 +151,7 @@ pub fn sustainability() -> BondSpec {
             sdg_targets: strings(&["9.1", "11.2"]),
             kpis: Vec::new(),
             refinancing_look_back_years: Some("2".to_owned()),
+            subcategories: Vec::new(),
         },
         documents: vec![DocumentSpec {
             kind: DocumentKind::Framework,
@@ -202,6 +205,7 @@ pub fn sustainability_linked() -> BondSpec {
                 step_up_bp: "25".to_owned(),
             }],
             refinancing_look_back_years: None,
+            subcategories: Vec::new(),
         },
         documents: vec![
             DocumentSpec {
@@ -254,6 +258,7 @@ pub fn sdg() -> BondSpec {
             sdg_targets: strings(&["3.8", "4.2", "7.2", "11.2"]),
             kpis: Vec::new(),
             refinancing_look_back_years: None,
+            subcategories: Vec::new(),
         },
         documents: vec![DocumentSpec {
             kind: DocumentKind::Framework,

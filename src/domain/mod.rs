@@ -18,5 +18,6 @@ pub mod monitor;
 pub mod party;
 pub mod record;
 pub mod scheme;
+pub mod taxonomy;
 pub mod text;
 pub mod wire;

@@ -24,6 +24,7 @@ use super::error::{FieldError, FieldErrors};
 use super::ids::{Country, Currency};
 use super::label::{self, Conclusion, ReportFact, ReviewFact, ReviewKind, YearEnd, add_months};
 use super::money::Amount;
+use super::taxonomy::Eligible;
 use super::text::parse_text;
 use super::wire::{format_date, parse_date};
 
@@ -349,6 +350,8 @@ pub struct Project {
     pub id: String,
     pub name: String,
     pub category: Category,
+    /// A sub-category of `category`, if the project names one.
+    pub subcategory: Option<&'static str>,
     pub sdg_targets: Vec<SdgTarget>,
     pub country: Country,
     pub location: String,
@@ -360,6 +363,15 @@ pub struct Project {
 }
 
 impl Project {
+    /// `category` or `category/sub`.
+    pub fn category_path(&self) -> String {
+        Eligible {
+            category: self.category,
+            sub: self.subcategory,
+        }
+        .path()
+    }
+
     /// Most that all bonds together may allocate to the project: cost × financing share.
     pub fn financeable(&self) -> Decimal {
         self.total_cost * self.financing_share
@@ -632,7 +644,13 @@ impl ProjectSpec {
         let mut e = FieldErrors::new();
         let id = id(&self.project_id, "/project_id", "project", &mut e);
         let name = text(&self.name, "/name", "name", &mut e);
-        let category = enum_value(&self.category, "/category", Category::parse, &mut e);
+        let eligible = match Eligible::parse(&self.category) {
+            Ok(eligible) => Some(eligible),
+            Err(err) => {
+                e.push("/category", "invalid_value", err.to_string());
+                None
+            }
+        };
         let mut sdg_targets = Vec::new();
         for (i, t) in self.sdg_targets.iter().enumerate() {
             match SdgTarget::parse(t) {
@@ -688,7 +706,8 @@ impl ProjectSpec {
         finish(e, || Project {
             id,
             name,
-            category: category.unwrap_or(Category::RenewableEnergy),
+            category: eligible.map_or(Category::RenewableEnergy, |c| c.category),
+            subcategory: eligible.and_then(|c| c.sub),
             sdg_targets,
             country: country.unwrap_or_else(|| Country::all().next().expect("countries")),
             location,
@@ -1076,6 +1095,8 @@ pub struct MonitorTerms {
     pub fiscal_year_end: YearEnd,
     /// The ids of the label schemes the bond is labelled under, in the order its terms give.
     pub label_schemes: Vec<String>,
+    /// The sub-categories the framework names.
+    pub subcategories: Vec<Eligible>,
 }
 
 impl MonitorTerms {
@@ -1112,6 +1133,7 @@ impl MonitorTerms {
             look_back_years: terms.framework().refinancing_look_back_years(),
             fiscal_year_end: terms.fiscal_year_end(),
             label_schemes: terms.label_schemes(),
+            subcategories: terms.framework().subcategories().to_vec(),
         }
     }
 }
@@ -1344,6 +1366,26 @@ impl Monitor {
                                 .map(|c| c.as_str())
                                 .collect::<Vec<_>>()
                                 .join(", ")
+                        ),
+                    ));
+                }
+                // A framework that lists sub-categories of a category binds that category's
+                // projects to them.
+                let listed_subs: Vec<&'static str> = t
+                    .subcategories
+                    .iter()
+                    .filter(|e| e.category == p.category)
+                    .filter_map(|e| e.sub)
+                    .collect();
+                if !listed_subs.is_empty()
+                    && p.subcategory.is_none_or(|sub| !listed_subs.contains(&sub))
+                {
+                    v.push(violation(
+                        "subcategory_not_in_framework",
+                        format!(
+                            "the framework's {} projects are in one of its sub-categories: {}",
+                            p.category,
+                            listed_subs.join(", ")
                         ),
                     ));
                 }
@@ -2108,7 +2150,7 @@ fn project_data(p: &Project) -> Value {
     json!({
         "project_id": p.id,
         "name": p.name,
-        "category": p.category.as_str(),
+        "category": p.category_path(),
         "sdg_targets": p.sdg_targets.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
         "country": p.country.as_str(),
         "location": p.location,

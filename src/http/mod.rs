@@ -4,6 +4,7 @@
 //! ([`problem`]).
 
 pub mod auth;
+mod csv;
 pub mod limits;
 mod middleware;
 pub mod problem;

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::{AppendReceipt, BondPage, BondView, Registered, enum_str};
-use crate::domain::bond::{BondKind, Category};
+use crate::domain::bond::BondKind;
 use crate::http::AppState;
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiResult, Json, Path, Problem, Query};
@@ -29,8 +29,9 @@ pub struct BondQuery {
     /// Issuer party id.
     #[param(format = Uuid)]
     issuer: Option<String>,
-    /// An ICMA category in the bond's framework.
-    category: Option<Category>,
+    /// An ICMA category in the bond's framework, or a sub-category it names
+    /// (`renewable_energy/hydro`).
+    category: Option<String>,
     /// A UN SDG goal (1–17) any of whose targets the bond names.
     #[param(minimum = 1, maximum = 17)]
     sdg_goal: Option<u8>,
@@ -80,7 +81,15 @@ async fn list_bonds(
     let filter = BondFilter {
         kind: query.kind.as_ref().map(enum_str).transpose()?,
         issuer_id: query.issuer,
-        category: query.category.as_ref().map(enum_str).transpose()?,
+        category: query
+            .category
+            .as_deref()
+            .map(|c| {
+                crate::domain::taxonomy::Eligible::parse(c)
+                    .map(|e| e.path())
+                    .map_err(|e| crate::app::AppError::BadRequest(e.to_string()))
+            })
+            .transpose()?,
         sdg_goal: query.sdg_goal,
     };
     Ok(Json(

@@ -1,7 +1,8 @@
 //! Monitoring after issuance (projects, allocation, impact, reviews) and certified labels.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -12,11 +13,12 @@ use crate::app::{
     AllocationView, ImpactView, InvestorImpact, LabelChange, LabelCheck, LabelPage, LabelView,
     MonitoringType as T, ProjectView, ReviewView, enum_str,
 };
-use crate::domain::bond::{BondKind, Category};
+use crate::domain::bond::BondKind;
 use crate::domain::label::Status;
 use crate::domain::scheme::Scheme;
 use crate::http::AppState;
 use crate::http::auth::Auth;
+use crate::http::csv::{FormatQuery, wants_csv};
 use crate::http::problem::{ApiResult, Json, Path, Problem, Query};
 use crate::ledger::entry::SignedRequest;
 use crate::store::BondFilter;
@@ -106,16 +108,26 @@ async fn post_allocation_report(
     monitor(state, caller, id, request, &[T::ReportAllocation]).await
 }
 
-/// Where the bond's proceeds stand: net proceeds, allocated, unallocated, per project, and
-/// every report with the version in force (public).
-#[utoipa::path(get, path = "/v1/bonds/{id}/allocation", tag = "monitoring",
-    responses((status = 200, body = AllocationView),
+/// Where the bond's proceeds stand: amount raised, issuance costs, net proceeds, allocated
+/// (financing and refinancing), unallocated and its placement, per project, and every report
+/// as published with the version in force (public). `Accept: text/csv` or `?format=csv` gives
+/// the reports' lines as CSV.
+#[utoipa::path(get, path = "/v1/bonds/{id}/allocation", tag = "monitoring", params(FormatQuery),
+    responses((status = 200, content((AllocationView = "application/json"), (String = "text/csv"))),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn get_allocation(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<AllocationView>> {
-    Ok(Json(state.app.allocation(&id).await?))
+    Query(format): Query<FormatQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let csv = wants_csv(&format, &headers)?;
+    let view = state.app.allocation(&id).await?;
+    Ok(if csv {
+        crate::http::csv::respond(crate::http::csv::allocation(&view))
+    } else {
+        Json(view).into_response()
+    })
 }
 
 /// File an impact report (`impact.report`), signed by the issuer.
@@ -134,16 +146,25 @@ async fn post_impact_report(
     monitor(state, caller, id, request, &[T::ReportImpact]).await
 }
 
-/// The bond's impact pro-rated to its financing share: totals, per category, per SDG goal
-/// (public).
-#[utoipa::path(get, path = "/v1/bonds/{id}/impact", tag = "monitoring",
-    responses((status = 200, body = ImpactView),
+/// The bond's impact: every figure as published (value and unit as given, the canonical value,
+/// basis, attribution, the bond's share), and the bond's pro-rated totals per indicator,
+/// category and SDG goal (public). `Accept: text/csv` or `?format=csv` gives the figures as CSV.
+#[utoipa::path(get, path = "/v1/bonds/{id}/impact", tag = "monitoring", params(FormatQuery),
+    responses((status = 200, content((ImpactView = "application/json"), (String = "text/csv"))),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn get_impact(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<ImpactView>> {
-    Ok(Json(state.app.impact(&id).await?))
+    Query(format): Query<FormatQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let csv = wants_csv(&format, &headers)?;
+    let view = state.app.impact(&id).await?;
+    Ok(if csv {
+        crate::http::csv::respond(crate::http::csv::impact(&view))
+    } else {
+        Json(view).into_response()
+    })
 }
 
 /// Record an external review (`review.submit`) or withdraw one's own (`review.withdraw`).
@@ -283,7 +304,9 @@ pub struct LabelQuery {
     scheme: Option<String>,
     status: Option<Status>,
     kind: Option<BondKind>,
-    category: Option<Category>,
+    /// An ICMA category in the bond's framework, or a sub-category it names
+    /// (`renewable_energy/hydro`).
+    category: Option<String>,
     #[param(minimum = 1, maximum = 17)]
     sdg_goal: Option<u8>,
     /// Cursor: the `next` of the previous page (an id).
@@ -313,7 +336,15 @@ async fn list_labels(
     let filter = BondFilter {
         kind: query.kind.as_ref().map(enum_str).transpose()?,
         issuer_id: None,
-        category: query.category.as_ref().map(enum_str).transpose()?,
+        category: query
+            .category
+            .as_deref()
+            .map(|c| {
+                crate::domain::taxonomy::Eligible::parse(c)
+                    .map(|e| e.path())
+                    .map_err(|e| crate::app::AppError::BadRequest(e.to_string()))
+            })
+            .transpose()?,
         sdg_goal: query.sdg_goal,
     };
     let status = query.status.map(|s| s.as_str());
