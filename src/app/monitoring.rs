@@ -138,7 +138,11 @@ pub struct ProjectView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AllocationLineView {
     pub project_id: String,
+    /// In the bond's currency.
     pub amount: String,
+    /// As published, in the report's currency, when it is not the bond's (`amount` is then
+    /// converted at the report's exchange rate).
+    pub published_amount: Option<String>,
     /// `financing` or `refinancing`.
     pub use_of_funds: String,
     pub expense: String,
@@ -163,9 +167,17 @@ pub struct AllocationReportView {
     /// The unit its figures are published in (rounded), if any.
     pub rounding_unit: Option<String>,
     pub lines: Vec<AllocationLineView>,
-    /// The unallocated balance as the report states it, and where it is placed meanwhile.
+    /// The unallocated balance as the report states it (in the bond's currency), and where it
+    /// is placed meanwhile.
     pub unallocated: String,
     pub placement: String,
+    /// The currency the report states its amounts in, when it is not the bond's, with the
+    /// published unallocated balance and the rate (`{rate, on, source}`: report currency per
+    /// unit of the bond's).
+    pub stated_currency: Option<String>,
+    pub published_unallocated: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub exchange_rate: Option<Value>,
 }
 
 /// Where the proceeds of a bond stand.
@@ -731,6 +743,7 @@ impl App {
                         .map(|l| AllocationLineView {
                             project_id: l.project.clone(),
                             amount: d(l.amount),
+                            published_amount: l.published_amount.map(d),
                             use_of_funds: l.use_of_funds.as_str().to_owned(),
                             expense: l.expense.as_str().to_owned(),
                             value_date: format_date(l.value_date),
@@ -738,6 +751,15 @@ impl App {
                         .collect(),
                     unallocated: d(a.report.unallocated),
                     placement: a.report.placement.clone(),
+                    stated_currency: a
+                        .report
+                        .foreign
+                        .as_ref()
+                        .map(|f| f.currency.as_str().to_owned()),
+                    published_unallocated: a.report.foreign.as_ref().map(|f| d(f.unallocated)),
+                    exchange_rate: a.report.foreign.as_ref().map(|f| {
+                        json!({ "rate": d(f.rate), "on": format_date(f.rate_on), "source": f.rate_source })
+                    }),
                 })
                 .collect(),
         })

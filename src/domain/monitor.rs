@@ -174,6 +174,19 @@ pub struct UnallocatedSpec {
     pub placement: String,
 }
 
+/// The exchange rate a report in another currency than the bond's was converted at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRateSpec {
+    /// Units of the report's currency per one unit of the bond's, as issuers print it (for a
+    /// euro bond reported in yen: `"161.25"` yen per euro).
+    pub rate: String,
+    /// The day of the rate, `YYYY-MM-DD`.
+    pub on: String,
+    /// Where the rate comes from (e.g. the rate at issue, a central bank reference rate).
+    pub source: String,
+}
+
 /// The published document a fact cites: where it is, and the SHA-256 of its bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -200,6 +213,12 @@ pub struct AllocationReportSpec {
     /// The report says the proceeds are fully allocated (exactly, or within its rounding unit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declared_fully_allocated: Option<bool>,
+    /// ISO 4217 code of the currency the report's amounts (lines, unallocated, rounding unit)
+    /// are stated in, when it is not the bond's; `exchange_rate` then says how they convert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange_rate: Option<ExchangeRateSpec>,
     /// The day the issuer published it, `YYYY-MM-DD` (required on new reports; deadlines are
     /// judged on it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -381,7 +400,10 @@ impl Project {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AllocationLine {
     pub project: String,
+    /// In the bond's currency (converted, rounded to its minor unit, for a report in another).
     pub amount: Decimal,
+    /// As published, in the report's currency, when it is not the bond's.
+    pub published_amount: Option<Decimal>,
     pub use_of_funds: UseOfFunds,
     pub expense: Expense,
     pub value_date: Date,
@@ -394,8 +416,12 @@ pub struct AllocationReport {
     pub lines: Vec<AllocationLine>,
     pub unallocated: Decimal,
     pub placement: String,
+    /// In the bond's currency (converted for a report in another).
     pub rounding_unit: Option<Decimal>,
     pub declared_fully_allocated: bool,
+    /// A report in another currency: the currency, the published unallocated balance and
+    /// rounding unit, and the rate.
+    pub foreign: Option<Foreign>,
     /// When it was published, and the document cited; `None` on entries recorded before
     /// facts carried their own dates (they count from the day recorded).
     pub published: Option<Published>,
@@ -448,6 +474,19 @@ pub struct Review {
     /// When it was published, and the document cited; `None` on entries recorded before
     /// facts carried their own dates (they count from the day recorded).
     pub published: Option<Published>,
+}
+
+/// The currency a report states its amounts in, when it is not the bond's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Foreign {
+    pub currency: Currency,
+    /// Report currency per unit of bond currency.
+    pub rate: Decimal,
+    pub rate_on: Date,
+    pub rate_source: String,
+    /// As published, in the report's currency.
+    pub unallocated: Decimal,
+    pub rounding_unit: Option<Decimal>,
 }
 
 /// The day a fact was published, and the published document it cites.
@@ -734,6 +773,9 @@ impl ProjectStatusSpec {
 }
 
 impl AllocationReportSpec {
+    /// Field checks; `currency` is the bond's. A report stated in another currency has its
+    /// amounts converted at its exchange rate (report amount ÷ rate, rounded half to even to the
+    /// bond currency's minor unit); the published amounts are kept beside.
     pub fn validate(&self, currency: Currency) -> Result<AllocationReport, Vec<FieldError>> {
         let mut e = FieldErrors::new();
         let period_start = date(&self.period_start, "/period_start", &mut e);
@@ -745,11 +787,85 @@ impl AllocationReportSpec {
                 format!("at most {LINES_MAX} lines a report"),
             );
         }
+        // The currency the amounts are stated in, and the rate to the bond's.
+        let foreign = match (&self.currency, &self.exchange_rate) {
+            (None, None) => None,
+            (Some(code), rate) => match Currency::parse(code) {
+                Err(err) => {
+                    e.push("/currency", "invalid_currency", err.to_string());
+                    None
+                }
+                Ok(c) if c == currency => {
+                    e.push(
+                        "/currency",
+                        "same_currency",
+                        "state `currency` only for a report in another currency than the bond's",
+                    );
+                    None
+                }
+                Ok(c) => match rate {
+                    None => {
+                        e.push(
+                            "/exchange_rate",
+                            "required",
+                            "a report in another currency states the exchange rate it used",
+                        );
+                        None
+                    }
+                    Some(rate) => {
+                        let value = figure(&rate.rate, "/exchange_rate/rate", &mut e);
+                        if value.is_zero() {
+                            e.push(
+                                "/exchange_rate/rate",
+                                "invalid_number",
+                                "an exchange rate is more than zero",
+                            );
+                        }
+                        Some(Foreign {
+                            currency: c,
+                            rate: value,
+                            rate_on: date(&rate.on, "/exchange_rate/on", &mut e),
+                            rate_source: text(
+                                &rate.source,
+                                "/exchange_rate/source",
+                                "source",
+                                &mut e,
+                            ),
+                            unallocated: Decimal::ZERO,
+                            rounding_unit: None,
+                        })
+                    }
+                },
+            },
+            (None, Some(_)) => {
+                e.push(
+                    "/exchange_rate",
+                    "not_allowed",
+                    "an exchange rate goes with the `currency` the report is stated in",
+                );
+                None
+            }
+        };
+        // Amounts are read in the currency the report names, even when its rate is missing.
+        let stated = self
+            .currency
+            .as_deref()
+            .and_then(|code| Currency::parse(code).ok())
+            .unwrap_or(currency);
+        // Report amount → bond currency (identity when the report is in the bond's currency).
+        let rate = foreign.as_ref().map(|f| f.rate);
+        let convert = move |amount: Decimal| match rate {
+            Some(rate) if !rate.is_zero() => (amount / rate).round_dp_with_strategy(
+                currency.minor_units(),
+                rust_decimal::RoundingStrategy::MidpointNearestEven,
+            ),
+            _ => amount,
+        };
         let mut lines = Vec::new();
         for (i, l) in self.lines.iter().enumerate().take(LINES_MAX) {
             let p = format!("/lines/{i}");
-            let amount = money(&l.amount, currency, &format!("{p}/amount"), &mut e);
-            if amount.is_zero() {
+            let published_amount = money(&l.amount, stated, &format!("{p}/amount"), &mut e);
+            if published_amount.is_zero() {
                 e.push(
                     format!("{p}/amount"),
                     "invalid_amount",
@@ -758,7 +874,8 @@ impl AllocationReportSpec {
             }
             lines.push(AllocationLine {
                 project: id(&l.project_id, &format!("{p}/project_id"), "project", &mut e),
-                amount,
+                amount: convert(published_amount),
+                published_amount: foreign.as_ref().map(|_| published_amount),
                 use_of_funds: enum_value(
                     &l.use_of_funds,
                     &format!("{p}/use_of_funds"),
@@ -771,9 +888,9 @@ impl AllocationReportSpec {
                 value_date: date(&l.value_date, &format!("{p}/value_date"), &mut e),
             });
         }
-        let unallocated = money(
+        let published_unallocated = money(
             &self.unallocated.amount,
-            currency,
+            stated,
             "/unallocated/amount",
             &mut e,
         );
@@ -789,8 +906,8 @@ impl AllocationReportSpec {
             self.published_document.as_ref(),
             &mut e,
         );
-        let rounding_unit = self.rounding_unit.as_deref().map(|u| {
-            let unit = money(u, currency, "/rounding_unit", &mut e);
+        let published_rounding_unit = self.rounding_unit.as_deref().map(|u| {
+            let unit = money(u, stated, "/rounding_unit", &mut e);
             if unit.is_zero() {
                 e.push(
                     "/rounding_unit",
@@ -800,6 +917,21 @@ impl AllocationReportSpec {
             }
             unit
         });
+        // Converted amounts are each off by at most half a minor unit of the bond's currency:
+        // a report in another currency always carries at least that rounding.
+        let rounding_unit = match &foreign {
+            None => published_rounding_unit,
+            Some(_) => {
+                let minor = Decimal::new(1, currency.minor_units());
+                Some(published_rounding_unit.map_or(minor, |u| convert(u).max(minor)))
+            }
+        };
+        let unallocated = convert(published_unallocated);
+        let foreign = foreign.map(|f| Foreign {
+            unallocated: published_unallocated,
+            rounding_unit: published_rounding_unit,
+            ..f
+        });
         finish(e, || AllocationReport {
             period_start,
             period_end,
@@ -808,6 +940,7 @@ impl AllocationReportSpec {
             placement,
             rounding_unit,
             declared_fully_allocated: self.declared_fully_allocated.unwrap_or(false),
+            foreign,
             published,
             amends,
         })
@@ -2172,17 +2305,32 @@ fn allocation_data(
         "period_end": format_date(r.period_end),
         "lines": r.lines.iter().map(|l| json!({
             "project_id": l.project,
-            "amount": d(l.amount),
+            "amount": d(l.published_amount.unwrap_or(l.amount)),
             "use_of_funds": l.use_of_funds.as_str(),
             "expense": l.expense.as_str(),
             "value_date": format_date(l.value_date),
         })).collect::<Vec<_>>(),
-        "unallocated": { "amount": d(r.unallocated), "placement": r.placement },
+        "unallocated": {
+            "amount": d(r.foreign.as_ref().map_or(r.unallocated, |f| f.unallocated)),
+            "placement": r.placement,
+        },
         "net_proceeds": d(net_proceeds),
         "allocated_total": d(allocated),
         "fully_allocated": fully,
     });
-    if let Some(unit) = r.rounding_unit {
+    if let Some(f) = &r.foreign {
+        v["currency"] = Value::String(f.currency.as_str().to_owned());
+        v["exchange_rate"] = json!({
+            "rate": d(f.rate),
+            "on": format_date(f.rate_on),
+            "source": f.rate_source,
+        });
+        if let Some(unit) = f.rounding_unit {
+            v["rounding_unit"] = Value::String(d(unit));
+        }
+        // In the bond's currency: what the converted figures leave unaccounted for.
+        v["residual"] = Value::String(d(net_proceeds - allocated));
+    } else if let Some(unit) = r.rounding_unit {
         v["rounding_unit"] = Value::String(d(unit));
         // What the rounded figures leave unaccounted for, exactly.
         v["residual"] = Value::String(d(net_proceeds - allocated));
@@ -2486,6 +2634,8 @@ mod tests {
             },
             rounding_unit: None,
             declared_fully_allocated: None,
+            currency: None,
+            exchange_rate: None,
             published_on: None,
             published_document: None,
             amends: None,
@@ -3353,6 +3503,73 @@ mod tests {
         assert_eq!(data["residual"], "50000000");
         assert_eq!(data["rounding_unit"], "100000000");
         assert_eq!(data["declared_fully_allocated"], true);
+    }
+
+    #[test]
+    fn a_report_in_another_currency_converts_at_its_rate_and_keeps_what_it_published() {
+        let bond = green();
+        let today = AFTER_FIRST_PERIOD;
+        // The yen bond reported in euro at €0.005 per yen (¥200 per euro; an illustration of a
+        // report in another currency than the bond's): €40,000,000.00 is ¥8,000,000,000.
+        let report = |currency: Option<&str>, rate: Option<&str>| {
+            let mut spec = allocation_spec(
+                "2025-06-20",
+                "2026-03-31",
+                vec![line("SOLAR-1", "40000000.00", "financing", "2025-09-01")],
+                "10000000.00",
+            );
+            spec.currency = currency.map(str::to_owned);
+            spec.exchange_rate = rate.map(|rate| ExchangeRateSpec {
+                rate: rate.to_owned(),
+                on: "2025-06-20".to_owned(),
+                source: "rate at issue".to_owned(),
+            });
+            spec.validate(jpy())
+        };
+        let converted = report(Some("EUR"), Some("0.005")).unwrap();
+        assert_eq!(converted.lines[0].amount, dec("8000000000"));
+        assert_eq!(
+            converted.lines[0].published_amount,
+            Some(dec("40000000.00"))
+        );
+        assert_eq!(converted.unallocated, dec("2000000000"));
+        let op = MonitorOp::ReportAllocation(converted.clone());
+        assert_eq!(bond.check(&op, ISSUER, today), Vec::<String>::new());
+        // The ledger keeps the report as published; replay gives the same report.
+        let data = allocation_data(&converted, dec(NET), dec("8000000000"), false);
+        assert_eq!(data["lines"][0]["amount"], "40000000");
+        assert_eq!(data["currency"], "EUR");
+        assert_eq!(data["exchange_rate"]["rate"], "0.005");
+        let replayed = recorded_op("allocation.reported", &data, jpy()).unwrap();
+        assert_eq!(replayed, op);
+        // A currency without its rate, a rate without a currency, the bond's own currency.
+        let codes = |r: Result<AllocationReport, Vec<FieldError>>| field_codes(r);
+        assert_eq!(
+            codes(report(Some("EUR"), None)),
+            [("/exchange_rate".to_owned(), "required".to_owned())]
+        );
+        assert_eq!(
+            codes(report(None, Some("0.005"))),
+            [
+                ("/exchange_rate".to_owned(), "not_allowed".to_owned()),
+                ("/lines/0/amount".to_owned(), "invalid_amount".to_owned()),
+                (
+                    "/unallocated/amount".to_owned(),
+                    "invalid_amount".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(
+            codes(report(Some("JPY"), Some("1"))),
+            [
+                ("/currency".to_owned(), "same_currency".to_owned()),
+                ("/lines/0/amount".to_owned(), "invalid_amount".to_owned()),
+                (
+                    "/unallocated/amount".to_owned(),
+                    "invalid_amount".to_owned()
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -94,11 +94,21 @@ pub fn allocation(view: &AllocationView) -> Result<String, AppError> {
             "value_date",
             "amount",
             "currency",
+            "published_amount",
+            "published_currency",
+            "exchange_rate",
             "placement",
         ],
     )?;
     for report in &view.reports {
         let in_force = if report.in_force { "true" } else { "false" };
+        let rate = report
+            .exchange_rate
+            .as_ref()
+            .and_then(|r| r.get("rate"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         for line in &report.lines {
             let project = view
                 .projects
@@ -121,6 +131,9 @@ pub fn allocation(view: &AllocationView) -> Result<String, AppError> {
                     &line.value_date,
                     &line.amount,
                     &view.currency,
+                    line.published_amount.as_deref().unwrap_or(""),
+                    report.stated_currency.as_deref().unwrap_or(""),
+                    &rate,
                     "",
                 ],
             )?;
@@ -142,6 +155,9 @@ pub fn allocation(view: &AllocationView) -> Result<String, AppError> {
                 "",
                 &report.unallocated,
                 &view.currency,
+                report.published_unallocated.as_deref().unwrap_or(""),
+                report.stated_currency.as_deref().unwrap_or(""),
+                &rate,
                 &report.placement,
             ],
         )?;
