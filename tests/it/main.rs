@@ -13,6 +13,7 @@ mod monitoring;
 mod openapi;
 mod parties;
 mod problems;
+mod real_reports;
 mod scenarios;
 mod storage;
 mod token_model;

@@ -18,14 +18,7 @@ async fn monitor(
     member: &str,
     value: Value,
 ) -> Reply {
-    let mut payload = json!({ "type": kind, "bond_id": bond });
-    payload[member] = value;
-    t.post(
-        &format!("/v1/bonds/{bond}/{path}"),
-        Some(&party.token),
-        party.sign(payload),
-    )
-    .await
+    t.monitor(party, bond, path, kind, member, value).await
 }
 
 #[track_caller]

@@ -459,6 +459,27 @@ macro_rules! on_both {
 impl TestApp {
     /// Sign and send a token operation as `party` on `bond` (adds bond_id and a fresh
     /// operation_id unless the payload has one).
+    /// Send a signed monitoring payload (`type`, with `member` set to `value`) to
+    /// `/v1/bonds/{bond}/{path}`.
+    pub async fn monitor(
+        &self,
+        party: &Party,
+        bond: &str,
+        path: &str,
+        kind: &str,
+        member: &str,
+        value: Value,
+    ) -> Reply {
+        let mut payload = json!({ "type": kind, "bond_id": bond });
+        payload[member] = value;
+        self.post(
+            &format!("/v1/bonds/{bond}/{path}"),
+            Some(&party.token),
+            party.sign(payload),
+        )
+        .await
+    }
+
     pub async fn op(&self, party: &Party, bond: &str, mut payload: Value) -> Reply {
         payload["bond_id"] = Value::String(bond.to_owned());
         if payload.get("operation_id").is_none() {
