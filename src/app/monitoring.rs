@@ -116,6 +116,8 @@ pub struct MonitoringPayload {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProjectView {
     pub project_id: String,
+    /// `project`, or `portfolio` (an eligible portfolio reported as a whole).
+    pub kind: String,
     pub name: String,
     pub category: String,
     pub sdg_targets: Vec<String>,
@@ -1351,6 +1353,11 @@ fn project_views(r: &BondReplay) -> Vec<ProjectView> {
         .values()
         .map(|p| ProjectView {
             project_id: p.id.clone(),
+            kind: p
+                .kind
+                .unwrap_or(monitor::ProjectKind::Project)
+                .as_str()
+                .to_owned(),
             name: p.name.clone(),
             category: p.category_path(),
             sdg_targets: p.sdg_targets.iter().map(|t| t.to_string()).collect(),

@@ -107,6 +107,18 @@ crate::domain::wire::wire_enum! {
 pub use super::indicators::{INDICATORS, Indicator, indicator};
 
 crate::domain::wire::wire_enum! {
+    /// What a registered allocation target is.
+    pub enum ProjectKind ("project kind") {
+        /// One project or asset.
+        Project = "project",
+        /// An eligible portfolio (ICMA portfolio approach): the assets or loans of one category
+        /// or sub-category, allocated and reported as a whole; its `total_cost` is the
+        /// portfolio's size.
+        Portfolio = "portfolio",
+    }
+}
+
+crate::domain::wire::wire_enum! {
     /// Whose figure a published impact figure is.
     pub enum Attribution ("attribution") {
         /// The figure is for the whole project (or group of projects), as published: shown as
@@ -126,6 +138,9 @@ crate::domain::wire::wire_enum! {
 pub struct ProjectSpec {
     /// Issuer-chosen id, the same on every bond that finances the project.
     pub project_id: String,
+    /// `project` (the default) or `portfolio`: an eligible portfolio reported as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     pub name: String,
     /// One of the bond framework's categories.
     pub category: String,
@@ -367,6 +382,8 @@ pub struct WithdrawalSpec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Project {
     pub id: String,
+    /// `None`: a project (the default when registered).
+    pub kind: Option<ProjectKind>,
     pub name: String,
     pub category: Category,
     /// A sub-category of `category`, if the project names one.
@@ -682,6 +699,10 @@ impl ProjectSpec {
     pub fn validate(&self, currency: Currency) -> Result<Project, Vec<FieldError>> {
         let mut e = FieldErrors::new();
         let id = id(&self.project_id, "/project_id", "project", &mut e);
+        let kind = self
+            .kind
+            .as_deref()
+            .and_then(|k| enum_value(k, "/kind", ProjectKind::parse, &mut e));
         let name = text(&self.name, "/name", "name", &mut e);
         let eligible = match Eligible::parse(&self.category) {
             Ok(eligible) => Some(eligible),
@@ -744,6 +765,7 @@ impl ProjectSpec {
         };
         finish(e, || Project {
             id,
+            kind,
             name,
             category: eligible.map_or(Category::RenewableEnergy, |c| c.category),
             subcategory: eligible.and_then(|c| c.sub),
@@ -2280,7 +2302,7 @@ fn d(x: Decimal) -> String {
 }
 
 fn project_data(p: &Project) -> Value {
-    json!({
+    let mut v = json!({
         "project_id": p.id,
         "name": p.name,
         "category": p.category_path(),
@@ -2291,7 +2313,11 @@ fn project_data(p: &Project) -> Value {
         "financing_share": d(p.financing_share * Decimal::ONE_HUNDRED),
         "status": p.status.as_str(),
         "useful_life_years": p.useful_life_years.to_string(),
-    })
+    });
+    if let Some(kind) = p.kind {
+        v["kind"] = Value::String(kind.as_str().to_owned());
+    }
+    v
 }
 
 fn allocation_data(
@@ -2573,6 +2599,7 @@ mod tests {
     fn project_spec(id: &str, category: &str, cost: &str, share: &str) -> ProjectSpec {
         ProjectSpec {
             project_id: id.to_owned(),
+            kind: None,
             name: format!("Project {id}"),
             category: category.to_owned(),
             sdg_targets: vec!["7.2".to_owned(), "13.1".to_owned()],

@@ -78,8 +78,8 @@ fn spec(f: &Value, denomination: &str, categories: &[&str], costs: Option<&str>)
     spec
 }
 
-/// Register a project for a published line or fleet: its category, and a cost (not published)
-/// of `cost`, all of it financeable.
+/// Register a project (or, for a line that is not itemised, a portfolio) for a published line or
+/// fleet: its category, and a cost (not published) of `cost`, all of it financeable.
 async fn project(
     t: &TestApp,
     issuer: &Party,
@@ -89,6 +89,12 @@ async fn project(
     category: &str,
     cost: &str,
 ) {
+    // A line that is not itemised ("hydro and solar of the group") is a portfolio.
+    let kind = if id == "ELIGIBLE" {
+        "portfolio"
+    } else {
+        "project"
+    };
     created(
         &t.monitor(
             issuer,
@@ -97,7 +103,7 @@ async fn project(
             "project.register",
             "project",
             json!({
-            "project_id": id, "name": name, "category": category, "sdg_targets": ["7.2"],
+            "project_id": id, "kind": kind, "name": name, "category": category, "sdg_targets": ["7.2"],
             "country": "JP", "location": "Japan", "total_cost": cost, "financing_share": "100",
             "status": "operating", "useful_life_years": "40" }),
         )
@@ -276,6 +282,16 @@ async fn hokkaido(t: &TestApp, id: &str) {
             .unwrap()
             .iter()
             .any(|p| p["category"] == "renewable_energy/hydro")
+    );
+    let eligible = projects
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["project_id"] == "ELIGIBLE")
+        .unwrap();
+    assert_eq!(
+        (eligible["kind"].clone(), eligible["name"].clone()),
+        (json!("portfolio"), line["project_ja"].clone())
     );
 
     // The same, as CSV.
