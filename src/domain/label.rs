@@ -2173,6 +2173,98 @@ mod tests {
         );
     }
 
+    /// Every shipped scheme, parameter by parameter: the day a deadline falls is inside it, the
+    /// day after is outside; grace ends on its last day; a review the scheme requires, or only
+    /// recommends, decides whether there is a label.
+    #[test]
+    fn each_shipped_scheme_holds_each_parameter_just_inside_and_just_outside_its_limit() {
+        for scheme in crate::domain::scheme::all() {
+            let rules = scheme.rules();
+            let id = &scheme.id;
+            let mut facts = bond(); // issued 2027-04-01, fiscal year to 31 March
+            // Pre-issuance review: without one the bond has a label only if it is not required.
+            let unreviewed = evaluate(&facts, date!(2027 - 04 - 01), &rules).status;
+            let expected = if rules.pre_issuance_review_required {
+                Status::Draft
+            } else {
+                Status::Declared
+            };
+            assert_eq!(unreviewed, expected, "{id}: pre_issuance_review");
+            facts.reviews.push(spo("spo", date!(2027 - 03 - 01)));
+
+            // Allocation reporting: the first reporting year and its publication lag.
+            let year_end = facts
+                .fiscal_year_end
+                .on_or_after(add_months(facts.issue_date, rules.short_first_year_months).unwrap())
+                .unwrap();
+            let due = add_months(year_end, rules.allocation_lag_months).unwrap();
+            let first = evaluate(&facts, due, &rules);
+            assert_eq!(
+                first.obligations[0].due, due,
+                "{id}: allocation_reporting.publication_lag_months"
+            );
+            assert!(first.overdue().next().is_none(), "{id}: on the due day");
+            let after = evaluate(&facts, due.next_day().unwrap(), &rules);
+            assert!(after.overdue().any(|o| o.due == due), "{id}: the day after");
+            // Grace: overdue on its last day, suspended the day after.
+            let last_day = plus_days(due, i64::from(rules.grace_days)).unwrap();
+            assert_eq!(
+                evaluate(&facts, last_day, &rules).status,
+                Status::Overdue,
+                "{id}: grace.days"
+            );
+            assert_eq!(
+                evaluate(&facts, last_day.next_day().unwrap(), &rules).status,
+                Status::Suspended,
+                "{id}: grace.days + 1"
+            );
+
+            // Post-issuance verification: with every report on time and full allocation in the
+            // first year, the verification alone falls due (where required).
+            facts
+                .allocation_reports
+                .push(final_report("alloc", year_end, due));
+            facts.impact_reports.push(report("impact", year_end, due));
+            match rules.verification {
+                None => {
+                    let later = evaluate(&facts, date!(2031 - 01 - 01), &rules);
+                    assert!(
+                        later
+                            .obligations
+                            .iter()
+                            .all(|o| o.kind != ObligationKind::PostIssuanceVerification),
+                        "{id}: verification recommended only"
+                    );
+                }
+                Some(verification) => {
+                    let vdue = match verification {
+                        VerificationDue::MonthsAfterIssue(m) => {
+                            add_months(facts.issue_date, m).unwrap()
+                        }
+                        VerificationDue::MonthsAfterFullAllocation(m) => {
+                            add_months(due, m).unwrap()
+                        }
+                    };
+                    let standing = evaluate(&facts, vdue, &rules);
+                    assert!(
+                        standing
+                            .overdue()
+                            .all(|o| o.kind != ObligationKind::PostIssuanceVerification),
+                        "{id}: verification on its due day"
+                    );
+                    let standing = evaluate(&facts, vdue.next_day().unwrap(), &rules);
+                    assert!(
+                        standing
+                            .overdue()
+                            .any(|o| o.kind == ObligationKind::PostIssuanceVerification
+                                && o.due == vdue),
+                        "{id}: verification the day after"
+                    );
+                }
+            }
+        }
+    }
+
     fn arbitrary_facts() -> impl Strategy<Value = (Facts, u32)> {
         let day = 0i64..2400;
         let kind = prop_oneof![
