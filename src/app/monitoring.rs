@@ -1290,28 +1290,12 @@ fn impact_figure_views(r: &BondReplay) -> Vec<ImpactFigureView> {
     let mut out = Vec::new();
     for report in r.monitor.impact_reports() {
         for f in &report.report.figures {
-            let whole = f.attribution == Some(monitor::Attribution::WholeProject);
-            let share = (!whole)
-                .then(|| {
-                    let cost: Decimal = f
-                        .projects
-                        .iter()
-                        .filter_map(|p| r.monitor.projects().get(p))
-                        .map(|p| p.total_cost)
-                        .sum();
-                    let funded: Decimal = f
-                        .projects
-                        .iter()
-                        .map(|p| allocated.get(p).copied().unwrap_or_default())
-                        .sum();
-                    (!cost.is_zero()).then(|| {
-                        (f.value * (funded / cost).min(Decimal::ONE))
-                            .round_dp(IMPACT_DECIMALS)
-                            .normalize()
-                            .to_string()
-                    })
-                })
-                .flatten();
+            let share = r.monitor.share_of(f, &allocated).map(|share| {
+                (f.value * share)
+                    .round_dp(IMPACT_DECIMALS)
+                    .normalize()
+                    .to_string()
+            });
             out.push(ImpactFigureView {
                 report: report.index.to_string(),
                 period_start: format_date(report.report.period_start),

@@ -753,13 +753,8 @@ impl App {
     pub async fn coupons(&self, bond_id: &str) -> AppResult<Vec<CouponLine>> {
         let bond = self.bond_row(bond_id).await?;
         let (terms, step_ups, entries) = self.terms_and_step_ups(&bond).await?;
-        let periods = coupon::schedule(
-            &terms,
-            terms.coupon().business_day_convention(),
-            terms.coupon().calendar(),
-            &step_ups,
-        )
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let periods = coupon::schedule_of(&terms, &step_ups)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         let paid = |n: u32| {
             entries
                 .iter()
@@ -794,13 +789,8 @@ impl App {
 
     async fn period(&self, bond: &BondRow, number: u32) -> AppResult<(BondTerms, CouponPeriod)> {
         let (terms, step_ups, _) = self.terms_and_step_ups(bond).await?;
-        let periods = coupon::schedule(
-            &terms,
-            terms.coupon().business_day_convention(),
-            terms.coupon().calendar(),
-            &step_ups,
-        )
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let periods = coupon::schedule_of(&terms, &step_ups)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         let period = periods
             .into_iter()
             .find(|p| p.number == number)

@@ -113,6 +113,19 @@ pub struct Entitlement {
 ///
 /// Each period's rate is the bond's rate plus every step-up effective on or before the period's
 /// accrual start. Fails only if that rate exceeds the 100 % ceiling of [`Rate`].
+/// The schedule under the bond's own business-day convention and calendar.
+pub fn schedule_of(
+    terms: &BondTerms,
+    step_ups: &[StepUp],
+) -> Result<Vec<CouponPeriod>, MoneyError> {
+    schedule(
+        terms,
+        terms.coupon().business_day_convention(),
+        terms.coupon().calendar(),
+        step_ups,
+    )
+}
+
 pub fn schedule(
     terms: &BondTerms,
     rule: BusinessDayConvention,

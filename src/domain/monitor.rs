@@ -2218,6 +2218,30 @@ impl Monitor {
             .filter(move |i| !replaced.contains(&i.index))
     }
 
+    /// The bond's share of a pro-rata figure: what it financed of the figure's projects ÷ their
+    /// cost, at most 1; `None` for a whole-project figure, or projects without a cost.
+    pub fn share_of(
+        &self,
+        f: &ImpactFigure,
+        allocated: &BTreeMap<String, Decimal>,
+    ) -> Option<Decimal> {
+        if f.attribution == Some(Attribution::WholeProject) {
+            return None;
+        }
+        let cost: Decimal = f
+            .projects
+            .iter()
+            .filter_map(|p| self.projects.get(p))
+            .map(|p| p.total_cost)
+            .sum();
+        let funded: Decimal = f
+            .projects
+            .iter()
+            .map(|p| allocated.get(p).copied().unwrap_or_default())
+            .sum();
+        (!cost.is_zero()).then(|| (funded / cost).min(Decimal::ONE))
+    }
+
     /// The bond's impact, pro-rated to its financing share: the figures of the latest reporting
     /// period in force (figures are annual rates or stocks, so periods are never added up;
     /// corrections replace what they amend), per indicator, per category, per SDG goal.
@@ -2235,21 +2259,14 @@ impl Monitor {
                     continue;
                 }
                 totals.units.insert(f.indicator.clone(), f.unit.clone());
-                let cost: Decimal = f
-                    .projects
-                    .iter()
-                    .filter_map(|p| self.projects.get(p))
-                    .map(|p| p.total_cost)
-                    .sum();
+                let Some(share) = self.share_of(f, &allocated) else {
+                    continue;
+                };
                 let funded: Decimal = f
                     .projects
                     .iter()
                     .map(|p| allocated.get(p).copied().unwrap_or_default())
                     .sum();
-                if cost.is_zero() {
-                    continue;
-                }
-                let share = (funded / cost).min(Decimal::ONE);
                 let bond_value = f.value * share;
                 *totals.by_indicator.entry(f.indicator.clone()).or_default() += bond_value;
                 for p in &f.projects {

@@ -186,6 +186,12 @@ impl Eligible {
     }
 }
 
+/// A list filter's `category=`: either level, as the path the bond list indexes.
+pub fn filter_path(text: Option<&str>) -> Result<Option<String>, TaxonomyError> {
+    text.map(|c| Eligible::parse(c).map(|e| e.path()))
+        .transpose()
+}
+
 /// The sub-categories of `category`.
 pub fn subcategories(category: Category) -> &'static [&'static str] {
     SUBCATEGORIES

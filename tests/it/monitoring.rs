@@ -21,12 +21,6 @@ async fn monitor(
     t.monitor(party, bond, path, kind, member, value).await
 }
 
-#[track_caller]
-fn created(reply: &Reply) -> Value {
-    assert_eq!(reply.status, 201, "{}", reply.text());
-    reply.json()
-}
-
 fn project(id: &str, category: &str, cost: &str, share: &str) -> Value {
     json!({
         "project_id": id, "name": format!("Project {id}"), "category": category,

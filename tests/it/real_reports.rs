@@ -38,12 +38,6 @@ fn stand_in_digest(uri: &str) -> String {
         .collect()
 }
 
-#[track_caller]
-fn created(reply: &Reply) -> Value {
-    assert_eq!(reply.status, 201, "{}", reply.text());
-    reply.json()
-}
-
 /// The bond of a fixture as midori terms: its published amount, dates, coupon and fiscal year;
 /// `denomination` when the fixture prints none; labelled under the ICMA Principles and the
 /// Osaka IFC label.

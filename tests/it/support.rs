@@ -531,6 +531,13 @@ impl TestApp {
     }
 }
 
+/// The body of a 201 reply; panics with the reply otherwise.
+#[track_caller]
+pub fn created(reply: &Reply) -> Value {
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    reply.json()
+}
+
 /// The rule codes of a 422 rule-violation problem.
 #[track_caller]
 pub fn violation_codes(reply: &Reply) -> Vec<String> {

@@ -81,15 +81,8 @@ async fn list_bonds(
     let filter = BondFilter {
         kind: query.kind.as_ref().map(enum_str).transpose()?,
         issuer_id: query.issuer,
-        category: query
-            .category
-            .as_deref()
-            .map(|c| {
-                crate::domain::taxonomy::Eligible::parse(c)
-                    .map(|e| e.path())
-                    .map_err(|e| crate::app::AppError::BadRequest(e.to_string()))
-            })
-            .transpose()?,
+        category: crate::domain::taxonomy::filter_path(query.category.as_deref())
+            .map_err(|e| crate::app::AppError::BadRequest(e.to_string()))?,
         sdg_goal: query.sdg_goal,
     };
     Ok(Json(

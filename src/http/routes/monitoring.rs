@@ -336,15 +336,8 @@ async fn list_labels(
     let filter = BondFilter {
         kind: query.kind.as_ref().map(enum_str).transpose()?,
         issuer_id: None,
-        category: query
-            .category
-            .as_deref()
-            .map(|c| {
-                crate::domain::taxonomy::Eligible::parse(c)
-                    .map(|e| e.path())
-                    .map_err(|e| crate::app::AppError::BadRequest(e.to_string()))
-            })
-            .transpose()?,
+        category: crate::domain::taxonomy::filter_path(query.category.as_deref())
+            .map_err(|e| crate::app::AppError::BadRequest(e.to_string()))?,
         sdg_goal: query.sdg_goal,
     };
     let status = query.status.map(|s| s.as_str());
