@@ -869,7 +869,8 @@ impl App {
     }
 
     /// The label's standing under one scheme (the bond's first if `scheme` is `None`) on `on`
-    /// (today if `None`), computed from the ledger at this read; signed as a JWS for today.
+    /// (today if `None`; after today, as it will be if no new fact is recorded), computed from
+    /// the ledger at this read; signed as a JWS for today only.
     pub async fn label(
         &self,
         bond_id: &str,
@@ -881,14 +882,9 @@ impl App {
         let scheme = self.bond_scheme(&bond, &r, scheme)?;
         let facts = r.monitor.facts(r.redeemed_on);
         let today = self.rules_today();
+        // A day after today: the standing then if no new fact is recorded (every fact known is
+        // published by today).
         let day = on.unwrap_or(today);
-        if day > today {
-            return Err(AppError::BadRequest(format!(
-                "on={} is after today {} (Japan): the standing is known up to today",
-                format_date(day),
-                format_date(today)
-            )));
-        }
         let standing = label::evaluate(&facts, day, &scheme.rules());
         let evidence = evidence_json(&standing);
         let jws = if day == today {

@@ -192,6 +192,20 @@ pub fn filter_path(text: Option<&str>) -> Result<Option<String>, TaxonomyError> 
         .transpose()
 }
 
+/// Every path of the taxonomy: each category, then each of its sub-categories.
+pub fn all_paths() -> Vec<String> {
+    Category::ALL
+        .iter()
+        .flat_map(|c| {
+            std::iter::once(c.as_str().to_owned()).chain(
+                subcategories(*c)
+                    .iter()
+                    .map(move |sub| format!("{}/{sub}", c.as_str())),
+            )
+        })
+        .collect()
+}
+
 /// The sub-categories of `category`.
 pub fn subcategories(category: Category) -> &'static [&'static str] {
     SUBCATEGORIES

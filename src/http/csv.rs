@@ -16,20 +16,23 @@ pub const TEXT_CSV: &str = "text/csv; charset=utf-8";
 #[into_params(parameter_in = Query)]
 pub struct FormatQuery {
     /// `json` (the default) or `csv`; `Accept: text/csv` asks for CSV too.
-    format: Option<String>,
+    format: Option<Format>,
+}
+
+/// A view's representation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Json,
+    Csv,
 }
 
 /// Whether the request asks for CSV: `?format=csv`, or an `Accept` header that names `text/csv`
 /// and not JSON first.
-pub fn wants_csv(query: &FormatQuery, headers: &HeaderMap) -> Result<bool, AppError> {
-    match query.format.as_deref() {
-        Some("csv") => return Ok(true),
-        Some("json") => return Ok(false),
-        Some(other) => {
-            return Err(AppError::BadRequest(format!(
-                "format must be json or csv, not {other:?}"
-            )));
-        }
+pub fn wants_csv(query: &FormatQuery, headers: &HeaderMap) -> bool {
+    match query.format {
+        Some(Format::Csv) => return true,
+        Some(Format::Json) => return false,
         None => {}
     }
     let accept = headers
@@ -45,7 +48,7 @@ pub fn wants_csv(query: &FormatQuery, headers: &HeaderMap) -> Result<bool, AppEr
                 "text/csv" | "application/json" | "*/*" | "application/*"
             )
         });
-    Ok(first == Some("text/csv"))
+    first == Some("text/csv")
 }
 
 /// A CSV body as a response, or a 500 problem if it could not be written.

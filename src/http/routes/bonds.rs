@@ -31,6 +31,7 @@ pub struct BondQuery {
     issuer: Option<String>,
     /// An ICMA category in the bond's framework, or a sub-category it names
     /// (`renewable_energy/hydro`).
+    #[param(schema_with = super::category_path_schema)]
     category: Option<String>,
     /// A UN SDG goal (1–17) any of whose targets the bond names.
     #[param(minimum = 1, maximum = 17)]

@@ -17,6 +17,28 @@ pub use system::metrics_text;
 use super::AppState;
 use super::problem::ApiError;
 
+/// The values `?category=` takes: every category, and every `category/sub` of the taxonomy.
+pub(crate) fn category_path_schema() -> utoipa::openapi::schema::Object {
+    let paths = crate::domain::taxonomy::all_paths();
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(paths))
+        .build()
+}
+
+/// The values `?scheme=` takes: the ids of the label schemes midori ships.
+pub(crate) fn scheme_id_schema() -> utoipa::openapi::schema::Object {
+    let mut ids: Vec<String> = crate::domain::scheme::all()
+        .iter()
+        .map(|s| s.id.clone())
+        .collect();
+    ids.dedup();
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(ids))
+        .build()
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(system::router())

@@ -121,7 +121,7 @@ async fn get_allocation(
     Query(format): Query<FormatQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let csv = wants_csv(&format, &headers)?;
+    let csv = wants_csv(&format, &headers);
     let view = state.app.allocation(&id).await?;
     Ok(if csv {
         crate::http::csv::respond(crate::http::csv::allocation(&view))
@@ -158,7 +158,7 @@ async fn get_impact(
     Query(format): Query<FormatQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let csv = wants_csv(&format, &headers)?;
+    let csv = wants_csv(&format, &headers);
     let view = state.app.impact(&id).await?;
     Ok(if csv {
         crate::http::csv::respond(crate::http::csv::impact(&view))
@@ -222,11 +222,12 @@ async fn list_reviews(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LabelAtQuery {
-    /// The day (Japan), `YYYY-MM-DD`, not after today: the standing as it was then, unsigned.
-    /// Today if absent.
+    /// The day (Japan), `YYYY-MM-DD`: the standing as it was then, or — for a day after today —
+    /// as it will be if no new fact is recorded; unsigned. Today if absent.
     #[param(format = Date)]
     on: Option<String>,
     /// The scheme id (one of the bond's `label_schemes`); the bond's first if absent.
+    #[param(schema_with = super::scheme_id_schema)]
     scheme: Option<String>,
 }
 
@@ -273,6 +274,7 @@ async fn get_label_history(
 #[into_params(parameter_in = Query)]
 pub struct SchemeQuery {
     /// Only the changes of the label under this scheme id; every label's if absent.
+    #[param(schema_with = super::scheme_id_schema)]
     scheme: Option<String>,
 }
 
@@ -301,11 +303,13 @@ async fn get_scheme(Path(id): Path<String>) -> ApiResult<Json<Scheme>> {
 pub struct LabelQuery {
     /// Bonds labelled under this scheme id, with their status under it; each bond's first
     /// scheme if absent.
+    #[param(schema_with = super::scheme_id_schema)]
     scheme: Option<String>,
     status: Option<Status>,
     kind: Option<BondKind>,
     /// An ICMA category in the bond's framework, or a sub-category it names
     /// (`renewable_energy/hydro`).
+    #[param(schema_with = super::category_path_schema)]
     category: Option<String>,
     #[param(minimum = 1, maximum = 17)]
     sdg_goal: Option<u8>,
