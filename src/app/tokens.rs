@@ -546,8 +546,14 @@ impl App {
             )]));
         }
         let (op, _) = parse_operation(&payload, &caller.party_id).map_err(AppError::Validation)?;
+        // A well-formed payload of a type the book has no verdict for (a coupon payment, a
+        // pause): the request is understood, the operation cannot be checked.
         let op = op.ok_or_else(|| {
-            AppError::BadRequest("only token operations can be checked in advance".into())
+            AppError::Validation(vec![field(
+                "/type",
+                "not_checkable",
+                "only token operations (issue, transfer, redeem, freeze, …) can be checked in advance",
+            )])
         })?;
         let mut verdict = self
             .engine()

@@ -133,6 +133,16 @@ on_both!(
         assert_eq!(dry, codes);
         // Nothing was written by either.
         assert_eq!(t.balances(&issuer, &bond).await[&a.id], 6_000);
+        // A well-formed operation the book gives no verdict for cannot be checked in advance.
+        let reply = t
+            .post(
+                &format!("/v1/bonds/{bond}/operations/check"),
+                Some(&issuer.token),
+                json!({"type": "coupon.pay", "bond_id": bond}),
+            )
+            .await;
+        let problem = reply.problem(422, "validation-failed");
+        assert_eq!(problem["errors"][0]["code"], "not_checkable", "{problem}");
         // An allowed transfer's dry run says so.
         let fine = t
             .check(
