@@ -24,8 +24,8 @@ use crate::domain::error::FieldError;
 use crate::domain::ids::Currency;
 use crate::domain::label::{self, Standing, Status};
 use crate::domain::monitor::{
-    self, AllocationReportSpec, EngagementSpec, ImpactReportSpec, MonitorOp, ProjectSpec,
-    ProjectStatusSpec, ReviewSpec, WithdrawalSpec,
+    self, AllocationReportSpec, EngagementSpec, ImpactReportSpec, MonitorOp, MonitorTerms,
+    ProjectSpec, ProjectStatusSpec, ReviewSpec, WithdrawalSpec,
 };
 use crate::domain::party::Role;
 use crate::domain::scheme::{self, Scheme};
@@ -819,10 +819,13 @@ impl App {
     }
 
     /// The label schemes of a bond, each at the version in effect when it was registered.
-    fn bond_schemes(&self, bond: &BondRow, r: &BondReplay) -> AppResult<Vec<&'static Scheme>> {
+    fn bond_schemes(
+        &self,
+        bond: &BondRow,
+        terms: &MonitorTerms,
+    ) -> AppResult<Vec<&'static Scheme>> {
         let registered = self.registered_on(bond);
-        r.monitor
-            .terms()
+        terms
             .label_schemes
             .iter()
             .map(|id| {
@@ -843,10 +846,10 @@ impl App {
     fn bond_scheme(
         &self,
         bond: &BondRow,
-        r: &BondReplay,
+        terms: &MonitorTerms,
         requested: Option<&str>,
     ) -> AppResult<&'static Scheme> {
-        let schemes = self.bond_schemes(bond, r)?;
+        let schemes = self.bond_schemes(bond, terms)?;
         match requested {
             None => schemes
                 .first()
@@ -879,7 +882,7 @@ impl App {
     ) -> AppResult<LabelView> {
         let bond = self.bond_row(bond_id).await?;
         let (r, size) = self.bond_replay(&bond).await?;
-        let scheme = self.bond_scheme(&bond, &r, scheme)?;
+        let scheme = self.bond_scheme(&bond, r.monitor.terms(), scheme)?;
         let facts = r.monitor.facts(r.redeemed_on);
         let today = self.rules_today();
         // A day after today: the standing then if no new fact is recorded (every fact known is
@@ -945,13 +948,7 @@ impl App {
         let bond = self.bond_row(bond_id).await?;
         let entries = self.ledger_entries(&bond.ledger_id).await?;
         if let Some(id) = scheme {
-            let r = replay_bond(
-                book_terms(&bond.issuer_id, &bond.spec)?,
-                monitor_terms(&bond.spec)?,
-                std::iter::empty(),
-            )
-            .map_err(AppError::Internal)?;
-            self.bond_scheme(&bond, &r, Some(id))?;
+            self.bond_scheme(&bond, &monitor_terms(&bond.spec)?, Some(id))?;
         }
         Ok(entries
             .iter()
@@ -1010,7 +1007,7 @@ impl App {
         let today = self.rules_today();
         let registered = self.registered_on(&bond);
         let mut recorded = 0;
-        for scheme in self.bond_schemes(&bond, &r)? {
+        for scheme in self.bond_schemes(&bond, r.monitor.terms())? {
             let rules = scheme.rules();
             let last = r.labels.get(&scheme.id);
             let from = last
@@ -1138,7 +1135,7 @@ impl App {
                 }
                 let (r, _) = self.bond_replay(row).await?;
                 // A bond not labelled under the scheme asked for is not listed.
-                let label_scheme = match self.bond_scheme(row, &r, scheme) {
+                let label_scheme = match self.bond_scheme(row, r.monitor.terms(), scheme) {
                     Ok(s) => s,
                     Err(AppError::NotFound(_)) => continue,
                     Err(e) => return Err(e),
@@ -1216,7 +1213,7 @@ impl App {
                 let (r, _) = self.bond_replay(&bond).await?;
                 let facts = r.monitor.facts(r.redeemed_on);
                 let requested = claims.pointer("/label/scheme/id").and_then(Value::as_str);
-                match self.bond_scheme(&bond, &r, requested) {
+                match self.bond_scheme(&bond, r.monitor.terms(), requested) {
                     Ok(scheme) => Some(
                         label::evaluate(&facts, self.rules_today(), &scheme.rules())
                             .status
