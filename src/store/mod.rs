@@ -527,16 +527,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        // Built from integers only; the ledger id is bound.
-        let mut sql =
-            String::from("SELECT level, idx, hash FROM tree_nodes WHERE ledger_id = $1 AND (");
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(" OR ");
-            }
-            sql.push_str(&format!("(level = {} AND idx = {})", id.level, id.index));
-        }
-        sql.push(')');
+        let sql = nodes_sql(ids);
         let rows: Vec<(i16, i64, Vec<u8>)> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.clone())).bind(ledger_id).fetch_all(p).await)?;
         let mut out = HashMap::with_capacity(rows.len());
         for (level, index, hash) in rows {
@@ -730,4 +721,22 @@ impl TrialRow {
                 .map_err(|_| StoreError::Corrupt("ledger size".into()))?,
         })
     }
+}
+
+/// The query for the hashes of perfect subtrees `ids` of one ledger (bound as `$1`): the wanted
+/// (level, index) pairs as a VALUES list joined on the whole primary key, so that each node is
+/// one indexed look-up on both backends (an `OR` of pairs makes SQLite scan every node of the
+/// ledger). Built from integers only.
+pub fn nodes_sql(ids: &[NodeId]) -> String {
+    let wanted: Vec<String> = ids
+        .iter()
+        .map(|id| format!("({}, {})", id.level, id.index))
+        .collect();
+    format!(
+        "WITH wanted (level, idx) AS (VALUES {}) \
+         SELECT tree_nodes.level, tree_nodes.idx, tree_nodes.hash FROM wanted JOIN tree_nodes \
+         ON tree_nodes.ledger_id = $1 AND tree_nodes.level = wanted.level \
+         AND tree_nodes.idx = wanted.idx",
+        wanted.join(", ")
+    )
 }

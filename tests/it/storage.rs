@@ -178,3 +178,46 @@ mod a_database_from_before_the_key_log_gets_its_keys_recorded_once_as_a_backfill
         );
     });
 }
+
+/// Proofs read a few nodes of a ledger's tree: each must be one look-up on the whole primary key
+/// (ledger, level, index), never a scan of every node of the ledger (issue #14).
+#[tokio::test]
+async fn a_proofs_node_look_ups_use_the_whole_primary_key_on_sqlite() {
+    use midori::ledger::merkle::NodeId;
+    let dir = TempDir(std::env::temp_dir().join(format!("midori-plan-{}", uuid::Uuid::now_v7())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let url = format!("sqlite://{}", dir.0.join("midori.db").display());
+    let store = Store::connect(&url, &StoreOptions::default())
+        .await
+        .unwrap();
+    drop(store);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(SqliteConnectOptions::from_str(&url).unwrap())
+        .await
+        .unwrap();
+    let ids = [
+        NodeId { level: 0, index: 7 },
+        NodeId { level: 2, index: 0 },
+        NodeId { level: 1, index: 2 },
+    ];
+    let sql = format!("EXPLAIN QUERY PLAN {}", midori::store::nodes_sql(&ids));
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind("l1")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+    assert!(
+        details.iter().any(|d| d.contains("tree_nodes")
+            && d.contains("USING PRIMARY KEY (ledger_id=? AND level=? AND idx=?)")),
+        "{details:?}"
+    );
+    assert!(
+        !details
+            .iter()
+            .any(|d| d.contains("tree_nodes")
+                && (d.starts_with("SCAN") || d.ends_with("(ledger_id=?)"))),
+        "{details:?}"
+    );
+}
