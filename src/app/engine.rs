@@ -800,7 +800,9 @@ async fn write_and_answer(
                     _ => refused.push(job),
                 }
             }
-            reply_all(refused, None, Some(&AppError::Busy));
+            // Applied again once already, or no room to queue it again: another process keeps
+            // writing the same ledgers.
+            reply_all(refused, None, Some(&AppError::Contention));
             false
         }
         Err(e) => {
@@ -1866,6 +1868,8 @@ fn replay_answer(stored_hash: &Hash, hash: &Hash, result: &str, id: &str) -> App
 fn clone_error(e: &AppError) -> AppError {
     match e {
         AppError::Busy => AppError::Busy,
+        AppError::Contention => AppError::Contention,
+        AppError::StorageFull => AppError::StorageFull,
         AppError::Conflict(d) => AppError::Conflict(d.clone()),
         AppError::NotFound(d) => AppError::NotFound(d.clone()),
         other => AppError::Internal(other.to_string()),

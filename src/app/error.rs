@@ -35,6 +35,12 @@ pub enum AppError {
     /// Overloaded: retry after a short wait.
     #[error("the service is busy; retry shortly")]
     Busy,
+    /// Another process wrote to the same database at the same time: retry.
+    #[error("another writer holds the database; retry shortly")]
+    Contention,
+    /// The database's disk is full: nothing was written; retry once space is freed.
+    #[error("the database is full")]
+    StorageFull,
     /// Our fault. The message is logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -47,7 +53,9 @@ impl From<StoreError> for AppError {
         match err {
             StoreError::NotFound => AppError::NotFound("resource".into()),
             StoreError::Conflict(constraint) => AppError::Conflict(conflict_message(&constraint)),
-            StoreError::Busy | StoreError::HeadMoved(_) => AppError::Busy,
+            StoreError::Busy => AppError::Busy,
+            StoreError::HeadMoved(_) | StoreError::Contended => AppError::Contention,
+            StoreError::Full => AppError::StorageFull,
             StoreError::InvalidInput(reason) => AppError::BadRequest(format!(
                 "a value in the request is not acceptable: {reason}"
             )),

@@ -142,6 +142,24 @@ impl ApiError {
                     format!("the service is at capacity; retry after {RETRY_AFTER_S} s"),
                     vec![],
                 ),
+                A::Contention => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "contention",
+                    "Another writer holds the database",
+                    format!(
+                        "another process wrote to the same database at the same time; nothing was written; retry after {RETRY_AFTER_S} s"
+                    ),
+                    vec![],
+                ),
+                A::StorageFull => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage-full",
+                    "The database is full",
+                    format!(
+                        "the database cannot grow (its disk is full); nothing was written; retry after {RETRY_AFTER_S} s, writes resume once space is freed"
+                    ),
+                    vec![],
+                ),
                 A::Internal(_) => (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
@@ -337,3 +355,44 @@ impl From<PathRejection> for ApiError {
 pub struct Query<T>(pub T);
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn problem_of(error: AppError) -> (StatusCode, Option<String>, serde_json::Value) {
+        let response = ApiError::App(error).into_response();
+        let status = response.status();
+        let retry = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, retry, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_and_another_writer_are_503s_that_say_so() {
+        for (error, slug) in [
+            (AppError::StorageFull, "storage-full"),
+            (AppError::Contention, "contention"),
+            (AppError::Busy, "overloaded"),
+        ] {
+            let (status, retry, body) = problem_of(error).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{slug}");
+            assert_eq!(retry.as_deref(), Some("1"), "{slug}");
+            assert_eq!(body["type"], format!("urn:midori:problem:{slug}"));
+        }
+        // What the store reports maps to them.
+        assert!(matches!(
+            AppError::from(crate::store::StoreError::Full),
+            AppError::StorageFull
+        ));
+        assert!(matches!(
+            AppError::from(crate::store::StoreError::HeadMoved("l".into())),
+            AppError::Contention
+        ));
+    }
+}

@@ -55,6 +55,14 @@ pub enum StoreError {
     /// nothing of the batch was written; it can be applied again from what is stored.
     #[error("ledger {0} moved during the batch")]
     HeadMoved(String),
+    /// Another process holds the database (SQLite busy or locked; PostgreSQL serialization
+    /// failure, deadlock, lock not available): nothing was written; retry.
+    #[error("another writer holds the database")]
+    Contended,
+    /// The database cannot grow (SQLite `SQLITE_FULL`, PostgreSQL `disk_full` or insufficient
+    /// resources): nothing was written; writes succeed again once space is freed.
+    #[error("the database is full")]
+    Full,
     /// A stored invariant did not hold (a bug or tampering); never shown to clients in detail.
     #[error("storage invariant violated: {0}")]
     Corrupt(String),
@@ -71,6 +79,9 @@ impl From<sqlx::Error> for StoreError {
         match &err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::PoolTimedOut => StoreError::Busy,
+            sqlx::Error::Database(db) if classify(db.code().as_deref()).is_some() => {
+                classify(db.code().as_deref()).unwrap_or(StoreError::Busy)
+            }
             sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")) => {
                 StoreError::InvalidInput(db.message().to_owned())
             }
@@ -83,6 +94,22 @@ impl From<sqlx::Error> for StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a database error code says about the database rather than the request: full, or held
+/// by another writer. SQLite codes are its (extended) result codes as decimal strings,
+/// PostgreSQL's are SQLSTATEs; the two sets do not overlap.
+pub fn classify(code: Option<&str>) -> Option<StoreError> {
+    match code? {
+        // SQLITE_FULL; PostgreSQL class 53, insufficient resources (53100 disk_full).
+        "13" | "53000" | "53100" | "53200" | "53300" => Some(StoreError::Full),
+        // SQLITE_BUSY and its extended codes, SQLITE_LOCKED; PostgreSQL serialization failure,
+        // deadlock, lock not available.
+        "5" | "261" | "517" | "773" | "6" | "262" | "40001" | "40P01" | "55P03" => {
+            Some(StoreError::Contended)
+        }
+        _ => None,
+    }
+}
 
 /// Pool sizes and timeouts, named and documented (README, "Configuration").
 #[derive(Clone, Debug)]
@@ -739,4 +766,28 @@ pub fn nodes_sql(ids: &[NodeId]) -> String {
          AND tree_nodes.idx = wanted.idx",
         wanted.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_and_another_writer_are_told_apart_from_other_errors() {
+        for code in ["13", "53100", "53000"] {
+            assert!(
+                matches!(classify(Some(code)), Some(StoreError::Full)),
+                "{code}"
+            );
+        }
+        for code in ["5", "517", "6", "40001", "40P01", "55P03"] {
+            assert!(
+                matches!(classify(Some(code)), Some(StoreError::Contended)),
+                "{code}"
+            );
+        }
+        for code in [None, Some("2067"), Some("23505"), Some("22021")] {
+            assert!(classify(code).is_none(), "{code:?}");
+        }
+    }
 }

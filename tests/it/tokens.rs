@@ -629,8 +629,10 @@ on_both!(
                         .unwrap();
                     assert!(indices.insert(index), "index {index} acknowledged twice");
                 }
+                // The other process wrote the same ledger meanwhile: said as such, not as the
+                // service being at capacity.
                 503 => {
-                    reply.problem(503, "overloaded");
+                    reply.problem(503, "contention");
                 }
                 other => panic!("unexpected {other}: {}", reply.text()),
             }
