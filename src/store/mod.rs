@@ -95,6 +95,17 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Whether a SQLite connection going back to the pool is out of every transaction. A dropped
+/// transaction queues its rollback, which the ping waits for; a transaction whose COMMIT failed
+/// (a full disk: SQLite has already rolled it back, so the queued ROLLBACK fails too) leaves the
+/// connection counting one open transaction, and every later BEGIN on it would fail. Such a
+/// connection is closed instead of reused, so writes recover by themselves.
+pub async fn still_clean(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    conn.ping().await?;
+    Ok(!conn.is_in_transaction())
+}
+
 /// What a database error code says about the database rather than the request: full, or held
 /// by another writer. SQLite codes are its (extended) result codes as decimal strings,
 /// PostgreSQL's are SQLSTATEs; the two sets do not overlap.
@@ -273,6 +284,7 @@ impl Store {
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                .after_release(|conn, _| Box::pin(still_clean(conn)))
                 .connect_with(connect)
                 .await?;
             sqlx::migrate!("migrations/sqlite")

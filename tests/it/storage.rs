@@ -221,3 +221,43 @@ async fn a_proofs_node_look_ups_use_the_whole_primary_key_on_sqlite() {
         "{details:?}"
     );
 }
+
+/// A connection left counting an open transaction (as a failed COMMIT on a full disk leaves
+/// it) is closed when it goes back to the pool, not handed to the next writer, whose BEGIN
+/// would fail; a connection whose transaction was simply dropped is rolled back and kept.
+#[tokio::test]
+async fn a_connection_stuck_in_a_transaction_is_not_reused() {
+    use sqlx::Acquire;
+    let dir = TempDir(std::env::temp_dir().join(format!("midori-stuck-{}", uuid::Uuid::now_v7())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let url = format!("sqlite://{}", dir.0.join("t.db").display());
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .after_release(|conn, _| Box::pin(midori::store::still_clean(conn)))
+        .connect_with(
+            SqliteConnectOptions::from_str(&url)
+                .unwrap()
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+    // Dropped without commit: rolled back, the connection stays in the pool.
+    {
+        let mut conn = pool.acquire().await.unwrap();
+        let tx = conn.begin().await.unwrap();
+        drop(tx);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(pool.num_idle(), 1);
+    // Stuck: the transaction is never ended (its rollback never queued).
+    {
+        let mut conn = pool.acquire().await.unwrap();
+        let tx = conn.begin().await.unwrap();
+        std::mem::forget(tx);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(pool.num_idle(), 0, "the stuck connection was closed");
+    // The next writer gets a fresh connection and can begin.
+    let tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    tx.commit().await.unwrap();
+}
