@@ -238,6 +238,7 @@ async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
     let options = StoreOptions {
         max_connections: args.db_max_connections,
         acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
+        sqlite_max_pages: args.sqlite_max_pages,
     };
     Store::connect(&url, &options)
         .await

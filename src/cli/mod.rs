@@ -222,6 +222,7 @@ impl AdminStoreArgs {
             location: self.location.clone(),
             db_max_connections: 2,
             db_acquire_timeout_ms: crate::store::POOL_ACQUIRE_TIMEOUT_MS,
+            sqlite_max_pages: None,
         }
     }
 }
@@ -237,6 +238,10 @@ pub struct StoreArgs {
     /// Wait this long for a connection before answering 503.
     #[arg(long, env = "MIDORI_DB_ACQUIRE_TIMEOUT_MS", default_value_t = crate::store::POOL_ACQUIRE_TIMEOUT_MS)]
     pub db_acquire_timeout_ms: u64,
+    /// SQLite: the most 4 KiB pages the database may grow to; past it writes answer 503
+    /// storage-full, as on a full disk (default: no cap but the disk's).
+    #[arg(long, env = "MIDORI_SQLITE_MAX_PAGES")]
+    pub sqlite_max_pages: Option<u32>,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -345,6 +350,7 @@ mod tests {
             "bind",
             "db_max_connections",
             "db_acquire_timeout_ms",
+            "sqlite_max_pages",
             "log_format",
         ];
         for (path, command) in commands

@@ -127,6 +127,10 @@ pub fn classify(code: Option<&str>) -> Option<StoreError> {
 pub struct StoreOptions {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// SQLite only: the most pages (of 4 KiB) the database may grow to (`PRAGMA
+    /// max_page_count`); a write past it fails as on a full disk (503 `storage-full`). `None`:
+    /// SQLite's own limit.
+    pub sqlite_max_pages: Option<u32>,
 }
 
 impl Default for StoreOptions {
@@ -134,6 +138,7 @@ impl Default for StoreOptions {
         StoreOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_millis(POOL_ACQUIRE_TIMEOUT_MS),
+            sqlite_max_pages: None,
         }
     }
 }
@@ -281,6 +286,10 @@ impl Store {
                     (u64::from(SQLITE_WAL_AUTOCHECKPOINT_PAGES) * 4096).to_string(),
                 )
                 .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
+            let connect = match options.sqlite_max_pages {
+                Some(pages) => connect.pragma("max_page_count", pages.to_string()),
+                None => connect,
+            };
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)

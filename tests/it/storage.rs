@@ -261,3 +261,94 @@ async fn a_connection_stuck_in_a_transaction_is_not_reused() {
     let tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
     tx.commit().await.unwrap();
 }
+
+/// A full disk, provoked with a cap on the SQLite database's pages: writes past it answer 503
+/// `storage-full` with `Retry-After` (not 500), nothing acknowledged is lost, and once space is
+/// freed writes succeed again without a restart (issue #14).
+#[tokio::test]
+async fn a_full_disk_answers_503_and_writes_resume_once_space_is_freed() {
+    use midori::domain::party::Role;
+    use serde_json::json;
+
+    use crate::support::{SqlArg, TestApp, green_spec};
+    let dir = TempDir(std::env::temp_dir().join(format!("midori-full-{}", uuid::Uuid::now_v7())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let url = format!("sqlite://{}", dir.0.join("midori.db").display());
+    // The schema, and 2 MB of filler standing for the rest of the disk's contents.
+    drop(
+        Store::connect(&url, &StoreOptions::default())
+            .await
+            .unwrap(),
+    );
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(SqliteConnectOptions::from_str(&url).unwrap())
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE filler (b BLOB); \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) \
+         INSERT INTO filler SELECT zeroblob(4000) FROM n; \
+         PRAGMA wal_checkpoint(TRUNCATE);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    // Room for the parties, the bond and a few hundred transfers.
+    let options = StoreOptions {
+        sqlite_max_pages: Some(u32::try_from(pages).unwrap() + 60),
+        ..StoreOptions::default()
+    };
+    let t = TestApp::on_sqlite(url, dir, &options).await;
+    let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+    let bond = t.register(&issuer, green_spec()).await;
+    let a = t.party(Role::Investor, "Kansai Pension Fund").await;
+    let b = t.party(Role::Investor, "Naniwa Trust Bank").await;
+    t.set_time(time::macros::datetime!(2025-06-20 01:00 UTC));
+    let issued = t
+        .op(
+            &issuer,
+            &bond,
+            json!({"type": "token.issue",
+            "allocations": [{"investor": a.id, "quantity": "10000"}]}),
+        )
+        .await;
+    assert_eq!(issued.status, 201, "{}", issued.text());
+    let transfer = json!({"type": "token.transfer", "to": b.id, "quantity": "1"});
+    let mut acknowledged = 0u64;
+    let mut full = None;
+    for _ in 0..5_000 {
+        let reply = t.op(&a, &bond, transfer.clone()).await;
+        match reply.status.as_u16() {
+            201 => acknowledged += 1,
+            503 => {
+                full = Some(reply);
+                break;
+            }
+            other => panic!("unexpected {other}: {}", reply.text()),
+        }
+    }
+    let full = full.expect("the cap was reached");
+    assert_eq!(
+        full.headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    full.problem(503, "storage-full");
+    assert!(acknowledged > 0);
+    // Space is freed: writes resume on the same service.
+    t.sql("DROP TABLE filler", &[] as &[SqlArg<'_>]).await;
+    let reply = t.op(&a, &bond, transfer.clone()).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    acknowledged += 1;
+    // Nothing acknowledged was lost; the refused write left nothing behind.
+    let balances = t.balances(&issuer, &bond).await;
+    assert_eq!(balances[&b.id], acknowledged);
+    assert_eq!(balances[&a.id], 10_000 - acknowledged);
+}

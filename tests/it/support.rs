@@ -207,6 +207,23 @@ impl TestApp {
         Self::on(url, fresh_key(), clock, limits, dir).await
     }
 
+    /// A test app on the SQLite database at `url` (made before, in `dir`), opened with
+    /// `options`.
+    pub async fn on_sqlite(url: String, dir: TempDir, options: &StoreOptions) -> TestApp {
+        let clock = Arc::new(TestClock(std::sync::Mutex::new(
+            time::macros::datetime!(2026-04-01 09:00:00 UTC),
+        )));
+        Self::on_with(
+            url,
+            fresh_key(),
+            clock,
+            Limits::default(),
+            Some(dir),
+            options,
+        )
+        .await
+    }
+
     async fn on(
         url: String,
         service_key: SigningKey,
@@ -214,7 +231,26 @@ impl TestApp {
         limits: Limits,
         dir: Option<TempDir>,
     ) -> TestApp {
-        let store = Store::connect(&url, &StoreOptions::default())
+        Self::on_with(
+            url,
+            service_key,
+            clock,
+            limits,
+            dir,
+            &StoreOptions::default(),
+        )
+        .await
+    }
+
+    async fn on_with(
+        url: String,
+        service_key: SigningKey,
+        clock: Arc<TestClock>,
+        limits: Limits,
+        dir: Option<TempDir>,
+        options: &StoreOptions,
+    ) -> TestApp {
+        let store = Store::connect(&url, options)
             .await
             .expect("database reachable");
         let app = Arc::new(
