@@ -272,11 +272,6 @@ impl Scheme {
             revoke_on_withdrawn_review: self.revocation.on_withdrawn_review,
         }
     }
-
-    /// `id` and version, as a label names its scheme: `icma-gbp@1`.
-    pub fn reference(&self) -> String {
-        format!("{}@{}", self.id, self.version)
-    }
 }
 
 /// Every scheme midori ships, parsed once.
@@ -314,11 +309,6 @@ pub fn for_bond(id: &str, registered_on: Date) -> Option<&'static Scheme> {
         .filter(|s| parse_date(&s.effective_from).is_ok_and(|from| from <= registered_on))
         .max_by_key(|s| s.version)
         .or_else(|| versions().min_by_key(|s| s.version))
-}
-
-/// Scheme `id` at `version`.
-pub fn version(id: &str, version: u32) -> Option<&'static Scheme> {
-    all().iter().find(|s| s.id == id && s.version == version)
 }
 
 #[cfg(test)]
