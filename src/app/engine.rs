@@ -262,15 +262,23 @@ struct LedgerState {
     /// Facts recorded once only, by key (see [`Action::Plain`]).
     once: HashSet<String>,
     monitor: Option<Monitor>,
-    /// Per label scheme, the status last recorded by a `label.changed` entry.
-    label: BTreeMap<String, String>,
+    /// Per label scheme, the status last recorded by a `label.changed` entry and the day it
+    /// took effect.
+    label: BTreeMap<String, (String, String)>,
+    /// A bond's day of full redemption (Japan).
+    redeemed_on: Option<String>,
+    /// A bond's facts: its entries that are not token operations, with the net proceeds
+    /// monitoring judged each against (see `state::BondDoc`).
+    facts: Vec<(u64, String)>,
+    /// The bond's state document as last written (a batch writes it only when it changed).
+    doc_text: String,
     trial: Option<TrialState>,
     /// The key log's state, on the key log's ledger.
     keys: Option<KeyLog>,
 }
 
 /// The once-only key an entry of `kind` with `data` carries, if any.
-fn once_key(kind: &str, data: &Value) -> Option<String> {
+pub fn once_key(kind: &str, data: &Value) -> Option<String> {
     let field = match kind {
         "coupon.paid" => "period",
         "kpi.observed" => "kpi_id",
@@ -1262,6 +1270,9 @@ impl Committer {
                         once: HashSet::new(),
                         monitor,
                         label: BTreeMap::new(),
+                        redeemed_on: None,
+                        facts: Vec::new(),
+                        doc_text: String::new(),
                         trial,
                         keys: None,
                     },
@@ -1308,14 +1319,15 @@ impl Committer {
                         None => (None, u64::MAX),
                     };
                     let scheme = label_scheme_of(data).to_owned();
-                    if state.label.get(&scheme) != from || state.size != at_size {
+                    if state.label.get(&scheme).map(|(s, _)| s) != from || state.size != at_size {
                         answers[i] = Some(Err(AppError::Conflict(
                             "the label changed meanwhile; evaluate it again".into(),
                         )));
                         continue;
                     }
-                    if let Some(status) = data.get("status").and_then(Value::as_str) {
-                        state.label.insert(scheme, status.to_owned());
+                    let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_owned);
+                    if let (Some(status), Some(since)) = (text("status"), text("effective_on")) {
+                        state.label.insert(scheme, (status, since));
                     }
                     &Action::Plain {
                         kind: "label.changed".into(),
@@ -1329,6 +1341,19 @@ impl Committer {
             };
             let actor = append.map(|a| a.actor.party.as_str()).unwrap_or_default();
             let mut verdict_out: Option<Value> = None;
+            // A bond's state before the entry, for what it changes in the maintained state.
+            let before = match (state.book.as_ref(), state.monitor.as_ref()) {
+                (Some(book), Some(monitor)) => Some((
+                    book.totals(),
+                    match action {
+                        Action::Book { op, .. } => super::state::without_position_before(op, book),
+                        _ => Vec::new(),
+                    },
+                    monitor.terms().net_proceeds(book.issued()),
+                    matches!(action, Action::Book { .. }),
+                )),
+                _ => None,
+            };
             let (kind, data, parties, status) = match action {
                 Action::Plain {
                     kind,
@@ -1596,6 +1621,23 @@ impl Committer {
             if let Some(a) = append {
                 involved.push(a.actor.party.clone());
             }
+            let mut positions = Vec::new();
+            if let (Some(book), Some((totals_before, without, net, token_op))) =
+                (state.book.as_ref(), before)
+            {
+                let fx = super::state::effects(book, &involved, &without, totals_before)?;
+                positions = fx.positions;
+                write.holders.extend(fx.holders.into_iter().map(|p| (p, index)));
+                if let Some(t) = fx.totals {
+                    write.totals.push((index, t));
+                }
+                if !token_op {
+                    state.facts.push((index, net.normalize().to_string()));
+                }
+                if state.redeemed_on.is_none() && book.is_fully_redeemed() {
+                    state.redeemed_on = Some(crate::domain::wire::format_date(today));
+                }
+            }
             write.entries.push(NewEntry {
                 index,
                 kind: kind.clone(),
@@ -1603,6 +1645,7 @@ impl Committer {
                 leaf_hash,
                 time,
                 parties: involved,
+                positions,
             });
             if let Some(key) = nonce_key {
                 fresh_nonces.insert(key);
@@ -1635,8 +1678,22 @@ impl Committer {
         for (ledger_id, write) in writes.iter_mut() {
             let state = self
                 .cache
-                .get(ledger_id)
+                .get_mut(ledger_id)
                 .ok_or_else(|| AppError::Internal("state vanished".into()))?;
+            if let Some(book) = state.book.as_ref() {
+                let doc = super::state::BondDoc {
+                    pending: book.pending().clone(),
+                    once: state.once.iter().cloned().collect(),
+                    labels: state.label.clone(),
+                    redeemed_on: state.redeemed_on.clone(),
+                    facts: state.facts.clone(),
+                };
+                let text = doc.to_text()?;
+                if text != state.doc_text {
+                    write.state = Some(text.clone());
+                    state.doc_text = text;
+                }
+            }
             let root = merkle::root_from_frontier(&state.frontier);
             let cp = Checkpoint {
                 origin: state.origin.clone(),
@@ -1727,6 +1784,18 @@ impl Committer {
 
     /// Make the cached state of `ledger_id` match the stored head, rebuilding it if needed.
     async fn load(&mut self, batch: &mut Batch<'_>, ledger_id: &str) -> AppResult<()> {
+        // On PostgreSQL each read sees what is committed when it runs: another process may
+        // append between reading the head and reading the state. Read both again then.
+        let mut attempts = 0;
+        loop {
+            match self.load_once(batch, ledger_id).await {
+                Err(AppError::Contention) if attempts < 3 => attempts += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn load_once(&mut self, batch: &mut Batch<'_>, ledger_id: &str) -> AppResult<()> {
         let head = batch.head(ledger_id).await.map_err(|e| match e {
             StoreError::NotFound => AppError::NotFound("ledger".into()),
             other => other.into(),
@@ -1755,6 +1824,53 @@ impl Committer {
                 "ledger {ledger_id}: stored nodes disagree with the head"
             )));
         }
+        if let Some((issuer, spec)) = batch.bond_by_ledger(ledger_id).await? {
+            // A bond: its maintained state, never a replay of its entries.
+            let loaded = super::state::load(
+                batch,
+                ledger_id,
+                book_terms(&issuer, &spec)?,
+                monitor_terms(&spec)?,
+                true,
+            )
+            .await?
+            .ok_or_else(|| {
+                AppError::Internal(format!(
+                    "ledger {ledger_id} has no maintained state (a restart rebuilds it)"
+                ))
+            })?;
+            if loaded.size != head.size {
+                // Another process appended between the two reads.
+                return Err(AppError::Contention);
+            }
+            let doc_text = loaded.doc.to_text()?;
+            let super::state::BondDoc {
+                once,
+                labels,
+                redeemed_on,
+                facts,
+                ..
+            } = loaded.doc;
+            self.cache.insert(
+                ledger_id.to_owned(),
+                LedgerState {
+                    origin: head.origin,
+                    size: head.size,
+                    frontier,
+                    last_time: loaded.last_time,
+                    book: Some(loaded.bond.book),
+                    once: once.into_iter().collect(),
+                    monitor: Some(loaded.bond.monitor),
+                    label: labels,
+                    redeemed_on,
+                    facts,
+                    doc_text,
+                    trial: None,
+                    keys: None,
+                },
+            );
+            return Ok(());
+        }
         let rows = batch.entries_from(ledger_id, 0).await?;
         let last_time = rows
             .last()
@@ -1769,20 +1885,6 @@ impl Committer {
             .iter()
             .filter_map(|e| once_key(&e.kind, &e.data))
             .collect();
-        let (book, monitor, label) = match batch.bond_by_ledger(ledger_id).await? {
-            Some((issuer, spec)) => {
-                let replayed =
-                    replay_bond(book_terms(&issuer, &spec)?, monitor_terms(&spec)?, &entries)
-                        .map_err(AppError::Internal)?;
-                let label = replayed
-                    .labels
-                    .into_iter()
-                    .map(|(scheme, (status, _))| (scheme, status))
-                    .collect();
-                (Some(replayed.book), Some(replayed.monitor), label)
-            }
-            None => (None, None, BTreeMap::new()),
-        };
         let trial = match batch.trial_by_ledger(ledger_id).await? {
             Some((text, regulator)) => {
                 let rulebook = Arc::new(
@@ -1811,10 +1913,13 @@ impl Committer {
                 size: head.size,
                 frontier,
                 last_time,
-                book,
+                book: None,
                 once,
-                monitor,
-                label,
+                monitor: None,
+                label: BTreeMap::new(),
+                redeemed_on: None,
+                facts: Vec::new(),
+                doc_text: String::new(),
                 trial,
                 keys,
             },

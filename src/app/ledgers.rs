@@ -8,7 +8,6 @@ use super::parties::{not_found, require_role};
 use super::{App, AppError, AppResult, Caller};
 use crate::domain::party::Role;
 use crate::ledger::canon::b64url;
-use crate::ledger::entry::Entry;
 use crate::ledger::merkle;
 use crate::store::{BondRow, CheckpointRow, ENTRIES_PAGE_MAX};
 
@@ -166,15 +165,6 @@ impl App {
             out.extend(rows.into_iter().map(|r| r.leaf));
         }
         Ok(out)
-    }
-
-    /// Every entry of a ledger, parsed (each leaf must be canonical).
-    pub(super) async fn ledger_entries(&self, ledger_id: &str) -> AppResult<Vec<Entry>> {
-        self.ledger_leaves(ledger_id)
-            .await?
-            .iter()
-            .map(|leaf| Ok(Entry::from_leaf(leaf)?.0))
-            .collect()
     }
 
     /// A tree size to prove against: the latest by default; never past the ledger's end.

@@ -9,6 +9,7 @@ pub mod keyfile;
 mod keylog;
 mod ledgers;
 mod monitoring;
+pub mod state;
 mod parties;
 mod tokens;
 mod trials;
@@ -84,6 +85,9 @@ impl App {
         origin: String,
         clock: Arc<dyn Clock>,
     ) -> AppResult<App> {
+        // Recovery: a bond ledger without maintained state (written by an older build) gets it
+        // from its entries before anything is served.
+        state::rebuild_missing(&store).await?;
         let store = Arc::new(store);
         let engine =
             engine::Engine::start(store.clone(), signer.clone(), origin.clone(), clock.clone());

@@ -14,7 +14,7 @@ use time::{Date, OffsetDateTime, Time};
 use utoipa::ToSchema;
 
 use super::engine::{
-    Accepted, Action, Append, BondReplay, book_terms, label_scheme_of, monitor_terms, replay_bond,
+    Accepted, Action, Append, BondReplay, label_scheme_of, monitor_terms,
     rules_date,
 };
 use super::parties::require_role;
@@ -660,17 +660,11 @@ impl App {
         Ok(())
     }
 
-    /// A bond's state replayed from its whole ledger, and the date it was registered.
+    /// A bond's monitoring, labels and totals at its head, from its maintained state (its
+    /// facts, not its whole ledger), and the ledger's size. The book carries no positions.
     async fn bond_replay(&self, bond: &BondRow) -> AppResult<(BondReplay, u64)> {
-        let entries = self.ledger_entries(&bond.ledger_id).await?;
-        let size = entries.len() as u64;
-        let replay = replay_bond(
-            book_terms(&bond.issuer_id, &bond.spec)?,
-            monitor_terms(&bond.spec)?,
-            &entries,
-        )
-        .map_err(AppError::Internal)?;
-        Ok((replay, size))
+        let loaded = self.bond_facts(bond).await?;
+        Ok((loaded.bond, loaded.size))
     }
 
     fn rules_today(&self) -> Date {
@@ -946,7 +940,8 @@ impl App {
         scheme: Option<&str>,
     ) -> AppResult<Vec<LabelChange>> {
         let bond = self.bond_row(bond_id).await?;
-        let entries = self.ledger_entries(&bond.ledger_id).await?;
+        // Label changes are facts of the bond.
+        let entries = self.bond_facts(&bond).await?.facts;
         if let Some(id) = scheme {
             self.bond_scheme(&bond, &monitor_terms(&bond.spec)?, Some(id))?;
         }

@@ -7,16 +7,17 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
-use super::engine::{Accepted, Action, Append, Verdict, book_terms, replay_book, rules_date};
+use super::engine::{Accepted, Action, Append, Verdict, book_terms, rules_date};
+use super::state::position_of;
 use super::parties::{check_id, require_role};
 use super::{App, AppError, AppResult, Caller};
 use crate::domain::bond::{BondSpec, BondTerms};
-use crate::domain::book::{Book, Op, Position};
+use crate::domain::book::{Op, Position};
 use crate::domain::coupon::{self, CouponPeriod, StepUp};
 use crate::domain::error::FieldError;
 use crate::domain::party::Role;
 use crate::ledger::entry::{Entry, SignedRequest};
-use crate::store::BondRow;
+use crate::store::{BondRow, PositionRow, TotalsRow};
 
 /// Longest reason text on a control operation.
 pub const REASON_CHARS_MAX: usize = 500;
@@ -566,41 +567,51 @@ impl App {
         Ok(verdict)
     }
 
-    /// Rebuild a bond's book from its first `limit` entries (all when `None`), or up to a time.
-    async fn book_as_of(
+    /// The register of a bond as of its first `size` entries (all when `None`), or as of a
+    /// time: every party with a position then, the book's totals then, and the size it is as
+    /// of. Index lookups on the maintained state, O(holders · log n).
+    async fn register_as_of(
         &self,
         bond: &BondRow,
         size: Option<u64>,
         at: Option<OffsetDateTime>,
-    ) -> AppResult<(Book, u64, Vec<Entry>)> {
-        let current = self.store.ledger(&bond.ledger_id).await?.size;
-        let end = size.unwrap_or(current).min(current);
-        let mut entries = Vec::new();
-        let mut start = 0;
-        'read: while start < end {
-            let rows = self.store.entries(&bond.ledger_id, start, end).await?;
-            if rows.is_empty() {
-                break;
+    ) -> AppResult<(Vec<(String, PositionRow)>, TotalsRow, u64)> {
+        let mut batch = self.store.begin_read().await?;
+        let read = async {
+            let current = batch.head(&bond.ledger_id).await?.size;
+            let mut n = size.unwrap_or(current).min(current);
+            if let Some(at) = at {
+                n = batch
+                    .size_at_time(&bond.ledger_id, n, &super::format_time(at))
+                    .await?;
             }
-            for row in &rows {
-                let (entry, _) = Entry::from_leaf(&row.leaf)?;
-                if let Some(at) = at
-                    && time_of(&entry.time).is_some_and(|t| t > at)
-                {
-                    break 'read;
-                }
-                entries.push(entry);
-            }
-            start += rows.len() as u64;
+            let holders = batch.register_at(&bond.ledger_id, n).await?;
+            let totals = batch.totals_at(&bond.ledger_id, n).await?;
+            Ok::<_, crate::store::StoreError>((holders, totals, n))
         }
-        let terms = book_terms(&bond.issuer_id, &bond.spec)?;
-        let book = replay_book(
-            terms,
-            entries.iter().map(|e| (e.kind.clone(), e.data.clone())),
+        .await;
+        batch.finish().await;
+        Ok(read?)
+    }
+
+    /// A bond's facts (its entries that are not token operations), from its maintained state.
+    pub(super) async fn bond_facts(&self, bond: &BondRow) -> AppResult<super::state::Loaded> {
+        let mut batch = self.store.begin_read().await?;
+        let loaded = super::state::load(
+            &mut batch,
+            &bond.ledger_id,
+            book_terms(&bond.issuer_id, &bond.spec)?,
+            super::engine::monitor_terms(&bond.spec)?,
+            false,
         )
-        .map_err(AppError::Internal)?;
-        let n = entries.len() as u64;
-        Ok((book, n, entries))
+        .await;
+        batch.finish().await;
+        loaded?.ok_or_else(|| {
+            AppError::Internal(format!(
+                "bond {} has no maintained state (a restart rebuilds it)",
+                bond.id
+            ))
+        })
     }
 
     /// The holder register, current or as of a ledger size or a time (issuer, operator, regulator).
@@ -624,18 +635,22 @@ impl App {
             })?),
             None => None,
         };
-        let (book, n, _) = self.book_as_of(&bond, as_of_size, at).await?;
+        let (holders, totals, n) = self.register_as_of(&bond, as_of_size, at).await?;
         Ok(Register {
             bond_id: bond.id,
             as_of_size: n.to_string(),
             as_of_time: as_of_time.map(str::to_owned),
-            issued: book.issued().to_string(),
-            redeemed: book.redeemed().to_string(),
-            outstanding: book.outstanding().to_string(),
-            paused: book.is_paused(),
-            issuance_closed: book.is_issuance_closed(),
-            fully_redeemed: book.is_fully_redeemed(),
-            holders: book.holders().map(|(h, p)| holding(h, p)).collect(),
+            issued: totals.issued.to_string(),
+            redeemed: totals.redeemed.to_string(),
+            outstanding: (totals.issued - totals.redeemed.min(totals.issued)).to_string(),
+            paused: totals.paused,
+            issuance_closed: totals.issuance_closed,
+            fully_redeemed: totals.fully_redeemed,
+            holders: holders
+                .iter()
+                .filter(|(_, p)| p.balance > 0)
+                .map(|(h, p)| holding(h, &position_of(p)))
+                .collect(),
         })
     }
 
@@ -648,13 +663,12 @@ impl App {
         check_id(party_id, "party")?;
         may_see_party(caller, party_id)?;
         let mut out = Vec::new();
-        for ledger_id in self.store.ledgers_of_party(party_id).await? {
+        for (ledger_id, row) in self.store.positions_of(party_id).await? {
             let Some(bond_id) = ledger_id.strip_prefix("bonds/") else {
                 continue;
             };
             let bond = self.bond_row(bond_id).await?;
-            let (book, _, _) = self.book_as_of(&bond, None, None).await?;
-            let p = book.position(party_id);
+            let p = position_of(&row);
             if p != Position::default() {
                 out.push(PartyPosition {
                     bond_id: bond.id.clone(),
@@ -711,7 +725,8 @@ impl App {
         let terms = spec
             .validate()
             .map_err(|_| AppError::Internal("stored spec no longer validates".into()))?;
-        let (_, _, entries) = self.book_as_of(bond, None, None).await?;
+        // KPI findings, their withdrawals and coupon payments are all facts of the bond.
+        let entries = self.bond_facts(bond).await?.facts;
         let mut step_ups = Vec::new();
         // A miss is recorded by the issuer's KPI observation or by a verifier's KPI review
         // (docs/labels.md); either one steps the coupon up once per KPI.
@@ -828,12 +843,13 @@ impl App {
     ) -> AppResult<Entitlements> {
         let number = period.number;
         let end_of_record_date = record_cutoff(period.record_date);
-        let (book, _, _) = self
-            .book_as_of(bond, None, Some(end_of_record_date))
+        let (register, _, _) = self
+            .register_as_of(bond, None, Some(end_of_record_date))
             .await?;
-        let holders: Vec<(String, u64)> = book
-            .holders()
-            .map(|(h, p)| (h.clone(), p.balance))
+        let holders: Vec<(String, u64)> = register
+            .into_iter()
+            .filter(|(_, p)| p.balance > 0)
+            .map(|(h, p)| (h, p.balance))
             .collect();
         let lines = coupon::entitlements(&holders, &terms.denomination(), period)
             .map_err(|e| AppError::Internal(e.to_string()))?;

@@ -138,6 +138,16 @@ impl Position {
     }
 }
 
+/// A book's totals and flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub issued: u64,
+    pub redeemed: u64,
+    pub issuance_closed: bool,
+    pub paused: bool,
+    pub fully_redeemed: bool,
+}
+
 /// A transfer waiting for the issuer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
@@ -274,6 +284,48 @@ impl Book {
             positions: BTreeMap::new(),
             pending: BTreeMap::new(),
         }
+    }
+
+    /// A book as maintained state describes it (a restart loads it instead of replaying the
+    /// ledger): totals, every position (zero ones included) and the pending transfers.
+    pub fn restore(
+        terms: BookTerms,
+        totals: Totals,
+        positions: BTreeMap<String, Position>,
+        pending: BTreeMap<String, Pending>,
+    ) -> Book {
+        Book {
+            terms,
+            issued: totals.issued,
+            redeemed: totals.redeemed,
+            issuance_closed: totals.issuance_closed,
+            paused: totals.paused,
+            fully_redeemed: totals.fully_redeemed,
+            positions,
+            pending,
+        }
+    }
+
+    /// The book's totals and flags.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            issued: self.issued,
+            redeemed: self.redeemed,
+            issuance_closed: self.issuance_closed,
+            paused: self.paused,
+            fully_redeemed: self.fully_redeemed,
+        }
+    }
+
+    /// Whether the party has a position on the book (even a zero one: a position, once
+    /// given, stays).
+    pub fn has_position(&self, party: &str) -> bool {
+        self.positions.contains_key(party)
+    }
+
+    /// Every position, zero ones included, by party id.
+    pub fn positions(&self) -> &BTreeMap<String, Position> {
+        &self.positions
     }
 
     pub fn terms(&self) -> &BookTerms {

@@ -12,7 +12,10 @@ use std::collections::{HashMap, HashSet};
 use sqlx::AssertSqlSafe;
 use tokio::sync::MutexGuard;
 
-use super::{Conn, EntryRow, LedgerRow, NewBond, Store, StoreError, StoreResult, Tx, to_hash};
+use super::{
+    Conn, EntryRow, LedgerRow, NewBond, PositionRow, Store, StoreError, StoreResult, TotalsRow, Tx,
+    to_hash,
+};
 use crate::ledger::merkle::{Hash, NodeId};
 
 /// Rows per multi-row INSERT: well under SQLite's 32,766 bound variables with 7 columns.
@@ -28,6 +31,8 @@ pub struct NewEntry {
     pub time: String,
     /// Parties the entry concerns (for their operation history).
     pub parties: Vec<String>,
+    /// On a bond's ledger, the position after the entry of each of those parties that has one.
+    pub positions: Vec<(String, PositionRow)>,
 }
 
 /// The idempotency record of an accepted operation.
@@ -50,6 +55,12 @@ pub struct LedgerWrite {
     pub nodes: Vec<(NodeId, Hash)>,
     pub operations: Vec<NewOperation>,
     pub checkpoint: Option<String>,
+    /// Parties given their first position on the bond, with the entry that gave it.
+    pub holders: Vec<(String, u64)>,
+    /// The bond's book totals after each entry of the batch that changed them.
+    pub totals: Vec<(u64, TotalsRow)>,
+    /// The bond's state document at the batch's end, if it changed.
+    pub state: Option<String>,
 }
 
 /// A stored operation found by its id.
@@ -130,7 +141,7 @@ pub struct BatchWrites {
 /// [`Store::write_batch`]), a reading one ([`Store::begin_read`]) or a plain connection for
 /// reads ([`Store::read_plain`]). Dropping a transaction without committing rolls back.
 pub struct Batch<'a> {
-    tx: Tx,
+    pub(super) tx: Tx,
     _guard: Option<MutexGuard<'a, ()>>,
 }
 
@@ -172,7 +183,7 @@ impl Store {
     }
 
     /// Begin a writing batch: takes the SQLite writer lock (held until commit or drop).
-    async fn begin_batch(&self) -> StoreResult<Batch<'_>> {
+    pub(super) async fn begin_batch(&self) -> StoreResult<Batch<'_>> {
         let guard = self.write_guard().await;
         let tx = self.begin().await?;
         Ok(Batch { tx, _guard: guard })
@@ -230,7 +241,8 @@ async fn write_sqlite(
         sql.push_str(&format!(
             "INSERT INTO entries (ledger_id, idx, kind, leaf, leaf_hash, created_at) \
              SELECT ${}, value->>0, value->>1, substr(${}, value->>2, value->>3), substr(${}, key * 32 + 1, 32), value->>4 FROM json_each(${});\n\
-             INSERT INTO entry_parties (party_id, ledger_id, idx) SELECT value->>0, ${}, value->>1 FROM json_each(${});\n\
+             INSERT INTO entry_parties (party_id, ledger_id, idx, balance, held, frozen, frozen_all) \
+             SELECT value->>0, ${}, value->>1, value->>2, value->>3, value->>4, value->>5 FROM json_each(${});\n\
              INSERT INTO tree_nodes (ledger_id, level, idx, hash) SELECT ${}, value->>0, value->>1, substr(${}, key * 32 + 1, 32) FROM json_each(${});\n\
              INSERT INTO operations (ledger_id, operation_id, request_hash, entry_index, result) \
              SELECT ${}, value->>0, substr(${}, key * 32 + 1, 32), value->>1, value->>2 FROM json_each(${});\n\
@@ -260,7 +272,20 @@ async fn write_sqlite(
             leaf_hashes.extend_from_slice(&e.leaf_hash);
         }
         let parties = entry_parties(write);
-        let parties: Vec<(&str, i64)> = parties.iter().map(|(p, i)| (*p, *i as i64)).collect();
+        type PartyRow<'r> = (&'r str, i64, Option<i64>, Option<i64>, Option<i64>, Option<bool>);
+        let parties: Vec<PartyRow> = parties
+            .iter()
+            .map(|(p, i, pos)| {
+                (
+                    *p,
+                    *i as i64,
+                    pos.map(|x| x.balance as i64),
+                    pos.map(|x| x.held as i64),
+                    pos.map(|x| x.frozen as i64),
+                    pos.map(|x| x.frozen_all),
+                )
+            })
+            .collect();
         let nodes: Vec<(u8, i64)> = write
             .nodes
             .iter()
@@ -377,12 +402,16 @@ async fn write_postgres(
             .bind(column(entries, |e| e.time.as_str()))
             .execute(&mut *c).await?;
         sqlx::query(
-            "INSERT INTO entry_parties (party_id, ledger_id, idx) \
-             SELECT p, $1, i FROM unnest($2::text[], $3::bigint[]) AS r(p, i)",
+            "INSERT INTO entry_parties (party_id, ledger_id, idx, balance, held, frozen, frozen_all) \
+             SELECT p, $1, i, b, h, f, a FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::boolean[]) AS r(p, i, b, h, f, a)",
         )
         .bind(ledger_id)
-        .bind(column(&parties, |(p, _)| *p))
-        .bind(column(&parties, |(_, i)| *i as i64))
+        .bind(column(&parties, |(p, _, _)| *p))
+        .bind(column(&parties, |(_, i, _)| *i as i64))
+        .bind(column(&parties, |(_, _, x)| x.map(|x| x.balance as i64)))
+        .bind(column(&parties, |(_, _, x)| x.map(|x| x.held as i64)))
+        .bind(column(&parties, |(_, _, x)| x.map(|x| x.frozen as i64)))
+        .bind(column(&parties, |(_, _, x)| x.map(|x| x.frozen_all)))
         .execute(&mut *c)
         .await?;
         sqlx::query(
@@ -446,8 +475,9 @@ where
         .map_err(|e| StoreError::Corrupt(format!("binding a batch: {e}")))
 }
 
-/// The (party, index) rows of a ledger write: each entry once per party it concerns.
-fn entry_parties(write: &LedgerWrite) -> Vec<(&str, u64)> {
+/// The (party, index, position) rows of a ledger write: each entry once per party it
+/// concerns, with the party's position after it where it has one.
+fn entry_parties(write: &LedgerWrite) -> Vec<(&str, u64, Option<PositionRow>)> {
     write
         .entries
         .iter()
@@ -455,7 +485,14 @@ fn entry_parties(write: &LedgerWrite) -> Vec<(&str, u64)> {
             let mut ps: Vec<&str> = e.parties.iter().map(String::as_str).collect();
             ps.sort_unstable();
             ps.dedup();
-            ps.into_iter().map(move |p| (p, e.index))
+            ps.into_iter().map(move |p| {
+                let position = e
+                    .positions
+                    .iter()
+                    .find(|(q, _)| q == p)
+                    .map(|(_, x)| *x);
+                (p, e.index, position)
+            })
         })
         .collect()
 }
@@ -485,12 +522,15 @@ impl Batch<'_> {
         self.upsert_issuer_projects(&w.projects).await?;
         self.write_party_keys(&w.keys).await?;
         match &mut self.tx {
-            Tx::Sqlite(t) => write_sqlite(t, &w.ledgers, &w.nonces).await,
-            Tx::Postgres(t) => write_postgres(t, &w.ledgers, &w.nonces).await,
-            Tx::SqlitePlain(_) | Tx::PostgresPlain(_) => Err(StoreError::Corrupt(
-                "a batch written outside a transaction".into(),
-            )),
+            Tx::Sqlite(t) => write_sqlite(t, &w.ledgers, &w.nonces).await?,
+            Tx::Postgres(t) => write_postgres(t, &w.ledgers, &w.nonces).await?,
+            Tx::SqlitePlain(_) | Tx::PostgresPlain(_) => {
+                return Err(StoreError::Corrupt(
+                    "a batch written outside a transaction".into(),
+                ));
+            }
         }
+        self.write_state(&w.ledgers).await
     }
 
     /// Party key rows as the batch's key log entries change them. A retirement must find the
@@ -770,7 +810,7 @@ impl Batch<'_> {
     }
 
     /// Make the batch durable. Only after this returns may any of its writes be acknowledged.
-    async fn commit(self) -> StoreResult<()> {
+    pub(super) async fn commit(self) -> StoreResult<()> {
         Store::commit(self.tx).await
     }
 }

@@ -243,6 +243,8 @@ macro_rules! on_tx {
 
 mod batch;
 pub use batch::*;
+mod state;
+pub use state::*;
 
 impl Store {
     /// Connect to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file if missing,
