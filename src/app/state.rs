@@ -238,20 +238,37 @@ pub fn entry_day(entry: &Entry) -> AppResult<time::Date> {
         .map_err(|e| AppError::Internal(format!("entry {}: time: {e}", entry.index)))
 }
 
-/// Recovery: write the maintained state of a bond ledger from its entries (a ledger written
-/// before state was maintained, or by a build with another state format). The positions are
-/// set on the ledger's existing `entry_parties` rows.
-pub async fn rebuild(store: &Store, ledger_id: &str, issuer: &str, spec: &str) -> AppResult<()> {
+/// A bond's maintained state recomputed by replaying its first `size` entries.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Recomputed {
+    pub size: u64,
+    pub positions: Vec<(String, u64, PositionRow)>,
+    pub holders: Vec<(String, u64)>,
+    pub totals: Vec<(u64, TotalsRow)>,
+    pub doc: BondDoc,
+}
+
+/// Replay a bond ledger (the audit and recovery path) into the state the engine maintains.
+/// Positions are those of the ledger's `entry_parties` rows.
+pub async fn recompute(
+    store: &Store,
+    ledger_id: &str,
+    issuer: &str,
+    spec: &str,
+) -> AppResult<Recomputed> {
     let head = store.ledger(ledger_id).await?;
     let mut parties_at: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for (party, index) in store.entry_parties_of(ledger_id).await? {
         parties_at.entry(index).or_default().push(party);
     }
     let mut replay = BondReplay::new(book_terms(issuer, spec)?, monitor_terms(spec)?);
-    let mut doc = BondDoc::default();
-    let mut positions: Vec<(String, u64, PositionRow)> = Vec::new();
-    let mut holders: Vec<(String, u64)> = Vec::new();
-    let mut totals: Vec<(u64, TotalsRow)> = Vec::new();
+    let mut out = Recomputed {
+        size: head.size,
+        positions: Vec::new(),
+        holders: Vec::new(),
+        totals: Vec::new(),
+        doc: BondDoc::default(),
+    };
     let mut start = 0;
     while start < head.size {
         let rows = store.entries(ledger_id, start, head.size).await?;
@@ -270,28 +287,106 @@ pub async fn rebuild(store: &Store, ledger_id: &str, issuer: &str, spec: &str) -
             let net = replay.monitor.terms().net_proceeds(replay.book.issued());
             replay.apply(&entry).map_err(AppError::Internal)?;
             if op.is_none() {
-                doc.facts.push((index, net.normalize().to_string()));
+                out.doc.facts.push((index, net.normalize().to_string()));
             }
             if let Some(key) = once_key(&entry.kind, &entry.data) {
-                doc.once.insert(key);
+                out.doc.once.insert(key);
             }
             let parties = parties_at.remove(&index).unwrap_or_default();
             let fx = effects(&replay.book, &parties, &without, before)?;
-            positions.extend(fx.positions.into_iter().map(|(p, r)| (p, index, r)));
-            holders.extend(fx.holders.into_iter().map(|p| (p, index)));
+            out.positions
+                .extend(fx.positions.into_iter().map(|(p, r)| (p, index, r)));
+            out.holders.extend(fx.holders.into_iter().map(|p| (p, index)));
             if let Some(t) = fx.totals {
-                totals.push((index, t));
+                out.totals.push((index, t));
             }
         }
         start += rows.len() as u64;
     }
-    doc.pending = replay.book.pending().clone();
-    doc.labels = replay.labels.clone();
-    doc.redeemed_on = replay.redeemed_on.map(crate::domain::wire::format_date);
+    out.doc.pending = replay.book.pending().clone();
+    out.doc.labels = replay.labels.clone();
+    out.doc.redeemed_on = replay.redeemed_on.map(crate::domain::wire::format_date);
+    Ok(out)
+}
+
+/// Recovery: write the maintained state of a bond ledger from its entries (a ledger written
+/// before state was maintained, or by a build with another state format). The positions are
+/// set on the ledger's existing `entry_parties` rows.
+pub async fn rebuild(store: &Store, ledger_id: &str, issuer: &str, spec: &str) -> AppResult<()> {
+    let r = recompute(store, ledger_id, issuer, spec).await?;
     store
-        .write_rebuilt(ledger_id, head.size, &positions, &holders, &totals, &doc.to_text()?)
+        .write_rebuilt(
+            ledger_id,
+            r.size,
+            &r.positions,
+            &r.holders,
+            &r.totals,
+            &r.doc.to_text()?,
+        )
         .await?;
     Ok(())
+}
+
+/// The audit's consistency check: the state maintained for a bond equals the state its
+/// ledger replays to. `Err` says what differs.
+pub async fn check(
+    store: &Store,
+    ledger_id: &str,
+    issuer: &str,
+    spec: &str,
+) -> AppResult<Result<(), String>> {
+    let mut attempts = 0;
+    loop {
+        let r = recompute(store, ledger_id, issuer, spec).await?;
+        let mut batch = store.begin_read().await?;
+        let stored = async {
+            let state = batch.bond_state(ledger_id).await?;
+            let rows = batch.maintained_rows(ledger_id, r.size).await?;
+            Ok::<_, crate::store::StoreError>((state, rows))
+        }
+        .await;
+        batch.finish().await;
+        let (state, (mut positions, mut holders, totals)) = stored?;
+        if state.size != r.size {
+            // Appended to while checked: check again.
+            attempts += 1;
+            if attempts < 3 {
+                continue;
+            }
+            return Ok(Err("the ledger kept growing while it was checked".into()));
+        }
+        let mut expected_positions = r.positions.clone();
+        let mut expected_holders = r.holders.clone();
+        for v in [&mut positions, &mut expected_positions] {
+            v.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        }
+        for v in [&mut holders, &mut expected_holders] {
+            v.sort();
+        }
+        if positions != expected_positions {
+            let first = positions
+                .iter()
+                .zip(&expected_positions)
+                .find(|(a, b)| a != b)
+                .map(|(a, _)| format!("{} at {}", a.0, a.1))
+                .unwrap_or_else(|| format!("{} rows, {} replayed", positions.len(), expected_positions.len()));
+            return Ok(Err(format!("positions differ from the replay ({first})")));
+        }
+        if holders != expected_holders {
+            return Ok(Err("the holder list differs from the replay".into()));
+        }
+        if totals != r.totals {
+            return Ok(Err("book totals differ from the replay".into()));
+        }
+        let doc = state.state.map(|t| BondDoc::parse(&t)).transpose()?;
+        if doc.as_ref() != Some(&r.doc) {
+            return Ok(Err(
+                "the state document (pending transfers, labels, facts) differs from the replay"
+                    .into(),
+            ));
+        }
+        return Ok(Ok(()));
+    }
 }
 
 /// Recovery at start: rebuild the state of every bond ledger that has none of this build's

@@ -460,7 +460,19 @@ impl App {
                 match audit_book(leaves.iter().map(Vec::as_slice)) {
                     Ok(_) => {
                         detail.push_str("; token invariants hold");
-                        true
+                        let bond = self.store.bond(&id).await?;
+                        match super::state::check(&self.store, &ledger_id, &bond.issuer_id, &bond.spec)
+                            .await?
+                        {
+                            Ok(()) => {
+                                detail.push_str("; the state served matches the replay");
+                                true
+                            }
+                            Err(why) => {
+                                detail = format!("maintained state: {why}");
+                                false
+                            }
+                        }
                     }
                     Err((i, e)) => {
                         detail = format!("entry {i}: {e}");

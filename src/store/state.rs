@@ -190,6 +190,47 @@ impl Batch<'_> {
         Ok(out)
     }
 
+    /// The audit's view of a ledger's maintained rows below `size`: positions (every
+    /// `entry_parties` row that has one), holders, totals.
+    #[allow(clippy::type_complexity)]
+    pub async fn maintained_rows(
+        &mut self,
+        ledger_id: &str,
+        size: u64,
+    ) -> StoreResult<(
+        Vec<(String, u64, PositionRow)>,
+        Vec<(String, u64)>,
+        Vec<(u64, TotalsRow)>,
+    )> {
+        let rows: Vec<(String, i64, i64, i64, i64, bool)> = on_tx!(&mut self.tx, c => sqlx::query_as(
+            "SELECT party_id, idx, balance, held, frozen, frozen_all FROM entry_parties \
+             WHERE ledger_id = $1 AND idx < $2 AND balance IS NOT NULL")
+            .bind(ledger_id).bind(size as i64).fetch_all(c).await)?;
+        let positions = rows
+            .into_iter()
+            .map(|(p, i, b, h, f, a)| {
+                let (p, r) = position((p, b, h, f, a))?;
+                Ok((p, unsigned(i, "index")?, r))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let holders: Vec<(String, i64)> = on_tx!(&mut self.tx, c => sqlx::query_as(
+            "SELECT party_id, first_idx FROM ledger_holders WHERE ledger_id = $1 AND first_idx < $2")
+            .bind(ledger_id).bind(size as i64).fetch_all(c).await)?;
+        let holders = holders
+            .into_iter()
+            .map(|(p, i)| Ok((p, unsigned(i, "index")?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let totals_rows: Vec<(i64, i64, i64, bool, bool, bool)> = on_tx!(&mut self.tx, c => sqlx::query_as(
+            "SELECT idx, issued, redeemed, issuance_closed, paused, fully_redeemed FROM book_changes \
+             WHERE ledger_id = $1 AND idx < $2 ORDER BY idx")
+            .bind(ledger_id).bind(size as i64).fetch_all(c).await)?;
+        let totals_list = totals_rows
+            .into_iter()
+            .map(|(i, a, b, c, d, e)| Ok((unsigned(i, "index")?, totals((a, b, c, d, e))?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((positions, holders, totals_list))
+    }
+
     /// Write the maintained state of the ledgers of a batch (positions travel with the
     /// `entry_parties` rows): new holders, changed totals, and changed state documents.
     pub(super) async fn write_state(&mut self, ledgers: &[(String, super::LedgerWrite)]) -> StoreResult<()> {

@@ -352,3 +352,75 @@ async fn a_full_disk_answers_503_and_writes_resume_once_space_is_freed() {
     assert_eq!(balances[&b.id], acknowledged);
     assert_eq!(balances[&a.id], 10_000 - acknowledged);
 }
+
+mod a_bond_ledger_without_maintained_state_is_rebuilt_from_its_entries_at_start {
+    use midori::domain::party::Role;
+    use serde_json::{Value, json};
+
+    use crate::on_both;
+    use crate::support::*;
+
+    /// Every read that the maintained state serves, as a caller sees it.
+    async fn reads(t: &TestApp, issuer: &Party, a: &Party, bond: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        for (path, token) in [
+            (format!("/v1/bonds/{bond}/holders"), Some(issuer.token.as_str())),
+            (format!("/v1/bonds/{bond}/holders?as_of_size=3"), Some(issuer.token.as_str())),
+            (format!("/v1/parties/{}/positions", a.id), Some(a.token.as_str())),
+            (format!("/v1/bonds/{bond}/coupons"), None),
+            (format!("/v1/bonds/{bond}/allocation"), None),
+            (format!("/v1/bonds/{bond}/projects"), None),
+        ] {
+            let reply = t.get(&path, token).await;
+            assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+            out.push(reply.json());
+        }
+        let mut label = t.get(&format!("/v1/bonds/{bond}/label"), None).await.json();
+        // Signed at each read (its time differs); the rest must not.
+        label.as_object_mut().unwrap().remove("jws");
+        out.push(label);
+        out
+    }
+
+    on_both!(holds, |t: TestApp| async move {
+        // A bond with a history: an issuance, a transfer, a freeze, a project.
+        let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+        let bond = t.register(&issuer, green_spec()).await;
+        let a = t.party(Role::Investor, "Kansai Pension Fund").await;
+        let b = t.party(Role::Investor, "Naniwa Trust Bank").await;
+        created(&t.op(&issuer, &bond, json!({"type": "token.issue", "allocations": [
+            {"investor": a.id, "quantity": "6000"}, {"investor": b.id, "quantity": "3000"}]})).await);
+        created(&t.op(&a, &bond, json!({"type": "token.transfer", "to": b.id, "quantity": "100"})).await);
+        created(&t.op(&issuer, &bond, json!({"type": "token.freeze", "holder": a.id, "quantity": "50", "reason": "court order"})).await);
+        let before = reads(&t, &issuer, &a, &bond).await;
+
+        // What an earlier build left: the entries, and none of the state kept beside them.
+        for statement in [
+            "DELETE FROM bond_states",
+            "DELETE FROM ledger_holders",
+            "DELETE FROM book_changes",
+            "UPDATE entry_parties SET balance = NULL, held = NULL, frozen = NULL, frozen_all = NULL",
+        ] {
+            t.sql(statement, &[]).await;
+        }
+
+        // A new process rebuilds it from the ledger before serving, and serves the same.
+        let u = t.second_process().await;
+        assert_eq!(reads(&u, &issuer, &a, &bond).await, before);
+        let reply = u
+            .op(&b, &bond, json!({"type": "token.transfer", "to": a.id, "quantity": "1"}))
+            .await;
+        assert_eq!(created(&reply)["entry_index"], "4");
+        let balances = u.balances(&issuer, &bond).await;
+        assert_eq!((balances[&a.id], balances[&b.id]), (5_901, 3_099));
+        let regulator = u.party(Role::Regulator, "FSA Kinki").await;
+        let audit = u.get("/v1/audit/ledgers", Some(&regulator.token)).await.json();
+        let line = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == bond.as_str())
+            .unwrap();
+        assert_eq!(line["verified"], true, "{line}");
+    });
+}

@@ -651,7 +651,11 @@ async fn assert_state(t: &TestApp, w: &World, model: &Model, context: &str) {
     }
 }
 
-async fn run(t: TestApp, approval_required: bool) {
+async fn run(first: TestApp, approval_required: bool) {
+    let mut t = &first;
+    // Half-way, a new process on the same database takes over: it loads each ledger's
+    // maintained state (no replay) and must go on exactly where the first one stopped.
+    let restarted = first.second_process().await;
     let base = seed();
     let seed = base ^ u64::from(approval_required);
     let started = std::time::Instant::now();
@@ -687,6 +691,9 @@ async fn run(t: TestApp, approval_required: bool) {
     let mut reasons: BTreeMap<&'static str, u32> = BTreeMap::new();
 
     for n in 0..STEPS {
+        if n == STEPS / 2 {
+            t = &restarted;
+        }
         // Step 0 puts tokens in every hand; the rest is random.
         let step = if n == 0 {
             Step::Issue((0..INVESTORS).map(|i| (i, 1_500)).collect())
@@ -769,14 +776,14 @@ async fn run(t: TestApp, approval_required: bool) {
             refused += 1;
         }
         if (n + 1) % REGISTER_EVERY == 0 {
-            assert_state(&t, &w, &model, &context).await;
+            assert_state(t, &w, &model, &context).await;
             // Refusals wrote nothing: one entry per acceptance, after the registration.
-            assert_eq!(ledger_size(&t, &w).await, 1 + accepted, "{context}");
+            assert_eq!(ledger_size(t, &w).await, 1 + accepted, "{context}");
             snapshots.push((1 + accepted, expected_lines(&w, &model)));
         }
     }
     let context = format!("seed {seed:#x}, approval {approval_required}, end");
-    assert_state(&t, &w, &model, &context).await;
+    assert_state(t, &w, &model, &context).await;
     // The workload exercised both sides of the rules (and, with the default seed, every rule).
     assert!(
         accepted >= 25 && refused >= 20,
@@ -795,7 +802,7 @@ async fn run(t: TestApp, approval_required: bool) {
     }
     // Past registers, rebuilt from the ledger, are what the model was then.
     for (size, lines) in &snapshots {
-        let (_, past) = register(&t, &w, &format!("?as_of_size={size}"), &context).await;
+        let (_, past) = register(t, &w, &format!("?as_of_size={size}"), &context).await;
         assert_eq!(&past, lines, "{context}: register as of size {size}");
     }
 
@@ -830,8 +837,8 @@ async fn run(t: TestApp, approval_required: bool) {
             *p = Pos::default();
         }
     }
-    assert_state(&t, &w, &model, &context).await;
-    let (register, _) = register(&t, &w, "", &context).await;
+    assert_state(t, &w, &model, &context).await;
+    let (register, _) = register(t, &w, "", &context).await;
     assert_eq!(register["fully_redeemed"], true, "{context}");
     let after = t
         .op(
@@ -848,7 +855,7 @@ async fn run(t: TestApp, approval_required: bool) {
 
     // The export verifies offline against the latest checkpoint.
     let size = 1 + accepted;
-    assert_eq!(ledger_size(&t, &w).await, size, "{context}");
+    assert_eq!(ledger_size(t, &w).await, size, "{context}");
     let report = t
         .export_and_verify(&w.bond, &w.issuer.token)
         .await
@@ -864,6 +871,23 @@ async fn run(t: TestApp, approval_required: bool) {
         "{} dry runs disagree with the model (and with the operation that followed):\n{}",
         dry_run_disagreements.len(),
         dry_run_disagreements.join("\n")
+    );
+    // The regulator's audit replays the ledger and finds the state served equal to it.
+    let regulator = t.party(Role::Regulator, "FSA Kinki").await;
+    let audit = t.get("/v1/audit/ledgers", Some(&regulator.token)).await.json();
+    let line = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == w.bond.as_str())
+        .unwrap_or_else(|| panic!("{context}: the bond is not audited: {audit}"));
+    assert_eq!(line["verified"], true, "{context}: {line}");
+    assert!(
+        line["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the state served matches the replay"),
+        "{context}: {line}"
     );
     eprintln!(
         "token model ({context}): {accepted} accepted, {refused} refused, {} pending left, \
