@@ -1281,3 +1281,40 @@ on_both!(
         assert_eq!(refused.headers["x-content-type-options"], "nosniff");
     }
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expensive_reads_have_a_limit_of_their_own_and_do_not_take_cheap_reads_or_writes_down() {
+    // Arrange: the expensive reads' permits are all taken (as by exports in progress).
+    let limits = Limits::default();
+    let held = limits
+        .heavy
+        .clone()
+        .acquire_many_owned(midori::http::limits::HEAVY_READS_MAX as u32)
+        .await
+        .unwrap();
+    let t = TestApp::start_with(Backend::Sqlite, limits).await;
+    let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+    let regulator = t.party(Role::Regulator, "FSA Kinki").await;
+    let bond = t.register(&issuer, green_spec()).await;
+
+    // Act and assert: an export and an audit are refused at once, with Retry-After…
+    for reply in [
+        t.get(&format!("/v1/bonds/{bond}/ledger/export"), Some(&issuer.token)).await,
+        t.get("/v1/audit/ledgers", Some(&regulator.token)).await,
+    ] {
+        reply.problem(503, "overloaded");
+        assert!(reply.headers.contains_key("retry-after"));
+    }
+    // …while cheap reads and writes are served.
+    assert_eq!(t.get(&format!("/v1/bonds/{bond}/label"), None).await.status, 200);
+    let a = t.party(Role::Investor, "Kansai Pension Fund").await;
+    created(
+        &t.op(&issuer, &bond, json!({"type": "token.issue", "allocations": [{"investor": a.id, "quantity": "10"}]}))
+            .await,
+    );
+    // Once a permit is back, exports are served again.
+    drop(held);
+    let export = t.get(&format!("/v1/bonds/{bond}/ledger/export"), Some(&issuer.token)).await;
+    assert_eq!(export.status, 200);
+    assert_eq!(export.text().lines().count(), 2);
+}

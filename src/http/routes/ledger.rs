@@ -148,9 +148,12 @@ async fn export(
     // The first page is read before answering, so that access and existence errors are
     // proper problems; later pages stream. The size read first bounds the export, so a
     // concurrent append cannot tear it.
+    let permit = state.limits.heavy_read()?;
     let (first, size) = state.app.export_page(&caller, &id, 0).await?;
     let next = first.len() as u64;
     let stream = futures_util::stream::unfold(Some((first, next)), move |cursor| {
+        // Held until the stream ends: an export counts against the heavy-read limit.
+        let _permit = &permit;
         let state = state.clone();
         let id = id.clone();
         let caller = caller.clone();

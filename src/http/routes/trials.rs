@@ -127,6 +127,7 @@ async fn export(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
+    let _permit = state.limits.heavy_read()?;
     let bytes = state.app.trial_export(&caller, &id).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/jsonl")],
@@ -167,6 +168,7 @@ async fn replay(
     Path(id): Path<String>,
     Json(request): Json<ReplayRequest>,
 ) -> ApiResult<Json<ReplayResponse>> {
+    let _permit = state.limits.heavy_read()?;
     let outcome = state
         .app
         .replay_trial(&caller, &id, request.rulebook.as_deref())
@@ -190,6 +192,7 @@ async fn report(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    let _permit = state.limits.heavy_read()?;
     let outcome = state.app.replay_trial(&caller, &id, None).await?;
     Ok(Json(serde_json::to_value(&outcome.report).map_err(
         |e| crate::app::AppError::Internal(e.to_string()),
@@ -205,6 +208,7 @@ async fn audit_ledgers(
     State(state): State<AppState>,
     Auth(caller): Auth,
 ) -> ApiResult<Json<Vec<LedgerAudit>>> {
+    let _permit = state.limits.heavy_read()?;
     Ok(Json(state.app.audit_ledgers(&caller).await?))
 }
 
