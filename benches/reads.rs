@@ -1,0 +1,530 @@
+//! Reads on a long ledger, a restart, and writes under read load (issue #14).
+//!
+//! For each size N (default 10,000 and 1,000,000) and each backend (SQLite; PostgreSQL when
+//! `MIDORI_BENCH_POSTGRES_URL` is set), one bond's ledger is grown to N entries by signed
+//! transfers straight through the application (no HTTP, for speed) in a first process. A
+//! second process then opens the same database — that is the restart: its start-up and its
+//! first write are timed, and nothing is replayed — serves it over HTTP on loopback and reads
+//! every maintained view 1,000 times on one keep-alive connection (p50/p99): the label and the
+//! coupons (anonymous), the holder register now and as of the middle of the ledger, the
+//! entitlements of coupon period 1, an investor's positions, an inclusion proof and a
+//! consistency proof. Then transfer throughput over HTTP with 32 writers, alone and with 32
+//! clients looping on the public label. RSS (idle after the reads, and peak) is the second
+//! process's own.
+//!
+//!     cargo bench --bench reads -- [N ...]
+//!
+//! The figures go into docs/benchmarks.md by hand, with the command and the machine.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use midori::app::{App, CreateParty, SystemClock};
+use midori::domain::party::{PartyAttributes, Role};
+use midori::http::{AppState, Limits};
+use midori::ledger::canon::{b64url, jwk_thumbprint, sign_jcs};
+use midori::ledger::entry::{ServiceSigner, SignedRequest};
+use midori::store::{Store, StoreOptions};
+use serde_json::{Value, json};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const INVESTORS: usize = 64;
+const READS: usize = 1_000;
+const WRITERS: usize = 32;
+const READERS: usize = 32;
+const WRITES: usize = 10_000;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    match args.first().map(String::as_str) {
+        Some("build") => runtime.block_on(build(&args[1], args[2].parse().unwrap(), &args[3])),
+        Some("serve") => runtime.block_on(serve(&args[1], &args[2])),
+        _ => {
+            let sizes: Vec<usize> = if args.is_empty() {
+                vec![10_000, 1_000_000]
+            } else {
+                args.iter().map(|a| a.parse().unwrap()).collect()
+            };
+            let mut backends = vec!["sqlite".to_owned()];
+            if std::env::var("MIDORI_BENCH_POSTGRES_URL").is_ok() {
+                backends.push("postgres".to_owned());
+            }
+            for backend in &backends {
+                for n in &sizes {
+                    let dir =
+                        std::env::temp_dir().join(format!("midori-reads-{}", uuid::Uuid::now_v7()));
+                    std::fs::create_dir_all(&dir).unwrap();
+                    let url = match backend.as_str() {
+                        "sqlite" => format!("sqlite://{}", dir.join("bench.db").display()),
+                        _ => runtime.block_on(fresh_pg(
+                            &std::env::var("MIDORI_BENCH_POSTGRES_URL").unwrap(),
+                        )),
+                    };
+                    let world = dir.join("world.json");
+                    let me = std::env::current_exe().unwrap();
+                    let status = std::process::Command::new(&me)
+                        .args(["build", &url, &n.to_string(), world.to_str().unwrap()])
+                        .status()
+                        .unwrap();
+                    assert!(status.success());
+                    println!("== {backend}, {n} entries");
+                    let status = std::process::Command::new(&me)
+                        .args(["serve", &url, world.to_str().unwrap()])
+                        .status()
+                        .unwrap();
+                    assert!(status.success());
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
+            }
+        }
+    }
+}
+
+async fn fresh_pg(admin: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .expect("PostgreSQL reachable");
+    let name = format!("midori_bench_{}", uuid::Uuid::now_v7().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    format!(
+        "{}/{name}",
+        admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin)
+    )
+}
+
+async fn open(url: &str) -> Arc<App> {
+    let options = StoreOptions {
+        max_connections: 16,
+        ..StoreOptions::default()
+    };
+    let store = Store::connect(url, &options).await.unwrap();
+    Arc::new(
+        App::new(
+            store,
+            ServiceSigner::new(SigningKey::from_bytes(&[9; 32])),
+            "bench.local".into(),
+            Arc::new(SystemClock),
+        )
+        .await
+        .unwrap(),
+    )
+}
+
+fn investor_key(i: usize) -> SigningKey {
+    SigningKey::from_bytes(&[(i as u8).wrapping_add(100); 32])
+}
+
+/// Nonces are unique per party (not ordered): each process draws from its own range.
+fn signed(key: &SigningKey, nonce: u64, mut payload: Value) -> Value {
+    payload["kid"] = json!(jwk_thumbprint(&key.verifying_key()));
+    payload["nonce"] = json!(nonce.to_string());
+    let signature = sign_jcs(&payload, key).unwrap();
+    json!({"payload": payload, "signature": signature})
+}
+
+fn transfer(bond: &str, k: u64, nonce: u64) -> (usize, Value) {
+    let from = (k as usize) % INVESTORS;
+    let to = (from + 1) % INVESTORS;
+    let body = signed(
+        &investor_key(from),
+        nonce,
+        json!({"type": "token.transfer", "bond_id": bond, "operation_id": format!("t-{nonce}"),
+               "to": party_id_placeholder(to), "quantity": "1"}),
+    );
+    (from, body)
+}
+
+/// Transfers name parties by id; the ids are filled in by the caller (see `with_ids`).
+fn party_id_placeholder(i: usize) -> String {
+    format!("@{i}")
+}
+
+fn with_ids(mut body: Value, ids: &[String], key: &SigningKey) -> Value {
+    let to = body["payload"]["to"].as_str().unwrap().to_owned();
+    if let Some(i) = to.strip_prefix('@') {
+        body["payload"]["to"] = json!(ids[i.parse::<usize>().unwrap()]);
+        let payload = body["payload"].clone();
+        body["signature"] = json!(sign_jcs(&payload, key).unwrap());
+    }
+    body
+}
+
+async fn party(app: &App, role: Role, name: &str, key: &SigningKey) -> (String, String) {
+    let attributes: PartyAttributes = serde_json::from_value(match role {
+        Role::Investor => json!({"name": name, "country": "JP", "investor_category": "qii", "kyc_status": "verified", "kyc_expires_on": "2099-12-31"}),
+        _ => json!({"name": name, "country": "JP"}),
+    })
+    .unwrap();
+    let created = app
+        .create_party(
+            None,
+            CreateParty {
+                role,
+                attributes,
+                public_key: Some(b64url(key.verifying_key().as_bytes())),
+            },
+        )
+        .await
+        .unwrap();
+    (created.party.id, created.api_key)
+}
+
+/// The first process: a bond, 64 investors holding tokens, and transfers until the ledger
+/// holds `n` entries.
+async fn build(url: &str, n: usize, world: &str) {
+    let started = Instant::now();
+    let app = open(url).await;
+    let issuer_key = SigningKey::from_bytes(&[1; 32]);
+    let (issuer_id, issuer_token) = party(&app, Role::Issuer, "Bench Issuer", &issuer_key).await;
+    let issuer = app.authenticate(&issuer_token).await.unwrap();
+    let mut spec = serde_json::to_value(midori::domain::bond::examples::green()).unwrap();
+    spec["issue_size"] = json!("1000000000");
+    spec["denomination"] = json!("1000");
+    let request: SignedRequest = serde_json::from_value(signed(
+        &issuer_key,
+        1,
+        json!({"type": "bond.register", "bond": spec}),
+    ))
+    .unwrap();
+    let bond = app.register_bond(&issuer, request).await.unwrap().bond.id;
+    let mut investors = Vec::new();
+    for i in 0..INVESTORS {
+        investors.push(party(&app, Role::Investor, &format!("Investor {i}"), &investor_key(i)).await);
+    }
+    let allocations: Vec<Value> = investors
+        .iter()
+        .map(|(id, _)| json!({"investor": id, "quantity": "1000000"}))
+        .collect();
+    let issue: SignedRequest = serde_json::from_value(signed(
+        &issuer_key,
+        2,
+        json!({"type": "token.issue", "bond_id": bond, "operation_id": "issue-1", "allocations": allocations}),
+    ))
+    .unwrap();
+    app.operate(&issuer, &bond, issue).await.unwrap();
+    let ids: Arc<Vec<String>> = Arc::new(investors.iter().map(|(id, _)| id.clone()).collect());
+    let mut callers = Vec::new();
+    for (_, token) in &investors {
+        callers.push(app.authenticate(token).await.unwrap());
+    }
+    let callers = Arc::new(callers);
+    // Entries 0 (registration) and 1 (issuance) are there; transfers make the rest.
+    let transfers = n.saturating_sub(2) as u64;
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let (app, ids, callers, next, bond) =
+            (app.clone(), ids.clone(), callers.clone(), next.clone(), bond.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= transfers {
+                    return;
+                }
+                let (from, body) = transfer(&bond, k, 1_000 + k);
+                let body = with_ids(body, &ids, &investor_key(from));
+                let request: SignedRequest = serde_json::from_value(body).unwrap();
+                // A refusal (busy) is tried again: the ledger must reach its size.
+                let mut tries = 0;
+                while app.operate(&callers[from], &bond, request.clone()).await.is_err() {
+                    tries += 1;
+                    assert!(tries < 100, "transfer {k} keeps failing");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let size = app.store.ledger(&format!("bonds/{bond}")).await.unwrap().size;
+    std::fs::write(
+        world,
+        serde_json::to_vec(&json!({
+            "bond": bond, "issuer": [issuer_id, issuer_token], "investors": investors, "size": size,
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    eprintln!(
+        "built {size} entries in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn rss_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The second process: restart, first write, reads, writes under read load.
+async fn serve(url: &str, world: &str) {
+    let world: Value = serde_json::from_slice(&std::fs::read(world).unwrap()).unwrap();
+    let bond = world["bond"].as_str().unwrap().to_owned();
+    let size = world["size"].as_u64().unwrap();
+    let issuer_token = world["issuer"][1].as_str().unwrap().to_owned();
+    let investors: Vec<(String, String)> = world["investors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i[0].as_str().unwrap().to_owned(), i[1].as_str().unwrap().to_owned()))
+        .collect();
+    let ids: Vec<String> = investors.iter().map(|(id, _)| id.clone()).collect();
+    let rss_before = rss_kib("VmRSS:");
+
+    // The restart: open the database, then the first write (which loads the bond's state).
+    let t0 = Instant::now();
+    let app = open(url).await;
+    let start_up = t0.elapsed();
+    let caller = app.authenticate(&investors[0].1).await.unwrap();
+    let (from, body) = transfer(&bond, 0, 1_000_000_000);
+    let request: SignedRequest =
+        serde_json::from_value(with_ids(body, &ids, &investor_key(from))).unwrap();
+    let t1 = Instant::now();
+    app.operate(&caller, &bond, request).await.unwrap();
+    let first_write = t1.elapsed();
+    println!(
+        "restart: start-up {:.1} ms, first write {:.1} ms, RSS {} MiB after it (process began at {} MiB)",
+        start_up.as_secs_f64() * 1e3,
+        first_write.as_secs_f64() * 1e3,
+        rss_kib("VmRSS:") / 1024,
+        rss_before / 1024
+    );
+
+    let state = AppState {
+        app: app.clone(),
+        metrics: None,
+        limits: Limits::new(1 << 20, Duration::from_secs(30), 4096),
+    };
+    let listener = midori::http::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { midori::http::serve(listener, state).await.unwrap() });
+    let size = size + 1;
+    let middle = size / 2;
+    let reads: Vec<(&str, String, Option<String>)> = vec![
+        ("label (anonymous)", format!("/v1/bonds/{bond}/label"), None),
+        ("coupons (anonymous)", format!("/v1/bonds/{bond}/coupons"), None),
+        ("holders now", format!("/v1/bonds/{bond}/holders"), Some(issuer_token.clone())),
+        ("holders as of the middle", format!("/v1/bonds/{bond}/holders?as_of_size={middle}"), Some(issuer_token.clone())),
+        ("entitlements, period 1", format!("/v1/bonds/{bond}/coupons/1/entitlements"), Some(issuer_token.clone())),
+        ("positions", format!("/v1/parties/{}/positions", ids[1]), Some(investors[1].1.clone())),
+        ("inclusion proof", format!("/v1/bonds/{bond}/ledger/proofs/inclusion?index={middle}"), Some(issuer_token.clone())),
+        ("consistency proof", format!("/v1/bonds/{bond}/ledger/proofs/consistency?old_size={middle}"), Some(issuer_token.clone())),
+    ];
+    let reads_started = Instant::now();
+    let mut worst_p99 = Duration::ZERO;
+    for (name, path, token) in &reads {
+        let path = path.clone();
+        let token = token.clone();
+        let mut latencies = tokio::task::spawn_blocking(move || {
+            let mut conn = Conn::open(addr);
+            let mut out = Vec::with_capacity(READS);
+            for _ in 0..READS {
+                let t = Instant::now();
+                let (status, _) = conn.exchange("GET", &path, token.as_deref(), b"");
+                assert_eq!(status, 200, "{path}");
+                out.push(t.elapsed());
+            }
+            out
+        })
+        .await
+        .unwrap();
+        latencies.sort();
+        let p = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        worst_p99 = worst_p99.max(p(0.99));
+        println!(
+            "  {name:<26} p50 {:>6.2} ms  p99 {:>6.2} ms",
+            p(0.5).as_secs_f64() * 1e3,
+            p(0.99).as_secs_f64() * 1e3
+        );
+    }
+    println!(
+        "reads: {} requests in {:.1} s, worst p99 {:.2} ms; RSS idle {} MiB",
+        READS * reads.len(),
+        reads_started.elapsed().as_secs_f64(),
+        worst_p99.as_secs_f64() * 1e3,
+        rss_kib("VmRSS:") / 1024
+    );
+
+    // Writes, alone and under 32 clients looping on the public label.
+    let tokens: Arc<Vec<String>> = Arc::new(investors.iter().map(|(_, t)| t.clone()).collect());
+    let mut nonce = 2_000_000_000u64;
+    let mut batch = |count: usize| -> Vec<(usize, Vec<u8>)> {
+        (0..count)
+            .map(|_| {
+                nonce += 1;
+                let (from, body) = transfer(&bond, nonce, nonce);
+                let body = with_ids(body, &ids, &investor_key(from));
+                (from, serde_json::to_vec(&body).unwrap())
+            })
+            .collect()
+    };
+    let (alone, _, _) = write_rate(addr, &bond, tokens.clone(), batch(WRITES), 0);
+    let loaded = write_rate(addr, &bond, tokens.clone(), batch(WRITES), READERS);
+    println!(
+        "transfers, {WRITERS} writers: {alone:.0}/s alone, {:.0}/s with {READERS} label readers ({:.0}%)",
+        loaded.0,
+        100.0 * loaded.0 / alone
+    );
+    println!(
+        "  label reads meanwhile: {} answered, p99 {:.2} ms",
+        loaded.1,
+        loaded.2.as_secs_f64() * 1e3
+    );
+    println!("RSS peak {} MiB", rss_kib("VmHWM:") / 1024);
+}
+
+/// Transfers per second with `WRITERS` connections, while `readers` connections loop on the
+/// label; also how many label reads were answered and their p99.
+fn write_rate(
+    addr: std::net::SocketAddr,
+    bond: &str,
+    tokens: Arc<Vec<String>>,
+    bodies: Vec<(usize, Vec<u8>)>,
+    readers: usize,
+) -> (f64, usize, Duration) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let label = format!("/v1/bonds/{bond}/label");
+    let reader_threads: Vec<_> = (0..readers)
+        .map(|_| {
+            let (stop, label) = (stop.clone(), label.clone());
+            std::thread::spawn(move || {
+                let mut conn = Conn::open(addr);
+                let mut lat = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let (status, _) = conn.exchange("GET", &label, None, b"");
+                    assert_eq!(status, 200);
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut chunks: Vec<Vec<(usize, Vec<u8>)>> = (0..WRITERS).map(|_| Vec::new()).collect();
+    for (k, b) in bodies.into_iter().enumerate() {
+        chunks[k % WRITERS].push(b);
+    }
+    let path = format!("/v1/bonds/{bond}/operations");
+    let started = Instant::now();
+    let writers: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let (tokens, path) = (tokens.clone(), path.clone());
+            std::thread::spawn(move || {
+                let mut conn = Conn::open(addr);
+                let mut ok = 0usize;
+                for (who, body) in chunk {
+                    if conn.exchange("POST", &path, Some(&tokens[who]), &body).0 == 201 {
+                        ok += 1;
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let accepted: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut lat: Vec<Duration> = reader_threads
+        .into_iter()
+        .flat_map(|r| r.join().unwrap())
+        .collect();
+    lat.sort();
+    let p99 = lat
+        .get(((lat.len() as f64 * 0.99) as usize).min(lat.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default();
+    (accepted as f64 / elapsed.as_secs_f64(), lat.len(), p99)
+}
+
+/// A minimal blocking HTTP/1.1 keep-alive client.
+struct Conn {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Conn {
+    fn open(addr: std::net::SocketAddr) -> Conn {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Conn {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+
+    fn exchange(&mut self, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+        let auth = token
+            .map(|t| format!("authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: bench\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        self.writer.write_all(head.as_bytes()).unwrap();
+        self.writer.write_all(body).unwrap();
+        let mut line = String::new();
+        self.reader.read_line(&mut line).unwrap();
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0usize;
+        let mut chunked = false;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).unwrap();
+            let l = line.trim_end().to_ascii_lowercase();
+            if l.is_empty() {
+                break;
+            }
+            if let Some(v) = l.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if l.starts_with("transfer-encoding:") && l.contains("chunked") {
+                chunked = true;
+            }
+        }
+        if chunked {
+            let mut out = Vec::new();
+            loop {
+                line.clear();
+                self.reader.read_line(&mut line).unwrap();
+                let n = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; n + 2];
+                self.reader.read_exact(&mut chunk).unwrap();
+                if n == 0 {
+                    return (status, out);
+                }
+                out.extend_from_slice(&chunk[..n]);
+            }
+        }
+        let mut out = vec![0; length];
+        self.reader.read_exact(&mut out).unwrap();
+        (status, out)
+    }
+}
