@@ -509,6 +509,7 @@ pub fn label_scheme_of(data: &Value) -> &str {
 }
 
 /// A bond's state rebuilt from its ledger: tokens, monitoring, last recorded label.
+#[derive(Debug)]
 pub struct BondReplay {
     pub book: Book,
     pub monitor: Monitor,
@@ -1682,6 +1683,7 @@ impl Committer {
                 .ok_or_else(|| AppError::Internal("state vanished".into()))?;
             if let Some(book) = state.book.as_ref() {
                 let doc = super::state::BondDoc {
+                    totals: book.totals(),
                     pending: book.pending().clone(),
                     once: state.once.iter().cloned().collect(),
                     labels: state.label.clone(),

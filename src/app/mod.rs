@@ -14,6 +14,7 @@ mod parties;
 mod tokens;
 mod trials;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -64,6 +65,10 @@ pub struct App {
     callers: cache::TtlCache<Vec<u8>, Caller>,
     keys: cache::TtlCache<String, (crate::store::KeyRow, ed25519_dalek::VerifyingKey)>,
     bonds: cache::TtlCache<String, crate::store::BondRow>,
+    /// Per bond ledger, its facts as last loaded, with the state document they were loaded
+    /// for: a read whose state document is the same uses them as they are (see
+    /// `App::bond_facts`).
+    facts: std::sync::Mutex<HashMap<String, (String, Arc<state::Loaded>)>>,
     signer: ServiceSigner,
     /// Deployment name: the signed-note key name and the prefix of every ledger's origin.
     origin: String,
@@ -97,6 +102,7 @@ impl App {
             callers: cache::TtlCache::new(),
             keys: cache::TtlCache::new(),
             bonds: cache::TtlCache::new(),
+            facts: std::sync::Mutex::new(HashMap::new()),
             signer,
             origin,
             clock,

@@ -662,9 +662,8 @@ impl App {
 
     /// A bond's monitoring, labels and totals at its head, from its maintained state (its
     /// facts, not its whole ledger), and the ledger's size. The book carries no positions.
-    async fn bond_replay(&self, bond: &BondRow) -> AppResult<(BondReplay, u64)> {
-        let loaded = self.bond_facts(bond).await?;
-        Ok((loaded.bond, loaded.size))
+    async fn bond_replay(&self, bond: &BondRow) -> AppResult<(Arc<super::state::Loaded>, u64)> {
+        self.bond_facts(bond).await
     }
 
     fn rules_today(&self) -> Date {
@@ -941,7 +940,8 @@ impl App {
     ) -> AppResult<Vec<LabelChange>> {
         let bond = self.bond_row(bond_id).await?;
         // Label changes are facts of the bond.
-        let entries = self.bond_facts(&bond).await?.facts;
+        let (loaded, _) = self.bond_facts(&bond).await?;
+        let entries = &loaded.facts;
         if let Some(id) = scheme {
             self.bond_scheme(&bond, &monitor_terms(&bond.spec)?, Some(id))?;
         }

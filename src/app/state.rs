@@ -24,6 +24,8 @@ use crate::store::{Batch, PositionRow, Store, TotalsRow};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BondDoc {
+    /// The book's totals and flags.
+    pub totals: Totals,
     /// Transfers waiting for the issuer, by pending id.
     pub pending: BTreeMap<String, Pending>,
     /// Facts recorded once only (`coupon.paid:3`, `kpi.observed:k1`).
@@ -149,6 +151,7 @@ pub fn effects(
 }
 
 /// A bond as its maintained state describes it at the head.
+#[derive(Debug)]
 pub struct Loaded {
     /// Entries on the ledger.
     pub size: u64,
@@ -181,7 +184,6 @@ pub async fn load(
         Some(last) => batch.entry_time(ledger_id, last).await?,
         None => String::new(),
     };
-    let totals = totals_of(batch.totals_at(ledger_id, size).await?);
     let held: BTreeMap<String, Position> = if positions {
         batch
             .register_at(ledger_id, size)
@@ -216,7 +218,7 @@ pub async fn load(
         .map(crate::domain::wire::parse_date)
         .transpose()
         .map_err(|_| AppError::Internal("stored redemption day".into()))?;
-    let book = Book::restore(book_terms, totals, held, doc.pending.clone());
+    let book = Book::restore(book_terms, doc.totals, held, doc.pending.clone());
     Ok(Some(Loaded {
         size,
         last_time,
@@ -229,6 +231,13 @@ pub async fn load(
         doc,
         facts,
     }))
+}
+
+impl std::ops::Deref for Loaded {
+    type Target = BondReplay;
+    fn deref(&self) -> &BondReplay {
+        &self.bond
+    }
 }
 
 /// The day (Japan) of an entry.
@@ -303,6 +312,7 @@ pub async fn recompute(
         }
         start += rows.len() as u64;
     }
+    out.doc.totals = replay.book.totals();
     out.doc.pending = replay.book.pending().clone();
     out.doc.labels = replay.labels.clone();
     out.doc.redeemed_on = replay.redeemed_on.map(crate::domain::wire::format_date);

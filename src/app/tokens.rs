@@ -1,6 +1,8 @@
 //! Security-token operations on a bond's ledger, and the reads over them: the holder register
 //! (current and as of any index or time), a party's positions and history, coupons.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
@@ -18,6 +20,9 @@ use crate::domain::error::FieldError;
 use crate::domain::party::Role;
 use crate::ledger::entry::{Entry, SignedRequest};
 use crate::store::{BondRow, PositionRow, TotalsRow};
+
+/// Bonds whose loaded facts are kept for reads at most (past it, the cache starts over).
+const FACTS_CACHED_MAX: usize = 4_096;
 
 /// Longest reason text on a control operation.
 pub const REASON_CHARS_MAX: usize = 500;
@@ -594,9 +599,42 @@ impl App {
         Ok(read?)
     }
 
-    /// A bond's facts (its entries that are not token operations), from its maintained state.
-    pub(super) async fn bond_facts(&self, bond: &BondRow) -> AppResult<super::state::Loaded> {
-        let mut batch = self.store.begin_read().await?;
+    /// A bond's facts (its entries that are not token operations), monitoring, labels and
+    /// totals from its maintained state, and the ledger's size: one indexed read of the state
+    /// row; the facts are read and replayed again only when the state document changed since
+    /// they were last (token operations other than issuance, redemption, pause and approvals
+    /// leave it as it is). The book carries no positions.
+    pub(super) async fn bond_facts(
+        &self,
+        bond: &BondRow,
+    ) -> AppResult<(Arc<super::state::Loaded>, u64)> {
+        let mut batch = self.store.read_plain().await?;
+        let row = batch.bond_state(&bond.ledger_id).await;
+        let row = match row {
+            Ok(row) => row,
+            Err(e) => {
+                batch.finish().await;
+                return Err(e.into());
+            }
+        };
+        let Some(text) = row.state else {
+            batch.finish().await;
+            return Err(AppError::Internal(format!(
+                "bond {} has no maintained state (a restart rebuilds it)",
+                bond.id
+            )));
+        };
+        let cached = self
+            .facts
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&bond.ledger_id).filter(|(t, _)| *t == text).map(|(_, l)| l.clone()));
+        if let Some(loaded) = cached {
+            batch.finish().await;
+            return Ok((loaded, row.size));
+        }
+        // The entries a state row names are committed with it: read on the same connection,
+        // they are there whatever was appended since.
         let loaded = super::state::load(
             &mut batch,
             &bond.ledger_id,
@@ -606,12 +644,24 @@ impl App {
         )
         .await;
         batch.finish().await;
-        loaded?.ok_or_else(|| {
-            AppError::Internal(format!(
-                "bond {} has no maintained state (a restart rebuilds it)",
-                bond.id
-            ))
-        })
+        let loaded = Arc::new(loaded?.ok_or_else(|| {
+            AppError::Internal(format!("bond {} has no maintained state", bond.id))
+        })?);
+        // The size and document read first are the ones to answer with: `load` may have seen
+        // a later head.
+        let answer = if loaded.doc.to_text()? == text {
+            if let Ok(mut cache) = self.facts.lock() {
+                if cache.len() >= FACTS_CACHED_MAX {
+                    cache.clear();
+                }
+                cache.insert(bond.ledger_id.clone(), (text, loaded.clone()));
+            }
+            (loaded.clone(), row.size)
+        } else {
+            let size = loaded.size;
+            (loaded, size)
+        };
+        Ok(answer)
     }
 
     /// The holder register, current or as of a ledger size or a time (issuer, operator, regulator).
@@ -726,7 +776,8 @@ impl App {
             .validate()
             .map_err(|_| AppError::Internal("stored spec no longer validates".into()))?;
         // KPI findings, their withdrawals and coupon payments are all facts of the bond.
-        let entries = self.bond_facts(bond).await?.facts;
+        let (loaded, _) = self.bond_facts(bond).await?;
+        let entries = loaded.facts.clone();
         let mut step_ups = Vec::new();
         // A miss is recorded by the issuer's KPI observation or by a verifier's KPI review
         // (docs/labels.md); either one steps the coupon up once per KPI.

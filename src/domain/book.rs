@@ -139,7 +139,7 @@ impl Position {
 }
 
 /// A book's totals and flags.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     pub issued: u64,
     pub redeemed: u64,
