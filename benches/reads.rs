@@ -112,7 +112,7 @@ async fn fresh_pg(admin: &str) -> String {
 
 async fn open(url: &str) -> Arc<App> {
     let options = StoreOptions {
-        max_connections: 16,
+        max_connections: std::env::var("BENCH_POOL").ok().and_then(|v| v.parse().ok()).unwrap_or(16),
         ..StoreOptions::default()
     };
     let store = Store::connect(url, &options).await.unwrap();
@@ -411,6 +411,16 @@ fn write_rate(
         .map(|_| {
             let (stop, label) = (stop.clone(), label.clone());
             std::thread::spawn(move || {
+                // The readers stand for clients on other machines: with
+                // BENCH_READER_NICE=N their threads here take CPU at nice N, so that the load
+                // generator's own HTTP work weighs on the writers less.
+                if let Some(nice) = std::env::var("BENCH_READER_NICE")
+                    .ok()
+                    .and_then(|n| n.parse::<i32>().ok())
+                {
+                    // SAFETY: changes the calling thread's nice value only.
+                    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+                }
                 let mut conn = Conn::open(addr);
                 let mut lat = Vec::new();
                 while !stop.load(Ordering::Relaxed) {

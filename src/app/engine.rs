@@ -970,9 +970,9 @@ impl Committer {
         // (party facts, operation ids, nonces) needs no common snapshot, only what is
         // committed. Otherwise ledgers may be loaded, and heads and entries must agree.
         let reader = if pipelined {
-            store.read_plain().await
+            store.engine_plain().await
         } else {
-            store.begin_read().await
+            store.engine_read().await
         };
         let result = match reader {
             Ok(mut reader) => {

@@ -44,7 +44,15 @@ pub async fn shed_and_time_out(
         metrics::counter!("midori_http_shed_total").increment(1);
         return ApiError::App(crate::app::AppError::Busy).into_response();
     };
-    match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
+    let safe = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let served = async move {
+        if safe {
+            super::priority::as_read(next.run(request)).await
+        } else {
+            next.run(request).await
+        }
+    };
+    match tokio::time::timeout(limits.request_timeout, served).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout.into_response(),
     }

@@ -6,6 +6,7 @@
 pub mod auth;
 mod csv;
 pub mod limits;
+pub mod priority;
 mod middleware;
 pub mod problem;
 mod routes;

@@ -185,14 +185,26 @@ impl Store {
     /// Begin a writing batch: takes the SQLite writer lock (held until commit or drop).
     pub(super) async fn begin_batch(&self) -> StoreResult<Batch<'_>> {
         let guard = self.write_guard().await;
-        let tx = self.begin().await?;
+        let tx = Self::begin_on(&self.engine).await?;
         Ok(Batch { tx, _guard: guard })
     }
 
     /// Begin a reading transaction (one consistent snapshot of what is committed; on SQLite it
     /// runs beside the writer, WAL readers do not block it). It must not write.
     pub async fn begin_read(&self) -> StoreResult<Batch<'_>> {
-        let tx = self.begin_snapshot().await?;
+        let tx = Self::begin_snapshot(&self.db).await?;
+        Ok(Batch { tx, _guard: None })
+    }
+
+    /// [`Store::begin_read`] on the engine's own connections.
+    pub async fn engine_read(&self) -> StoreResult<Batch<'_>> {
+        let tx = Self::begin_snapshot(&self.engine).await?;
+        Ok(Batch { tx, _guard: None })
+    }
+
+    /// [`Store::read_plain`] on the engine's own connections.
+    pub async fn engine_plain(&self) -> StoreResult<Batch<'_>> {
+        let tx = Self::plain(&self.engine).await?;
         Ok(Batch { tx, _guard: None })
     }
 
@@ -200,7 +212,7 @@ impl Store {
     /// (two round trips fewer than [`Store::begin_read`]: no BEGIN, no ROLLBACK). For callers
     /// whose reads do not depend on each other. It must not write.
     pub async fn read_plain(&self) -> StoreResult<Batch<'_>> {
-        let tx = self.plain().await?;
+        let tx = Self::plain(&self.db).await?;
         Ok(Batch { tx, _guard: None })
     }
 }

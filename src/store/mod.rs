@@ -37,6 +37,9 @@ pub const SQLITE_CHECKPOINT_EVERY_MS: u64 = 250;
 /// SQLite: a commit checkpoints the WAL itself only past this many pages (64 MiB of 4 KiB
 /// pages), i.e. when the background checkpointer has fallen far behind.
 pub const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+/// Connections of the engine's own pool: the writer's, the reader's that prepares the next
+/// batch meanwhile, and one spare (the key log's load, a recovery).
+pub const ENGINE_CONNECTIONS: u32 = 3;
 /// Upper bound on entries returned by one range read.
 pub const ENTRIES_PAGE_MAX: u64 = 1_000;
 
@@ -152,6 +155,10 @@ enum Db {
 /// The database: one of the two backends, chosen by URL.
 pub struct Store {
     db: Db,
+    /// The ledger engine's own connections (its batch writes and the reads that prepare
+    /// them): however many requests read at once, the engine never waits for a connection
+    /// behind them.
+    engine: Db,
     /// SQLite allows one writer at a time; queueing writers here is cheaper and fairer than
     /// letting them spin on `SQLITE_BUSY`.
     writer: Mutex<()>,
@@ -250,18 +257,23 @@ impl Store {
     /// Connect to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file if missing,
     /// and apply the migrations.
     pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Store> {
-        let db = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let (db, engine) = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect)
+                .connect_with(connect.clone())
                 .await?;
             sqlx::migrate!("migrations/postgres")
                 .run(&pool)
                 .await
                 .map_err(|e| StoreError::Database(e.into()))?;
-            Db::Postgres(pool)
+            let engine = PgPoolOptions::new()
+                .max_connections(ENGINE_CONNECTIONS)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            (Db::Postgres(pool), Db::Postgres(engine))
         } else {
             // Durability: WAL with synchronous=FULL fsyncs the WAL on every commit, so an
             // acknowledged write survives power loss (https://sqlite.org/pragma.html#pragma_synchronous).
@@ -296,13 +308,19 @@ impl Store {
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .after_release(|conn, _| Box::pin(still_clean(conn)))
-                .connect_with(connect)
+                .connect_with(connect.clone())
                 .await?;
             sqlx::migrate!("migrations/sqlite")
                 .run(&pool)
                 .await
                 .map_err(|e| StoreError::Database(e.into()))?;
-            Db::Sqlite(pool)
+            let engine = SqlitePoolOptions::new()
+                .max_connections(ENGINE_CONNECTIONS)
+                .acquire_timeout(options.acquire_timeout)
+                .after_release(|conn, _| Box::pin(still_clean(conn)))
+                .connect_with(connect)
+                .await?;
+            (Db::Sqlite(pool), Db::Sqlite(engine))
         };
         let checkpointer = match &db {
             Db::Sqlite(pool) => Some(checkpoint_in_background(pool.clone())),
@@ -310,6 +328,7 @@ impl Store {
         };
         Ok(Store {
             db,
+            engine,
             writer: Mutex::new(()),
             _checkpointer: checkpointer,
         })
@@ -329,11 +348,19 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        on_pool!(self, p => p.close().await)
+        on_pool!(self, p => p.close().await);
+        match &self.engine {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
     }
 
     async fn begin(&self) -> StoreResult<Tx> {
-        Ok(match &self.db {
+        Self::begin_on(&self.db).await
+    }
+
+    async fn begin_on(db: &Db) -> StoreResult<Tx> {
+        Ok(match db {
             // IMMEDIATE takes the write lock up front, so a transaction that reads the head
             // and then writes cannot be overtaken by another process between the two.
             Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
@@ -342,16 +369,16 @@ impl Store {
     }
 
     /// A transaction for reading only: DEFERRED on SQLite, so that it takes no write lock.
-    async fn begin_snapshot(&self) -> StoreResult<Tx> {
-        Ok(match &self.db {
+    async fn begin_snapshot(db: &Db) -> StoreResult<Tx> {
+        Ok(match db {
             Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
 
     /// A pooled connection outside any transaction, for reads that need no common snapshot.
-    async fn plain(&self) -> StoreResult<Tx> {
-        Ok(match &self.db {
+    async fn plain(db: &Db) -> StoreResult<Tx> {
+        Ok(match db {
             Db::Sqlite(p) => Tx::SqlitePlain(p.acquire().await?),
             Db::Postgres(p) => Tx::PostgresPlain(p.acquire().await?),
         })
