@@ -40,3 +40,6 @@ CREATE TABLE bond_states (
     format      BIGINT NOT NULL,
     state       TEXT NOT NULL
 );
+
+-- A party's positions across bonds start from the bonds it holds.
+CREATE INDEX ledger_holders_by_party ON ledger_holders (party_id, ledger_id);

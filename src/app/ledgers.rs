@@ -9,6 +9,7 @@ use super::{App, AppError, AppResult, Caller};
 use crate::domain::party::Role;
 use crate::ledger::canon::b64url;
 use crate::ledger::merkle;
+use crate::ledger::tiles::{Tile, TileKind, bundle};
 use crate::store::{BondRow, CheckpointRow, ENTRIES_PAGE_MAX};
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -274,4 +275,86 @@ fn tree_number(n: u64, what: &str) -> AppResult<u64> {
         )));
     }
     Ok(n)
+}
+
+/// A tile as served: its bytes, and whether it is an entry bundle.
+#[derive(Clone, Debug)]
+pub struct TileBytes {
+    pub bytes: Vec<u8>,
+}
+
+impl App {
+    /// A C2SP tlog-tiles tile of a bond's ledger (`path` is what follows `tile/`): hash tiles
+    /// are public, as proofs are; entry bundles are the entries, readable by whom may read them.
+    pub async fn bond_tile(
+        &self,
+        caller: Option<&Caller>,
+        bond_id: &str,
+        path: &str,
+    ) -> AppResult<TileBytes> {
+        let bond = self.bond_row(bond_id).await?;
+        let tile = parse_tile(path)?;
+        if tile.kind == TileKind::Entries {
+            let caller = caller.ok_or(AppError::Unauthenticated)?;
+            may_read_entries(caller, &bond)?;
+        }
+        self.tile_in(&bond.ledger_id, tile).await
+    }
+
+    /// A tile of the key log (public).
+    pub async fn key_log_tile(&self, path: &str) -> AppResult<TileBytes> {
+        let tile = parse_tile(path)?;
+        self.tile_in(crate::ledger::keylog::KEY_LOG_ID, tile).await
+    }
+
+    /// A tile of any ledger, if the tree holds all of it now.
+    async fn tile_in(&self, ledger_id: &str, tile: Tile) -> AppResult<TileBytes> {
+        let size = self.store.ledger(ledger_id).await?.size;
+        let nodes = tile
+            .nodes()
+            .filter(|_| tile.within(size))
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "tile {tile} (the tree has {size} entries; tiles are served once complete, partial ones up to the tree's edge)"
+                ))
+            })?;
+        let bytes = match tile.kind {
+            TileKind::Hashes { .. } => {
+                let hashes = self
+                    .store
+                    .node_range(ledger_id, tile.tree_level(), nodes.clone())
+                    .await?;
+                if hashes.len() as u64 != nodes.end - nodes.start {
+                    return Err(AppError::Internal(format!(
+                        "ledger {ledger_id}: tile {tile} is missing stored nodes"
+                    )));
+                }
+                hashes.concat()
+            }
+            TileKind::Entries => {
+                let rows = self.store.entries(ledger_id, nodes.start, nodes.end).await?;
+                if rows.len() as u64 != nodes.end - nodes.start {
+                    return Err(AppError::Internal(format!(
+                        "ledger {ledger_id}: entries of tile {tile} missing"
+                    )));
+                }
+                bundle(rows.iter().map(|r| r.leaf.as_slice())).map_err(|i| {
+                    AppError::Validation(vec![super::tokens::field(
+                        "",
+                        "entry_too_large_for_a_bundle",
+                        format!(
+                            "entry {} is longer than the {} bytes a tlog-tiles entry bundle can carry; read it from the ledger's entries",
+                            nodes.start + i as u64,
+                            crate::ledger::tiles::BUNDLE_ENTRY_BYTES_MAX
+                        ),
+                    )])
+                })?
+            }
+        };
+        Ok(TileBytes { bytes })
+    }
+}
+
+fn parse_tile(path: &str) -> AppResult<Tile> {
+    Tile::parse(path).map_err(|e| AppError::NotFound(e.to_string()))
 }

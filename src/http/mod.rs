@@ -46,6 +46,14 @@ pub struct AppState {
         license(name = "Apache-2.0")
     ),
     modifiers(&BearerAuth),
+    // The tile routes take the rest of the path (an index in three-digit groups); they are
+    // routed by `routes::tiles::router` and described here.
+    paths(
+        routes::tiles::bond_hashes,
+        routes::tiles::bond_entries,
+        routes::tiles::key_log_hashes,
+        routes::tiles::key_log_entries,
+    ),
     // Types that only query parameters name (parameters do not register their schemas).
     components(schemas(crate::domain::label::Status)),
     tags(

@@ -75,3 +75,4 @@ pub mod audit;
 pub mod entry;
 pub mod jws;
 pub mod keylog;
+pub mod tiles;

@@ -618,6 +618,21 @@ impl Store {
         Ok(out)
     }
 
+    /// The node hashes at `level` with indices in `range`, in index order (a tile: one range
+    /// scan of the primary key).
+    pub async fn node_range(
+        &self,
+        ledger_id: &str,
+        level: u8,
+        range: std::ops::Range<u64>,
+    ) -> StoreResult<Vec<Hash>> {
+        let rows: Vec<(Vec<u8>,)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT hash FROM tree_nodes WHERE ledger_id = $1 AND level = $2 AND idx >= $3 AND idx < $4 ORDER BY idx")
+            .bind(ledger_id).bind(i16::from(level)).bind(range.start as i64).bind(range.end as i64)
+            .fetch_all(p).await)?;
+        rows.into_iter().map(|(h,)| to_hash(h)).collect()
+    }
+
     pub async fn ledger(&self, ledger_id: &str) -> StoreResult<LedgerRow> {
         let row = on_pool!(self, p => sqlx::query(
             "SELECT id, origin, size, root, created_at FROM ledgers WHERE id = $1")

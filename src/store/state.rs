@@ -176,14 +176,22 @@ impl Batch<'_> {
     /// Every bond ledger on which a party has had a position, with its latest position: per
     /// ledger, one primary-key lookup.
     pub async fn positions_of(&mut self, party_id: &str) -> StoreResult<Vec<(String, PositionRow)>> {
-        let rows: Vec<PositionTuple> = on_tx!(&mut self.tx, c => sqlx::query_as(
-            "SELECT h.ledger_id, p.balance, p.held, p.frozen, p.frozen_all \
-             FROM ledger_holders h JOIN entry_parties p \
-               ON p.party_id = h.party_id AND p.ledger_id = h.ledger_id \
-              AND p.idx = (SELECT max(q.idx) FROM entry_parties q \
-                           WHERE q.party_id = h.party_id AND q.ledger_id = h.ledger_id) \
-             WHERE h.party_id = $1 ORDER BY h.ledger_id")
+        // One statement per ledger, each a descending primary-key lookup: a join lets SQLite
+        // scan every row of the party instead (measured: 20 ms at 1M entries).
+        let ledgers: Vec<(String,)> = on_tx!(&mut self.tx, c => sqlx::query_as(
+            "SELECT ledger_id FROM ledger_holders WHERE party_id = $1")
             .bind(party_id).fetch_all(c).await)?;
+        let mut rows: Vec<PositionTuple> = Vec::with_capacity(ledgers.len());
+        for (ledger_id,) in ledgers {
+            let row: Option<(i64, i64, i64, bool)> = on_tx!(&mut self.tx, c => sqlx::query_as(
+                "SELECT balance, held, frozen, frozen_all FROM entry_parties \
+                 WHERE party_id = $1 AND ledger_id = $2 ORDER BY idx DESC LIMIT 1")
+                .bind(party_id).bind(&ledger_id).fetch_optional(c).await)?;
+            let (balance, held, frozen, frozen_all) = row.ok_or_else(|| {
+                StoreError::Corrupt(format!("{party_id} holds on {ledger_id} without a position row"))
+            })?;
+            rows.push((ledger_id, balance, held, frozen, frozen_all));
+        }
         // In byte order on both backends (PostgreSQL's collation may differ).
         let mut out = rows.into_iter().map(position).collect::<StoreResult<Vec<_>>>()?;
         out.sort_by(|a, b| a.0.cmp(&b.0));

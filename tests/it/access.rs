@@ -159,6 +159,8 @@ const MATRIX: &[Endpoint] = &[
     endpoint("GET",    "/v1/keys/ledger/proofs/inclusion?index=0",      Subject::None,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/v1/keys/ledger/proofs/consistency?old_size=1", Subject::None,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/v1/keys/ledger/export",                        Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/keys/ledger/tile/{level}/{index}",          Subject::None,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/keys/ledger/tile/entries/{index}",          Subject::None,     Body::None,           EVERYONE_200),
     endpoint("POST",   "/v1/parties/{id}/keys/recoveries",              Subject::Investor, Body::Recovery,       [401, 201, 403, 403, 403, 403, 403]),
     endpoint("POST",   "/v1/keys/recoveries/{id}/approve",              Subject::Recovery, Body::Approval,       [401, 403, 403, 403, 403, 403, 409]),
     endpoint("POST",   "/v1/parties/{id}/api-keys",                     Subject::Investor, Body::None,           [401, 201, 403, 403, 403, 403, 403]),
@@ -172,6 +174,9 @@ const MATRIX: &[Endpoint] = &[
     endpoint("GET",    "/v1/bonds/{id}/ledger/proofs/consistency?old_size=1", Subject::Bond, Body::None,         EVERYONE_200),
     endpoint("GET",    "/v1/bonds/{id}/ledger/entries",                 Subject::Bond,     Body::None,           [401, 200, 200, 403, 403, 403, 200]),
     endpoint("GET",    "/v1/bonds/{id}/ledger/export",                  Subject::Bond,     Body::None,           [401, 200, 200, 403, 403, 403, 200]),
+    // Hash tiles are public, as proofs are; entry bundles are the entries.
+    endpoint("GET",    "/v1/bonds/{id}/ledger/tile/{level}/{index}",    Subject::Bond,     Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/bonds/{id}/ledger/tile/entries/{index}",    Subject::Bond,     Body::None,           [401, 200, 200, 403, 403, 403, 200]),
     endpoint("POST",   "/v1/bonds/{id}/operations",                     Subject::Bond,     Body::SignedPause,    [401, 403, 201, 403, 403, 403, 403]),
     endpoint("POST",   "/v1/bonds/{id}/operations/check",               Subject::Bond,     Body::DryRunTransfer, [401, 200, 200, 200, 200, 200, 200]),
     endpoint("GET",    "/v1/bonds/{id}/holders",                        Subject::Bond,     Body::None,           [401, 200, 200, 403, 403, 403, 200]),
@@ -447,7 +452,14 @@ async fn call(t: &TestApp, world: &World, endpoint: &Endpoint, caller: Caller) -
                 .api_key_id
         }
     };
-    let path = endpoint.path.replace("{id}", &id).replace("{period}", "1");
+    // Tiles: the first hash tile and the first entry bundle, partial of width 1 (every ledger
+    // has an entry).
+    let path = endpoint
+        .path
+        .replace("{id}", &id)
+        .replace("{period}", "1")
+        .replace("{level}", "0")
+        .replace("{index}", "000.p/1");
     let party = world.party(caller);
     let method = Method::from_bytes(endpoint.method.as_bytes()).unwrap();
     let reply = t

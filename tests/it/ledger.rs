@@ -258,3 +258,94 @@ on_both!(
         assert_eq!(entries["entries"][1]["time"], "2026-04-01T09:00:00.123456Z");
     }
 );
+
+on_both!(
+    a_bond_ledger_served_as_c2sp_tiles_verifies_against_its_checkpoint_from_tiles_alone,
+    |t: TestApp| async move {
+        // A ledger of 259 entries: one full level-0 tile and a partial one of width 3.
+        let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+        let bond = t.register(&issuer, green_spec()).await;
+        let a = t.party(Role::Investor, "Kansai Pension Fund").await;
+        let b = t.party(Role::Investor, "Naniwa Trust Bank").await;
+        created(&t.op(&issuer, &bond, json!({"type": "token.issue", "allocations": [{"investor": a.id, "quantity": "1000"}]})).await);
+        for n in 0..257 {
+            let (from, to) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
+            created(&t.op(from, &bond, json!({"type": "token.transfer", "to": to.id, "quantity": "1"})).await);
+        }
+        let prefix = format!("/v1/bonds/{bond}/ledger");
+
+        // What an outsider does: the checkpoint, then tiles only.
+        let checkpoint = t.get(&format!("{prefix}/checkpoint"), None).await.text();
+        let body: Vec<&str> = checkpoint.lines().collect();
+        let size: u64 = body[1].parse().unwrap();
+        assert_eq!(size, 259);
+        let root: Hash = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(body[2])
+                .unwrap()
+                .try_into()
+                .unwrap()
+        };
+        let tile = |path: String| {
+            let t = &t;
+            async move {
+                let reply = t.get(&path, None).await;
+                assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+                assert_eq!(reply.content_type(), "application/octet-stream");
+                assert_eq!(
+                    reply.headers["cache-control"],
+                    "public, max-age=604800, immutable"
+                );
+                reply
+                    .body
+                    .chunks(32)
+                    .map(|c| Hash::try_from(c).unwrap())
+                    .collect::<Vec<Hash>>()
+            }
+        };
+        let full = tile(format!("{prefix}/tile/0/000")).await;
+        let partial = tile(format!("{prefix}/tile/0/001.p/3")).await;
+        let upper = tile(format!("{prefix}/tile/1/000.p/1")).await;
+        assert_eq!((full.len(), partial.len(), upper.len()), (256, 3, 1));
+        // The level-1 tile holds the full level-0 tile's root, and the two make the root the
+        // service signed.
+        assert_eq!(merkle::root_of(&full), upper[0]);
+        assert_eq!(merkle::node_hash(&upper[0], &merkle::root_of(&partial)), root);
+
+        // The entries hash to the leaves (entry bundles: u16 length, then the entry).
+        for (path, leaves) in [("000", &full), ("001.p/3", &partial)] {
+            let reply = t
+                .get(&format!("{prefix}/tile/entries/{path}"), Some(&issuer.token))
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.text());
+            let entries = midori::ledger::tiles::unbundle(&reply.body).unwrap();
+            assert_eq!(entries.len(), leaves.len());
+            for (entry, leaf) in entries.iter().zip(leaves.iter()) {
+                assert_eq!(merkle::leaf_hash(entry), *leaf);
+            }
+        }
+
+        // Entries stay with whom may read them; tiles the tree does not hold yet, and paths not
+        // in the specification's form, are not found.
+        t.get(&format!("{prefix}/tile/entries/000"), None)
+            .await
+            .problem(401, "unauthenticated");
+        t.get(&format!("{prefix}/tile/entries/000"), Some(&a.token))
+            .await
+            .problem(403, "forbidden");
+        for path in ["0/001", "0/001.p/4", "1/000", "2/000.p/1", "0/0", "0/x000/000", "0/000.p/256", "64/000"] {
+            t.get(&format!("{prefix}/tile/{path}"), None)
+                .await
+                .problem(404, "not-found");
+        }
+        // The key log is a tiled log too.
+        let keys = t.get("/v1/keys/ledger/checkpoint", None).await.text();
+        let key_log_size: u64 = keys.lines().nth(1).unwrap().parse().unwrap();
+        let reply = t
+            .get(&format!("/v1/keys/ledger/tile/0/000.p/{key_log_size}"), None)
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.body.len() as u64, 32 * key_log_size);
+    }
+);

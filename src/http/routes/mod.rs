@@ -7,6 +7,7 @@ mod ledger;
 mod monitoring;
 mod parties;
 mod system;
+pub(crate) mod tiles;
 mod tokens;
 mod trials;
 
@@ -49,6 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(tokens::router())
         .merge(monitoring::router())
         .merge(trials::router())
+        .merge(tiles::router())
 }
 
 pub async fn fallback() -> ApiError {
