@@ -234,6 +234,56 @@ enum Reply {
 #[derive(Clone)]
 pub struct Engine {
     queue: mpsc::Sender<Job>,
+    heads: Heads,
+}
+
+/// How long a bond's head as this process last committed it answers reads without asking the
+/// database: another process writing the same database (which the engine learns of only at
+/// its next batch) is seen by reads at most this late.
+pub const HEAD_FRESH_MS: u64 = 1_000;
+
+/// A bond ledger's head as this process's engine last committed it: its size and its state
+/// document.
+#[derive(Clone, Debug)]
+pub struct Head {
+    pub size: u64,
+    pub doc: Arc<String>,
+    pub at: std::time::Instant,
+}
+
+/// Per bond ledger, the head the engine last committed (published by the writer after each
+/// commit, in commit order).
+#[derive(Clone, Default)]
+pub struct Heads(Arc<std::sync::RwLock<HashMap<String, Head>>>);
+
+impl Heads {
+    /// The ledger's head, if this process committed it within [`HEAD_FRESH_MS`].
+    pub fn fresh(&self, ledger_id: &str) -> Option<Head> {
+        let heads = self.0.read().ok()?;
+        heads
+            .get(ledger_id)
+            .filter(|h| h.at.elapsed() < std::time::Duration::from_millis(HEAD_FRESH_MS))
+            .cloned()
+    }
+
+    fn publish(&self, committed: &[(String, u64, Arc<String>)]) {
+        if committed.is_empty() {
+            return;
+        }
+        if let Ok(mut heads) = self.0.write() {
+            let at = std::time::Instant::now();
+            for (ledger, size, doc) in committed {
+                heads.insert(
+                    ledger.clone(),
+                    Head {
+                        size: *size,
+                        doc: doc.clone(),
+                        at,
+                    },
+                );
+            }
+        }
+    }
 }
 
 /// Everything the engine owns (on its own thread).
@@ -298,13 +348,14 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Engine {
         let (queue, jobs) = mpsc::channel(QUEUE_MAX);
+        let heads = Heads::default();
         let committer = Committer {
             store,
             signer,
             note_name,
             clock,
             cache: HashMap::new(),
-            writer: Writer::start(queue.downgrade()),
+            writer: Writer::start(queue.downgrade(), heads.clone()),
             party_times: HashMap::new(),
         };
         if let Err((task, e)) = on_own_thread("midori-engine", committer.run(jobs)) {
@@ -312,7 +363,12 @@ impl Engine {
             tracing::warn!(error = %e, "no engine thread; running on the shared runtime");
             tokio::spawn(task);
         }
-        Engine { queue }
+        Engine { queue, heads }
+    }
+
+    /// The bond heads this process committed (see [`Heads::fresh`]).
+    pub fn heads(&self) -> &Heads {
+        &self.heads
     }
 
     fn enqueue(&self, job: Job) -> AppResult<()> {
@@ -731,11 +787,11 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(requeue: mpsc::WeakSender<Job>) -> Writer {
+    fn start(requeue: mpsc::WeakSender<Job>, heads: Heads) -> Writer {
         let (queue, mut jobs) = mpsc::unbounded_channel::<WriteJob>();
         let task = async move {
             while let Some((store, prepared, writes, finished)) = jobs.recv().await {
-                let written = write_and_answer(store, prepared, writes, &requeue).await;
+                let written = write_and_answer(store, prepared, writes, &requeue, &heads).await;
                 let _ = finished.send(written);
             }
         };
@@ -768,12 +824,15 @@ async fn write_and_answer(
     prepared: Prepared,
     writes: BatchWrites,
     requeue: &mpsc::WeakSender<Job>,
+    heads: &Heads,
 ) -> bool {
     let started = std::time::Instant::now();
     let result = store.write_batch(&writes).await;
     let Prepared { jobs, answers, .. } = prepared;
     match result {
         Ok(()) => {
+            // Before any answer: whoever is told its write is done reads it.
+            heads.publish(&writes.heads);
             tracing::debug!(
                 jobs = jobs.len(),
                 total_us = started.elapsed().as_micros() as u64,
@@ -1695,6 +1754,11 @@ impl Committer {
                     write.state = Some(text.clone());
                     state.doc_text = text;
                 }
+                out.heads.push((
+                    ledger_id.clone(),
+                    state.size,
+                    Arc::new(state.doc_text.clone()),
+                ));
             }
             let root = merkle::root_from_frontier(&state.frontier);
             let cp = Checkpoint {

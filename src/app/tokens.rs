@@ -608,6 +608,17 @@ impl App {
         &self,
         bond: &BondRow,
     ) -> AppResult<(Arc<super::state::Loaded>, u64)> {
+        // The head this process committed a moment ago, with facts already loaded for its
+        // document: no database read at all.
+        if let Some(head) = self.engine().heads().fresh(&bond.ledger_id)
+            && let Some(loaded) = self.facts.lock().ok().and_then(|c| {
+                c.get(&bond.ledger_id)
+                    .filter(|(t, _)| *t == *head.doc)
+                    .map(|(_, l)| l.clone())
+            })
+        {
+            return Ok((loaded, head.size));
+        }
         let mut batch = self.store.read_plain().await?;
         let row = batch.bond_state(&bond.ledger_id).await;
         let row = match row {

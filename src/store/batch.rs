@@ -135,6 +135,9 @@ pub struct BatchWrites {
     pub ledgers: Vec<(String, LedgerWrite)>,
     pub projects: Vec<IssuerProjectRow>,
     pub nonces: Vec<(String, u64)>,
+    /// Bond ledgers' heads after the batch (size, state document), published to reads once it
+    /// committed; not written.
+    pub heads: Vec<(String, u64, std::sync::Arc<String>)>,
 }
 
 /// The ledger engine's access to the database: a writing transaction (inside
