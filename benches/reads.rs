@@ -64,6 +64,10 @@ fn main() {
             if std::env::var("MIDORI_BENCH_POSTGRES_URL").is_ok() {
                 backends.push("postgres".to_owned());
             }
+            // BENCH_ONLY=sqlite|postgres: one backend.
+            if let Ok(only) = std::env::var("BENCH_ONLY") {
+                backends.retain(|b| *b == only);
+            }
             for backend in &backends {
                 for n in &sizes {
                     let dir =

@@ -43,3 +43,7 @@ CREATE TABLE bond_states (
 
 -- A party's positions across bonds start from the bonds it holds.
 CREATE INDEX ledger_holders_by_party ON ledger_holders (party_id, ledger_id);
+
+-- "As of a time" starts from the latest checkpoint at or before it (one per batch, timed by
+-- the batch's last entry).
+CREATE INDEX checkpoints_by_time ON checkpoints (ledger_id, created_at);

@@ -157,20 +157,29 @@ impl Batch<'_> {
     }
 
     /// How many of the first `size` entries were appended at or before `time` (RFC 3339 UTC,
-    /// as stored): entry times never go backwards along a ledger, so a binary search over the
-    /// primary key finds it in O(log n) lookups.
+    /// as stored). Entry times never go backwards along a ledger, and each batch's checkpoint
+    /// is timed by its last entry: the latest checkpoint at or before `time` (an index lookup)
+    /// bounds it from below, and the entries after it — at most a batch, read in one range —
+    /// finish it.
     pub async fn size_at_time(&mut self, ledger_id: &str, size: u64, time: &str) -> StoreResult<u64> {
-        let (mut lo, mut hi) = (0u64, size);
-        // Invariant: entries [0, lo) are at or before `time`; [hi, size) after it.
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.entry_time(ledger_id, mid).await?.as_str() <= time {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+        let from: Option<(i64,)> = on_tx!(&mut self.tx, c => sqlx::query_as(
+            "SELECT size FROM checkpoints WHERE ledger_id = $1 AND created_at <= $2 AND size <= $3 \
+             ORDER BY created_at DESC, size DESC LIMIT 1")
+            .bind(ledger_id).bind(time).bind(size as i64).fetch_optional(c).await)?;
+        let mut at = from.map(|(s,)| unsigned(s, "size")).transpose()?.unwrap_or(0);
+        // Entries [0, at) are at or before `time`.
+        while at < size {
+            let end = size.min(at + 4_096);
+            let times: Vec<(String,)> = on_tx!(&mut self.tx, c => sqlx::query_as(
+                "SELECT created_at FROM entries WHERE ledger_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx")
+                .bind(ledger_id).bind(at as i64).bind(end as i64).fetch_all(c).await)?;
+            let before = times.iter().take_while(|(t,)| t.as_str() <= time).count() as u64;
+            at += before;
+            if before < times.len() as u64 || times.is_empty() {
+                break;
             }
         }
-        Ok(lo)
+        Ok(at)
     }
 
     /// Every bond ledger on which a party has had a position, with its latest position: per
