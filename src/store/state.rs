@@ -159,27 +159,29 @@ impl Batch<'_> {
     /// How many of the first `size` entries were appended at or before `time` (RFC 3339 UTC,
     /// as stored). Entry times never go backwards along a ledger, and each batch's checkpoint
     /// is timed by its last entry: the latest checkpoint at or before `time` (an index lookup)
-    /// bounds it from below, and the entries after it — at most a batch, read in one range —
-    /// finish it.
+    /// bounds it from below, the first checkpoint after `time` from above, and the entries
+    /// between the two — one batch at most — are counted in one range of the primary key.
     pub async fn size_at_time(&mut self, ledger_id: &str, size: u64, time: &str) -> StoreResult<u64> {
         let from: Option<(i64,)> = on_tx!(&mut self.tx, c => sqlx::query_as(
             "SELECT size FROM checkpoints WHERE ledger_id = $1 AND created_at <= $2 AND size <= $3 \
              ORDER BY created_at DESC, size DESC LIMIT 1")
             .bind(ledger_id).bind(time).bind(size as i64).fetch_optional(c).await)?;
-        let mut at = from.map(|(s,)| unsigned(s, "size")).transpose()?.unwrap_or(0);
-        // Entries [0, at) are at or before `time`.
-        while at < size {
-            let end = size.min(at + 4_096);
-            let times: Vec<(String,)> = on_tx!(&mut self.tx, c => sqlx::query_as(
-                "SELECT created_at FROM entries WHERE ledger_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx")
-                .bind(ledger_id).bind(at as i64).bind(end as i64).fetch_all(c).await)?;
-            let before = times.iter().take_while(|(t,)| t.as_str() <= time).count() as u64;
-            at += before;
-            if before < times.len() as u64 || times.is_empty() {
-                break;
-            }
-        }
-        Ok(at)
+        let at = from.map(|(s,)| unsigned(s, "size")).transpose()?.unwrap_or(0).min(size);
+        // The first checkpoint after `time` ends the batch that holds the answer.
+        let until: Option<(i64,)> = on_tx!(&mut self.tx, c => sqlx::query_as(
+            "SELECT size FROM checkpoints WHERE ledger_id = $1 AND created_at > $2 \
+             ORDER BY created_at, size LIMIT 1")
+            .bind(ledger_id).bind(time).fetch_optional(c).await)?;
+        let until = until
+            .map(|(s,)| unsigned(s, "size"))
+            .transpose()?
+            .unwrap_or(size)
+            .clamp(at, size);
+        // Entries [0, at) are at or before `time`, entries [until, size) after it.
+        let (within,): (i64,) = on_tx!(&mut self.tx, c => sqlx::query_as(
+            "SELECT count(*) FROM entries WHERE ledger_id = $1 AND idx >= $2 AND idx < $3 AND created_at <= $4")
+            .bind(ledger_id).bind(at as i64).bind(until as i64).bind(time).fetch_one(c).await)?;
+        Ok(at + unsigned(within, "count")?)
     }
 
     /// Every bond ledger on which a party has had a position, with its latest position: per
