@@ -258,13 +258,7 @@ impl Store {
     /// and apply the migrations.
     pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Store> {
         let (db, engine) = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            // Plans made for the parameters of each execution: a generic plan cached while a
-            // table was small (a sequential scan) is otherwise kept as it grows wherever
-            // nothing analyzes it (autovacuum off), and a primary-key look-up turns O(n)
-            // (measured: 1M-entry build at ~400 transfers/s, the operations look-up on every
-            // batch).
-            let connect = PgConnectOptions::from_str(url)?
-                .options([("plan_cache_mode", "force_custom_plan")]);
+            let connect = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
