@@ -117,7 +117,10 @@ async fn fresh_pg(admin: &str) -> String {
 
 async fn open(url: &str) -> Arc<App> {
     let options = StoreOptions {
-        max_connections: std::env::var("BENCH_POOL").ok().and_then(|v| v.parse().ok()).unwrap_or(16),
+        max_connections: std::env::var("BENCH_POOL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(16),
         ..StoreOptions::default()
     };
     let store = Store::connect(url, &options).await.unwrap();
@@ -212,7 +215,15 @@ async fn build(url: &str, n: usize, world: &str) {
     let bond = app.register_bond(&issuer, request).await.unwrap().bond.id;
     let mut investors = Vec::new();
     for i in 0..INVESTORS {
-        investors.push(party(&app, Role::Investor, &format!("Investor {i}"), &investor_key(i)).await);
+        investors.push(
+            party(
+                &app,
+                Role::Investor,
+                &format!("Investor {i}"),
+                &investor_key(i),
+            )
+            .await,
+        );
     }
     let allocations: Vec<Value> = investors
         .iter()
@@ -236,8 +247,13 @@ async fn build(url: &str, n: usize, world: &str) {
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..64 {
-        let (app, ids, callers, next, bond) =
-            (app.clone(), ids.clone(), callers.clone(), next.clone(), bond.clone());
+        let (app, ids, callers, next, bond) = (
+            app.clone(),
+            ids.clone(),
+            callers.clone(),
+            next.clone(),
+            bond.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             loop {
                 let k = next.fetch_add(1, Ordering::Relaxed);
@@ -249,7 +265,11 @@ async fn build(url: &str, n: usize, world: &str) {
                 let request: SignedRequest = serde_json::from_value(body).unwrap();
                 // A refusal (busy) is tried again: the ledger must reach its size.
                 let mut tries = 0;
-                while app.operate(&callers[from], &bond, request.clone()).await.is_err() {
+                while app
+                    .operate(&callers[from], &bond, request.clone())
+                    .await
+                    .is_err()
+                {
                     tries += 1;
                     assert!(tries < 100, "transfer {k} keeps failing");
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -260,7 +280,12 @@ async fn build(url: &str, n: usize, world: &str) {
     for t in tasks {
         t.await.unwrap();
     }
-    let size = app.store.ledger(&format!("bonds/{bond}")).await.unwrap().size;
+    let size = app
+        .store
+        .ledger(&format!("bonds/{bond}"))
+        .await
+        .unwrap()
+        .size;
     std::fs::write(
         world,
         serde_json::to_vec(&json!({
@@ -294,7 +319,12 @@ async fn serve(url: &str, world: &str) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i[0].as_str().unwrap().to_owned(), i[1].as_str().unwrap().to_owned()))
+        .map(|i| {
+            (
+                i[0].as_str().unwrap().to_owned(),
+                i[1].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let ids: Vec<String> = investors.iter().map(|(id, _)| id.clone()).collect();
     let rss_before = rss_kib("VmRSS:");
@@ -330,13 +360,41 @@ async fn serve(url: &str, world: &str) {
     let middle = size / 2;
     let reads: Vec<(&str, String, Option<String>)> = vec![
         ("label (anonymous)", format!("/v1/bonds/{bond}/label"), None),
-        ("coupons (anonymous)", format!("/v1/bonds/{bond}/coupons"), None),
-        ("holders now", format!("/v1/bonds/{bond}/holders"), Some(issuer_token.clone())),
-        ("holders as of the middle", format!("/v1/bonds/{bond}/holders?as_of_size={middle}"), Some(issuer_token.clone())),
-        ("entitlements, period 1", format!("/v1/bonds/{bond}/coupons/1/entitlements"), Some(issuer_token.clone())),
-        ("positions", format!("/v1/parties/{}/positions", ids[1]), Some(investors[1].1.clone())),
-        ("inclusion proof", format!("/v1/bonds/{bond}/ledger/proofs/inclusion?index={middle}"), Some(issuer_token.clone())),
-        ("consistency proof", format!("/v1/bonds/{bond}/ledger/proofs/consistency?old_size={middle}"), Some(issuer_token.clone())),
+        (
+            "coupons (anonymous)",
+            format!("/v1/bonds/{bond}/coupons"),
+            None,
+        ),
+        (
+            "holders now",
+            format!("/v1/bonds/{bond}/holders"),
+            Some(issuer_token.clone()),
+        ),
+        (
+            "holders as of the middle",
+            format!("/v1/bonds/{bond}/holders?as_of_size={middle}"),
+            Some(issuer_token.clone()),
+        ),
+        (
+            "entitlements, period 1",
+            format!("/v1/bonds/{bond}/coupons/1/entitlements"),
+            Some(issuer_token.clone()),
+        ),
+        (
+            "positions",
+            format!("/v1/parties/{}/positions", ids[1]),
+            Some(investors[1].1.clone()),
+        ),
+        (
+            "inclusion proof",
+            format!("/v1/bonds/{bond}/ledger/proofs/inclusion?index={middle}"),
+            Some(issuer_token.clone()),
+        ),
+        (
+            "consistency proof",
+            format!("/v1/bonds/{bond}/ledger/proofs/consistency?old_size={middle}"),
+            Some(issuer_token.clone()),
+        ),
     ];
     let reads_started = Instant::now();
     let mut worst_p99 = Duration::ZERO;
@@ -357,7 +415,8 @@ async fn serve(url: &str, world: &str) {
         .await
         .unwrap();
         latencies.sort();
-        let p = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+        let p =
+            |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
         worst_p99 = worst_p99.max(p(0.99));
         println!(
             "  {name:<26} p50 {:>6.2} ms  p99 {:>6.2} ms",
@@ -392,7 +451,13 @@ async fn serve(url: &str, world: &str) {
     let mut loaded = Vec::new();
     for _ in 0..ROUNDS {
         alone.push(write_rate(addr, &bond, tokens.clone(), batch(WRITES), 0).0);
-        loaded.push(write_rate(addr, &bond, tokens.clone(), batch(WRITES), READERS));
+        loaded.push(write_rate(
+            addr,
+            &bond,
+            tokens.clone(),
+            batch(WRITES),
+            READERS,
+        ));
     }
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -404,12 +469,21 @@ async fn serve(url: &str, world: &str) {
         "transfers, {WRITERS} writers (median of {ROUNDS} rounds): {alone_rate:.0}/s alone, {loaded_rate:.0}/s with {READERS} label readers ({:.0}%); rounds alone {:?}, with readers {:?}",
         100.0 * loaded_rate / alone_rate,
         alone.iter().map(|r| r.round() as u64).collect::<Vec<_>>(),
-        loaded.iter().map(|l| l.0.round() as u64).collect::<Vec<_>>(),
+        loaded
+            .iter()
+            .map(|l| l.0.round() as u64)
+            .collect::<Vec<_>>(),
     );
     println!(
         "  label reads meanwhile: {} answered, worst p99 {:.2} ms",
         loaded.iter().map(|l| l.1).sum::<usize>(),
-        loaded.iter().map(|l| l.2).max().unwrap_or_default().as_secs_f64() * 1e3
+        loaded
+            .iter()
+            .map(|l| l.2)
+            .max()
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1e3
     );
     println!("RSS peak {} MiB", rss_kib("VmHWM:") / 1024);
 }
@@ -504,7 +578,13 @@ impl Conn {
         }
     }
 
-    fn exchange(&mut self, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+    fn exchange(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
         let auth = token
             .map(|t| format!("authorization: Bearer {t}\r\n"))
             .unwrap_or_default();

@@ -1687,7 +1687,9 @@ impl Committer {
             {
                 let fx = super::state::effects(book, &involved, &without, totals_before)?;
                 positions = fx.positions;
-                write.holders.extend(fx.holders.into_iter().map(|p| (p, index)));
+                write
+                    .holders
+                    .extend(fx.holders.into_iter().map(|p| (p, index)));
                 if let Some(t) = fx.totals {
                     write.totals.push((index, t));
                 }

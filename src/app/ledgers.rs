@@ -332,7 +332,10 @@ impl App {
                 hashes.concat()
             }
             TileKind::Entries => {
-                let rows = self.store.entries(ledger_id, nodes.start, nodes.end).await?;
+                let rows = self
+                    .store
+                    .entries(ledger_id, nodes.start, nodes.end)
+                    .await?;
                 if rows.len() as u64 != nodes.end - nodes.start {
                     return Err(AppError::Internal(format!(
                         "ledger {ledger_id}: entries of tile {tile} missing"

@@ -9,8 +9,8 @@ pub mod keyfile;
 mod keylog;
 mod ledgers;
 mod monitoring;
-pub mod state;
 mod parties;
+pub mod state;
 mod tokens;
 mod trials;
 

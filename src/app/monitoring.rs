@@ -14,8 +14,7 @@ use time::{Date, OffsetDateTime, Time};
 use utoipa::ToSchema;
 
 use super::engine::{
-    Accepted, Action, Append, BondReplay, label_scheme_of, monitor_terms,
-    rules_date,
+    Accepted, Action, Append, BondReplay, label_scheme_of, monitor_terms, rules_date,
 };
 use super::parties::require_role;
 use super::tokens::field;

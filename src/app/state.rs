@@ -45,7 +45,8 @@ impl BondDoc {
     }
 
     fn parse(text: &str) -> AppResult<BondDoc> {
-        serde_json::from_str(text).map_err(|e| AppError::Internal(format!("stored bond state: {e}")))
+        serde_json::from_str(text)
+            .map_err(|e| AppError::Internal(format!("stored bond state: {e}")))
     }
 }
 
@@ -305,7 +306,8 @@ pub async fn recompute(
             let fx = effects(&replay.book, &parties, &without, before)?;
             out.positions
                 .extend(fx.positions.into_iter().map(|(p, r)| (p, index, r)));
-            out.holders.extend(fx.holders.into_iter().map(|p| (p, index)));
+            out.holders
+                .extend(fx.holders.into_iter().map(|p| (p, index)));
             if let Some(t) = fx.totals {
                 out.totals.push((index, t));
             }
@@ -379,7 +381,13 @@ pub async fn check(
                 .zip(&expected_positions)
                 .find(|(a, b)| a != b)
                 .map(|(a, _)| format!("{} at {}", a.0, a.1))
-                .unwrap_or_else(|| format!("{} rows, {} replayed", positions.len(), expected_positions.len()));
+                .unwrap_or_else(|| {
+                    format!(
+                        "{} rows, {} replayed",
+                        positions.len(),
+                        expected_positions.len()
+                    )
+                });
             return Ok(Err(format!("positions differ from the replay ({first})")));
         }
         if holders != expected_holders {

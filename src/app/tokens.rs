@@ -10,8 +10,8 @@ use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
 use super::engine::{Accepted, Action, Append, Verdict, book_terms, rules_date};
-use super::state::position_of;
 use super::parties::{check_id, require_role};
+use super::state::position_of;
 use super::{App, AppError, AppResult, Caller};
 use crate::domain::bond::{BondSpec, BondTerms};
 use crate::domain::book::{Op, Position};
@@ -635,11 +635,11 @@ impl App {
                 bond.id
             )));
         };
-        let cached = self
-            .facts
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&bond.ledger_id).filter(|(t, _)| *t == text).map(|(_, l)| l.clone()));
+        let cached = self.facts.lock().ok().and_then(|c| {
+            c.get(&bond.ledger_id)
+                .filter(|(t, _)| *t == text)
+                .map(|(_, l)| l.clone())
+        });
         if let Some(loaded) = cached {
             batch.finish().await;
             return Ok((loaded, row.size));

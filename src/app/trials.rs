@@ -461,8 +461,13 @@ impl App {
                     Ok(_) => {
                         detail.push_str("; token invariants hold");
                         let bond = self.store.bond(&id).await?;
-                        match super::state::check(&self.store, &ledger_id, &bond.issuer_id, &bond.spec)
-                            .await?
+                        match super::state::check(
+                            &self.store,
+                            &ledger_id,
+                            &bond.issuer_id,
+                            &bond.spec,
+                        )
+                        .await?
                         {
                             Ok(()) => {
                                 detail.push_str("; the state served matches the replay");

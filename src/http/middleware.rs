@@ -44,7 +44,10 @@ pub async fn shed_and_time_out(
         metrics::counter!("midori_http_shed_total").increment(1);
         return ApiError::App(crate::app::AppError::Busy).into_response();
     };
-    let safe = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let safe = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
     let served = async move {
         if safe {
             super::priority::as_read(next.run(request)).await

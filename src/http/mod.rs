@@ -6,8 +6,8 @@
 pub mod auth;
 mod csv;
 pub mod limits;
-pub mod priority;
 mod middleware;
+pub mod priority;
 pub mod problem;
 mod routes;
 

@@ -72,12 +72,15 @@ impl Tile {
             let digits = if last {
                 *part
             } else {
-                part.strip_prefix('x').ok_or_else(|| bad("every index group but the last begins with x"))?
+                part.strip_prefix('x')
+                    .ok_or_else(|| bad("every index group but the last begins with x"))?
             };
             if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad("index groups are three digits"));
             }
-            let group: u64 = digits.parse().map_err(|_| bad("index groups are three digits"))?;
+            let group: u64 = digits
+                .parse()
+                .map_err(|_| bad("index groups are three digits"))?;
             index = index
                 .checked_mul(1_000)
                 .and_then(|n| n.checked_add(group))
@@ -213,9 +216,25 @@ mod tests {
     #[test]
     fn only_canonical_paths_parse() {
         for path in [
-            "", "0", "0/", "00/000", "64/000", "0/0", "0/0000", "0/x000", "0/001/000",
-            "0/x001/x000", "0/000.p/0", "0/000.p/256", "0/000.p/08", "0/000.p/", "0/00a",
-            "data/000", "0/x001/000/", "-1/000", "0/x01/000",
+            "",
+            "0",
+            "0/",
+            "00/000",
+            "64/000",
+            "0/0",
+            "0/0000",
+            "0/x000",
+            "0/001/000",
+            "0/x001/x000",
+            "0/000.p/0",
+            "0/000.p/256",
+            "0/000.p/08",
+            "0/000.p/",
+            "0/00a",
+            "data/000",
+            "0/x001/000/",
+            "-1/000",
+            "0/x01/000",
         ] {
             assert!(Tile::parse(path).is_err(), "{path:?} parsed");
         }

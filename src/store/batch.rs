@@ -287,7 +287,14 @@ async fn write_sqlite(
             leaf_hashes.extend_from_slice(&e.leaf_hash);
         }
         let parties = entry_parties(write);
-        type PartyRow<'r> = (&'r str, i64, Option<i64>, Option<i64>, Option<i64>, Option<bool>);
+        type PartyRow<'r> = (
+            &'r str,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<bool>,
+        );
         let parties: Vec<PartyRow> = parties
             .iter()
             .map(|(p, i, pos)| {
@@ -501,11 +508,7 @@ fn entry_parties(write: &LedgerWrite) -> Vec<(&str, u64, Option<PositionRow>)> {
             ps.sort_unstable();
             ps.dedup();
             ps.into_iter().map(move |p| {
-                let position = e
-                    .positions
-                    .iter()
-                    .find(|(q, _)| q == p)
-                    .map(|(_, x)| *x);
+                let position = e.positions.iter().find(|(q, _)| q == p).map(|(_, x)| *x);
                 (p, e.index, position)
             })
         })

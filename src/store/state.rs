@@ -46,7 +46,9 @@ fn unsigned(v: i64, what: &str) -> StoreResult<u64> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}")))
 }
 
-fn position((party, balance, held, frozen, frozen_all): PositionTuple) -> StoreResult<(String, PositionRow)> {
+fn position(
+    (party, balance, held, frozen, frozen_all): PositionTuple,
+) -> StoreResult<(String, PositionRow)> {
     Ok((
         party,
         PositionRow {
@@ -58,7 +60,9 @@ fn position((party, balance, held, frozen, frozen_all): PositionTuple) -> StoreR
     ))
 }
 
-fn totals((issued, redeemed, issuance_closed, paused, fully_redeemed): TotalsTuple) -> StoreResult<TotalsRow> {
+fn totals(
+    (issued, redeemed, issuance_closed, paused, fully_redeemed): TotalsTuple,
+) -> StoreResult<TotalsRow> {
     Ok(TotalsRow {
         issued: unsigned(issued, "issued")?,
         redeemed: unsigned(redeemed, "redeemed")?,
@@ -104,7 +108,10 @@ impl Batch<'_> {
         let rows: Vec<PositionTuple> = on_tx!(&mut self.tx, c => sqlx::query_as(REGISTER_SQL)
             .bind(ledger_id).bind(size as i64).fetch_all(c).await)?;
         // In byte order on both backends (PostgreSQL's collation may differ).
-        let mut out = rows.into_iter().map(position).collect::<StoreResult<Vec<_>>>()?;
+        let mut out = rows
+            .into_iter()
+            .map(position)
+            .collect::<StoreResult<Vec<_>>>()?;
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
@@ -117,15 +124,19 @@ impl Batch<'_> {
     }
 
     /// The entries at these indices, in index order (one round trip).
-    pub async fn entries_at(&mut self, ledger_id: &str, indices: &[u64]) -> StoreResult<Vec<EntryRow>> {
+    pub async fn entries_at(
+        &mut self,
+        ledger_id: &str,
+        indices: &[u64],
+    ) -> StoreResult<Vec<EntryRow>> {
         if indices.is_empty() {
             return Ok(Vec::new());
         }
         let list: Vec<i64> = indices.iter().map(|i| *i as i64).collect();
         let rows = match self.tx.conn() {
             Conn::Sqlite(c) => {
-                let json = serde_json::to_string(&list)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let json =
+                    serde_json::to_string(&list).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 sqlx::query(
                     "SELECT idx, kind, leaf, leaf_hash, created_at FROM entries \
                      WHERE ledger_id = $1 AND idx IN (SELECT value FROM json_each($2)) ORDER BY idx")
@@ -134,9 +145,15 @@ impl Batch<'_> {
             }
             Conn::Postgres(c) => sqlx::query(
                 "SELECT idx, kind, leaf, leaf_hash, created_at FROM entries \
-                 WHERE ledger_id = $1 AND idx = ANY($2) ORDER BY idx")
-                .bind(ledger_id).bind(list).fetch_all(c).await?
-                .iter().map(EntryRow::from_row).collect::<StoreResult<Vec<_>>>()?,
+                 WHERE ledger_id = $1 AND idx = ANY($2) ORDER BY idx",
+            )
+            .bind(ledger_id)
+            .bind(list)
+            .fetch_all(c)
+            .await?
+            .iter()
+            .map(EntryRow::from_row)
+            .collect::<StoreResult<Vec<_>>>()?,
         };
         if rows.len() != indices.len() {
             return Err(StoreError::Corrupt(format!(
@@ -161,12 +178,21 @@ impl Batch<'_> {
     /// is timed by its last entry: the latest checkpoint at or before `time` (an index lookup)
     /// bounds it from below, the first checkpoint after `time` from above, and the entries
     /// between the two — one batch at most — are counted in one range of the primary key.
-    pub async fn size_at_time(&mut self, ledger_id: &str, size: u64, time: &str) -> StoreResult<u64> {
+    pub async fn size_at_time(
+        &mut self,
+        ledger_id: &str,
+        size: u64,
+        time: &str,
+    ) -> StoreResult<u64> {
         let from: Option<(i64,)> = on_tx!(&mut self.tx, c => sqlx::query_as(
             "SELECT size FROM checkpoints WHERE ledger_id = $1 AND created_at <= $2 AND size <= $3 \
              ORDER BY created_at DESC, size DESC LIMIT 1")
             .bind(ledger_id).bind(time).bind(size as i64).fetch_optional(c).await)?;
-        let at = from.map(|(s,)| unsigned(s, "size")).transpose()?.unwrap_or(0).min(size);
+        let at = from
+            .map(|(s,)| unsigned(s, "size"))
+            .transpose()?
+            .unwrap_or(0)
+            .min(size);
         // The first checkpoint after `time` ends the batch that holds the answer.
         let until: Option<(i64,)> = on_tx!(&mut self.tx, c => sqlx::query_as(
             "SELECT size FROM checkpoints WHERE ledger_id = $1 AND created_at > $2 \
@@ -186,7 +212,10 @@ impl Batch<'_> {
 
     /// Every bond ledger on which a party has had a position, with its latest position: per
     /// ledger, one primary-key lookup.
-    pub async fn positions_of(&mut self, party_id: &str) -> StoreResult<Vec<(String, PositionRow)>> {
+    pub async fn positions_of(
+        &mut self,
+        party_id: &str,
+    ) -> StoreResult<Vec<(String, PositionRow)>> {
         // One statement per ledger, each a descending primary-key lookup: a join lets SQLite
         // scan every row of the party instead (measured: 20 ms at 1M entries).
         let ledgers: Vec<(String,)> = on_tx!(&mut self.tx, c => sqlx::query_as(
@@ -199,12 +228,17 @@ impl Batch<'_> {
                  WHERE party_id = $1 AND ledger_id = $2 ORDER BY idx DESC LIMIT 1")
                 .bind(party_id).bind(&ledger_id).fetch_optional(c).await)?;
             let (balance, held, frozen, frozen_all) = row.ok_or_else(|| {
-                StoreError::Corrupt(format!("{party_id} holds on {ledger_id} without a position row"))
+                StoreError::Corrupt(format!(
+                    "{party_id} holds on {ledger_id} without a position row"
+                ))
             })?;
             rows.push((ledger_id, balance, held, frozen, frozen_all));
         }
         // In byte order on both backends (PostgreSQL's collation may differ).
-        let mut out = rows.into_iter().map(position).collect::<StoreResult<Vec<_>>>()?;
+        let mut out = rows
+            .into_iter()
+            .map(position)
+            .collect::<StoreResult<Vec<_>>>()?;
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
@@ -252,23 +286,42 @@ impl Batch<'_> {
 
     /// Write the maintained state of the ledgers of a batch (positions travel with the
     /// `entry_parties` rows): new holders, changed totals, and changed state documents.
-    pub(super) async fn write_state(&mut self, ledgers: &[(String, super::LedgerWrite)]) -> StoreResult<()> {
+    pub(super) async fn write_state(
+        &mut self,
+        ledgers: &[(String, super::LedgerWrite)],
+    ) -> StoreResult<()> {
         for (ledger_id, w) in ledgers {
             if !w.holders.is_empty() {
                 let parties: Vec<&str> = w.holders.iter().map(|(p, _)| p.as_str()).collect();
                 let firsts: Vec<i64> = w.holders.iter().map(|(_, i)| *i as i64).collect();
                 match self.tx.conn() {
                     Conn::Sqlite(c) => {
-                        let rows: Vec<(&str, i64)> = parties.iter().copied().zip(firsts.iter().copied()).collect();
-                        let json = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                        sqlx::query("INSERT INTO ledger_holders (ledger_id, party_id, first_idx) \
-                                     SELECT $1, value->>0, value->>1 FROM json_each($2)")
-                            .bind(ledger_id).bind(json).execute(c).await?;
+                        let rows: Vec<(&str, i64)> = parties
+                            .iter()
+                            .copied()
+                            .zip(firsts.iter().copied())
+                            .collect();
+                        let json = serde_json::to_string(&rows)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        sqlx::query(
+                            "INSERT INTO ledger_holders (ledger_id, party_id, first_idx) \
+                                     SELECT $1, value->>0, value->>1 FROM json_each($2)",
+                        )
+                        .bind(ledger_id)
+                        .bind(json)
+                        .execute(c)
+                        .await?;
                     }
                     Conn::Postgres(c) => {
-                        sqlx::query("INSERT INTO ledger_holders (ledger_id, party_id, first_idx) \
-                                     SELECT $1, * FROM unnest($2::text[], $3::bigint[])")
-                            .bind(ledger_id).bind(parties).bind(firsts).execute(c).await?;
+                        sqlx::query(
+                            "INSERT INTO ledger_holders (ledger_id, party_id, first_idx) \
+                                     SELECT $1, * FROM unnest($2::text[], $3::bigint[])",
+                        )
+                        .bind(ledger_id)
+                        .bind(parties)
+                        .bind(firsts)
+                        .execute(c)
+                        .await?;
                     }
                 }
             }

@@ -270,7 +270,14 @@ on_both!(
         created(&t.op(&issuer, &bond, json!({"type": "token.issue", "allocations": [{"investor": a.id, "quantity": "1000"}]})).await);
         for n in 0..257 {
             let (from, to) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
-            created(&t.op(from, &bond, json!({"type": "token.transfer", "to": to.id, "quantity": "1"})).await);
+            created(
+                &t.op(
+                    from,
+                    &bond,
+                    json!({"type": "token.transfer", "to": to.id, "quantity": "1"}),
+                )
+                .await,
+            );
         }
         let prefix = format!("/v1/bonds/{bond}/ledger");
 
@@ -311,12 +318,18 @@ on_both!(
         // The level-1 tile holds the full level-0 tile's root, and the two make the root the
         // service signed.
         assert_eq!(merkle::root_of(&full), upper[0]);
-        assert_eq!(merkle::node_hash(&upper[0], &merkle::root_of(&partial)), root);
+        assert_eq!(
+            merkle::node_hash(&upper[0], &merkle::root_of(&partial)),
+            root
+        );
 
         // The entries hash to the leaves (entry bundles: u16 length, then the entry).
         for (path, leaves) in [("000", &full), ("001.p/3", &partial)] {
             let reply = t
-                .get(&format!("{prefix}/tile/entries/{path}"), Some(&issuer.token))
+                .get(
+                    &format!("{prefix}/tile/entries/{path}"),
+                    Some(&issuer.token),
+                )
                 .await;
             assert_eq!(reply.status, 200, "{}", reply.text());
             let entries = midori::ledger::tiles::unbundle(&reply.body).unwrap();
@@ -334,7 +347,16 @@ on_both!(
         t.get(&format!("{prefix}/tile/entries/000"), Some(&a.token))
             .await
             .problem(403, "forbidden");
-        for path in ["0/001", "0/001.p/4", "1/000", "2/000.p/1", "0/0", "0/x000/000", "0/000.p/256", "64/000"] {
+        for path in [
+            "0/001",
+            "0/001.p/4",
+            "1/000",
+            "2/000.p/1",
+            "0/0",
+            "0/x000/000",
+            "0/000.p/256",
+            "64/000",
+        ] {
             t.get(&format!("{prefix}/tile/{path}"), None)
                 .await
                 .problem(404, "not-found");
@@ -343,7 +365,10 @@ on_both!(
         let keys = t.get("/v1/keys/ledger/checkpoint", None).await.text();
         let key_log_size: u64 = keys.lines().nth(1).unwrap().parse().unwrap();
         let reply = t
-            .get(&format!("/v1/keys/ledger/tile/0/000.p/{key_log_size}"), None)
+            .get(
+                &format!("/v1/keys/ledger/tile/0/000.p/{key_log_size}"),
+                None,
+            )
             .await;
         assert_eq!(reply.status, 200, "{}", reply.text());
         assert_eq!(reply.body.len() as u64, 32 * key_log_size);

@@ -1299,22 +1299,38 @@ async fn expensive_reads_have_a_limit_of_their_own_and_do_not_take_cheap_reads_o
 
     // Act and assert: an export and an audit are refused at once, with Retry-After…
     for reply in [
-        t.get(&format!("/v1/bonds/{bond}/ledger/export"), Some(&issuer.token)).await,
+        t.get(
+            &format!("/v1/bonds/{bond}/ledger/export"),
+            Some(&issuer.token),
+        )
+        .await,
         t.get("/v1/audit/ledgers", Some(&regulator.token)).await,
     ] {
         reply.problem(503, "overloaded");
         assert!(reply.headers.contains_key("retry-after"));
     }
     // …while cheap reads and writes are served.
-    assert_eq!(t.get(&format!("/v1/bonds/{bond}/label"), None).await.status, 200);
+    assert_eq!(
+        t.get(&format!("/v1/bonds/{bond}/label"), None).await.status,
+        200
+    );
     let a = t.party(Role::Investor, "Kansai Pension Fund").await;
     created(
-        &t.op(&issuer, &bond, json!({"type": "token.issue", "allocations": [{"investor": a.id, "quantity": "10"}]}))
-            .await,
+        &t.op(
+            &issuer,
+            &bond,
+            json!({"type": "token.issue", "allocations": [{"investor": a.id, "quantity": "10"}]}),
+        )
+        .await,
     );
     // Once a permit is back, exports are served again.
     drop(held);
-    let export = t.get(&format!("/v1/bonds/{bond}/ledger/export"), Some(&issuer.token)).await;
+    let export = t
+        .get(
+            &format!("/v1/bonds/{bond}/ledger/export"),
+            Some(&issuer.token),
+        )
+        .await;
     assert_eq!(export.status, 200);
     assert_eq!(export.text().lines().count(), 2);
 }

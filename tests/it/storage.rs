@@ -364,9 +364,18 @@ mod a_bond_ledger_without_maintained_state_is_rebuilt_from_its_entries_at_start 
     async fn reads(t: &TestApp, issuer: &Party, a: &Party, bond: &str) -> Vec<Value> {
         let mut out = Vec::new();
         for (path, token) in [
-            (format!("/v1/bonds/{bond}/holders"), Some(issuer.token.as_str())),
-            (format!("/v1/bonds/{bond}/holders?as_of_size=3"), Some(issuer.token.as_str())),
-            (format!("/v1/parties/{}/positions", a.id), Some(a.token.as_str())),
+            (
+                format!("/v1/bonds/{bond}/holders"),
+                Some(issuer.token.as_str()),
+            ),
+            (
+                format!("/v1/bonds/{bond}/holders?as_of_size=3"),
+                Some(issuer.token.as_str()),
+            ),
+            (
+                format!("/v1/parties/{}/positions", a.id),
+                Some(a.token.as_str()),
+            ),
             (format!("/v1/bonds/{bond}/coupons"), None),
             (format!("/v1/bonds/{bond}/allocation"), None),
             (format!("/v1/bonds/{bond}/projects"), None),
@@ -388,9 +397,23 @@ mod a_bond_ledger_without_maintained_state_is_rebuilt_from_its_entries_at_start 
         let bond = t.register(&issuer, green_spec()).await;
         let a = t.party(Role::Investor, "Kansai Pension Fund").await;
         let b = t.party(Role::Investor, "Naniwa Trust Bank").await;
-        created(&t.op(&issuer, &bond, json!({"type": "token.issue", "allocations": [
-            {"investor": a.id, "quantity": "6000"}, {"investor": b.id, "quantity": "3000"}]})).await);
-        created(&t.op(&a, &bond, json!({"type": "token.transfer", "to": b.id, "quantity": "100"})).await);
+        created(
+            &t.op(
+                &issuer,
+                &bond,
+                json!({"type": "token.issue", "allocations": [
+            {"investor": a.id, "quantity": "6000"}, {"investor": b.id, "quantity": "3000"}]}),
+            )
+            .await,
+        );
+        created(
+            &t.op(
+                &a,
+                &bond,
+                json!({"type": "token.transfer", "to": b.id, "quantity": "100"}),
+            )
+            .await,
+        );
         created(&t.op(&issuer, &bond, json!({"type": "token.freeze", "holder": a.id, "quantity": "50", "reason": "court order"})).await);
         let before = reads(&t, &issuer, &a, &bond).await;
 
@@ -408,13 +431,20 @@ mod a_bond_ledger_without_maintained_state_is_rebuilt_from_its_entries_at_start 
         let u = t.second_process().await;
         assert_eq!(reads(&u, &issuer, &a, &bond).await, before);
         let reply = u
-            .op(&b, &bond, json!({"type": "token.transfer", "to": a.id, "quantity": "1"}))
+            .op(
+                &b,
+                &bond,
+                json!({"type": "token.transfer", "to": a.id, "quantity": "1"}),
+            )
             .await;
         assert_eq!(created(&reply)["entry_index"], "4");
         let balances = u.balances(&issuer, &bond).await;
         assert_eq!((balances[&a.id], balances[&b.id]), (5_901, 3_099));
         let regulator = u.party(Role::Regulator, "FSA Kinki").await;
-        let audit = u.get("/v1/audit/ledgers", Some(&regulator.token)).await.json();
+        let audit = u
+            .get("/v1/audit/ledgers", Some(&regulator.token))
+            .await
+            .json();
         let line = audit
             .as_array()
             .unwrap()

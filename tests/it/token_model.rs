@@ -874,7 +874,10 @@ async fn run(first: TestApp, approval_required: bool) {
     );
     // The regulator's audit replays the ledger and finds the state served equal to it.
     let regulator = t.party(Role::Regulator, "FSA Kinki").await;
-    let audit = t.get("/v1/audit/ledgers", Some(&regulator.token)).await.json();
+    let audit = t
+        .get("/v1/audit/ledgers", Some(&regulator.token))
+        .await
+        .json();
     let line = audit
         .as_array()
         .unwrap()

@@ -668,28 +668,44 @@ on_both!(
         t.set_time(datetime!(2026-07-01 00:00:20 UTC));
         created(&t.op(&b, &bond, transfer(&c, 50)).await); // entry 3
         let (t, issuer, bond, c) = (&t, &issuer, &bond, &c);
-        let as_of = |time: &'static str| {
-            async move {
-                let reply = t
-                    .get(&format!("/v1/bonds/{bond}/holders?as_of_time={time}"), Some(&issuer.token))
-                    .await;
-                assert_eq!(reply.status, 200, "{}", reply.text());
-                let body = reply.json();
-                let c_balance = body["holders"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|h| h["holder"] == c.id.as_str())
-                    .map(|h| h["balance"].as_str().unwrap().to_owned());
-                (body["as_of_size"].as_str().unwrap().to_owned(), c_balance)
-            }
+        let as_of = |time: &'static str| async move {
+            let reply = t
+                .get(
+                    &format!("/v1/bonds/{bond}/holders?as_of_time={time}"),
+                    Some(&issuer.token),
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.text());
+            let body = reply.json();
+            let c_balance = body["holders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|h| h["holder"] == c.id.as_str())
+                .map(|h| h["balance"].as_str().unwrap().to_owned());
+            (body["as_of_size"].as_str().unwrap().to_owned(), c_balance)
         };
         // An entry's own instant includes it; a microsecond before does not.
-        assert_eq!(as_of("2026-07-01T00:00:10Z").await, ("3".into(), Some("100".into())));
-        assert_eq!(as_of("2026-07-01T00:00:09.999999Z").await, ("2".into(), None));
-        assert_eq!(as_of("2026-07-01T09:00:15%2B09:00").await, ("3".into(), Some("100".into())));
-        assert_eq!(as_of("2026-07-01T00:00:20Z").await, ("4".into(), Some("150".into())));
-        assert_eq!(as_of("2030-01-01T00:00:00Z").await, ("4".into(), Some("150".into())));
+        assert_eq!(
+            as_of("2026-07-01T00:00:10Z").await,
+            ("3".into(), Some("100".into()))
+        );
+        assert_eq!(
+            as_of("2026-07-01T00:00:09.999999Z").await,
+            ("2".into(), None)
+        );
+        assert_eq!(
+            as_of("2026-07-01T09:00:15%2B09:00").await,
+            ("3".into(), Some("100".into()))
+        );
+        assert_eq!(
+            as_of("2026-07-01T00:00:20Z").await,
+            ("4".into(), Some("150".into()))
+        );
+        assert_eq!(
+            as_of("2030-01-01T00:00:00Z").await,
+            ("4".into(), Some("150".into()))
+        );
         assert_eq!(as_of("2020-01-01T00:00:00Z").await.0, "0");
     }
 );

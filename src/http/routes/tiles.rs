@@ -17,9 +17,18 @@ use crate::http::problem::{ApiResult, Path, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .route("/v1/bonds/{id}/ledger/tile/entries/{*index}", get(bond_entries))
-        .route("/v1/bonds/{id}/ledger/tile/{level}/{*index}", get(bond_hashes))
-        .route("/v1/keys/ledger/tile/entries/{*index}", get(key_log_entries))
+        .route(
+            "/v1/bonds/{id}/ledger/tile/entries/{*index}",
+            get(bond_entries),
+        )
+        .route(
+            "/v1/bonds/{id}/ledger/tile/{level}/{*index}",
+            get(bond_hashes),
+        )
+        .route(
+            "/v1/keys/ledger/tile/entries/{*index}",
+            get(key_log_entries),
+        )
         .route("/v1/keys/ledger/tile/{level}/{*index}", get(key_log_hashes))
 }
 
@@ -86,7 +95,9 @@ pub(crate) async fn key_log_hashes(
     State(state): State<AppState>,
     Path((level, index)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    Ok(tile(state.app.key_log_tile(&format!("{level}/{index}")).await?))
+    Ok(tile(
+        state.app.key_log_tile(&format!("{level}/{index}")).await?,
+    ))
 }
 
 /// An entry bundle of the key log (public).
@@ -99,5 +110,7 @@ pub(crate) async fn key_log_entries(
     State(state): State<AppState>,
     Path(index): Path<String>,
 ) -> ApiResult<Response> {
-    Ok(tile(state.app.key_log_tile(&format!("entries/{index}")).await?))
+    Ok(tile(
+        state.app.key_log_tile(&format!("entries/{index}")).await?,
+    ))
 }
