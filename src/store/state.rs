@@ -60,6 +60,17 @@ fn position(
     ))
 }
 
+/// Position rows by their key (party or ledger) in byte order, on both backends alike
+/// (PostgreSQL's collation may order text otherwise).
+fn by_key(rows: Vec<PositionTuple>) -> StoreResult<Vec<(String, PositionRow)>> {
+    let mut out = rows
+        .into_iter()
+        .map(position)
+        .collect::<StoreResult<Vec<_>>>()?;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 fn totals(
     (issued, redeemed, issuance_closed, paused, fully_redeemed): TotalsTuple,
 ) -> StoreResult<TotalsRow> {
@@ -107,13 +118,7 @@ impl Batch<'_> {
     ) -> StoreResult<Vec<(String, PositionRow)>> {
         let rows: Vec<PositionTuple> = on_tx!(&mut self.tx, c => sqlx::query_as(REGISTER_SQL)
             .bind(ledger_id).bind(size as i64).fetch_all(c).await)?;
-        // In byte order on both backends (PostgreSQL's collation may differ).
-        let mut out = rows
-            .into_iter()
-            .map(position)
-            .collect::<StoreResult<Vec<_>>>()?;
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        by_key(rows)
     }
 
     /// The book totals as of the first `size` entries.
@@ -234,13 +239,7 @@ impl Batch<'_> {
             })?;
             rows.push((ledger_id, balance, held, frozen, frozen_all));
         }
-        // In byte order on both backends (PostgreSQL's collation may differ).
-        let mut out = rows
-            .into_iter()
-            .map(position)
-            .collect::<StoreResult<Vec<_>>>()?;
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        by_key(rows)
     }
 
     /// The audit's view of a ledger's maintained rows below `size`: positions (every

@@ -567,6 +567,33 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// The regulator's audit of one bond's ledger (`GET /v1/audit/ledgers`), asserted to
+    /// verify and to find the state served equal to the replay.
+    pub async fn audit_of_bond(&self, bond: &str) -> Value {
+        let regulator = self.party(Role::Regulator, "FSA Kinki").await;
+        let reply = self.get("/v1/audit/ledgers", Some(&regulator.token)).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let audit = reply.json();
+        let line = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == bond)
+            .unwrap_or_else(|| panic!("bond {bond} is not audited: {audit}"))
+            .clone();
+        assert_eq!(line["verified"], true, "{line}");
+        assert!(
+            line["detail"]
+                .as_str()
+                .unwrap()
+                .contains("the state served matches the replay"),
+            "{line}"
+        );
+        line
+    }
+}
+
 /// The body of a 201 reply; panics with the reply otherwise.
 #[track_caller]
 pub fn created(reply: &Reply) -> Value {

@@ -873,25 +873,7 @@ async fn run(first: TestApp, approval_required: bool) {
         dry_run_disagreements.join("\n")
     );
     // The regulator's audit replays the ledger and finds the state served equal to it.
-    let regulator = t.party(Role::Regulator, "FSA Kinki").await;
-    let audit = t
-        .get("/v1/audit/ledgers", Some(&regulator.token))
-        .await
-        .json();
-    let line = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["id"] == w.bond.as_str())
-        .unwrap_or_else(|| panic!("{context}: the bond is not audited: {audit}"));
-    assert_eq!(line["verified"], true, "{context}: {line}");
-    assert!(
-        line["detail"]
-            .as_str()
-            .unwrap()
-            .contains("the state served matches the replay"),
-        "{context}: {line}"
-    );
+    t.audit_of_bond(&w.bond).await;
     eprintln!(
         "token model ({context}): {accepted} accepted, {refused} refused, {} pending left, \
          reasons {reasons:?}, {:?}",
