@@ -321,7 +321,10 @@ struct LedgerState {
     /// monitoring judged each against (see `state::BondDoc`).
     facts: Vec<(u64, String)>,
     /// The bond's state document as last written (a batch writes it only when it changed).
-    doc_text: String,
+    doc_text: Arc<String>,
+    /// Whether an entry since the document was last built may have changed it (every entry
+    /// but an applied transfer, which moves positions only).
+    doc_dirty: bool,
     trial: Option<TrialState>,
     /// The key log's state, on the key log's ledger.
     keys: Option<KeyLog>,
@@ -514,18 +517,6 @@ pub fn party_facts(row: &PartyFactsRow) -> Option<PartyFacts> {
     })
 }
 
-/// Rebuild a bond's book from its ledger entries (cache rebuilds, as-of reads, audits).
-pub fn replay_book(
-    terms: BookTerms,
-    entries: impl IntoIterator<Item = (String, Value)>,
-) -> Result<Book, String> {
-    let mut book = Book::new(terms);
-    for (i, (kind, data)) in entries.into_iter().enumerate() {
-        apply_recorded(&mut book, &kind, &data).map_err(|e| format!("entry {i}: {e}"))?;
-    }
-    Ok(book)
-}
-
 /// Apply one recorded entry to a book, and insist that what the entry states as its effect
 /// (parties, quantities, the redemptions of a final redemption) is exactly what replaying the
 /// operation computes: a ledger cannot claim one effect and cause another.
@@ -574,19 +565,6 @@ pub struct BondReplay {
     pub labels: BTreeMap<String, (String, String)>,
     /// Date (Japan) on which the bond was fully redeemed, if it was.
     pub redeemed_on: Option<Date>,
-}
-
-/// Replay a bond's entries (entry 0, the registration, included or not) from its terms.
-pub fn replay_bond<'a>(
-    book_terms: BookTerms,
-    monitor_terms: MonitorTerms,
-    entries: impl IntoIterator<Item = &'a Entry>,
-) -> Result<BondReplay, String> {
-    let mut r = BondReplay::new(book_terms, monitor_terms);
-    for entry in entries {
-        r.apply(entry)?;
-    }
-    Ok(r)
 }
 
 impl BondReplay {
@@ -1332,7 +1310,8 @@ impl Committer {
                         label: BTreeMap::new(),
                         redeemed_on: None,
                         facts: Vec::new(),
-                        doc_text: String::new(),
+                        doc_text: Arc::default(),
+                        doc_dirty: true,
                         trial,
                         keys: None,
                     },
@@ -1696,6 +1675,16 @@ impl Committer {
                 if !token_op {
                     state.facts.push((index, net.normalize().to_string()));
                 }
+                let plain_transfer = matches!(
+                    action,
+                    Action::Book {
+                        op: Op::Transfer { .. },
+                        ..
+                    }
+                ) && status == "applied";
+                if !plain_transfer {
+                    state.doc_dirty = true;
+                }
                 if state.redeemed_on.is_none() && book.is_fully_redeemed() {
                     state.redeemed_on = Some(crate::domain::wire::format_date(today));
                 }
@@ -1743,24 +1732,24 @@ impl Committer {
                 .get_mut(ledger_id)
                 .ok_or_else(|| AppError::Internal("state vanished".into()))?;
             if let Some(book) = state.book.as_ref() {
-                let doc = super::state::BondDoc {
-                    totals: book.totals(),
-                    pending: book.pending().clone(),
-                    once: state.once.iter().cloned().collect(),
-                    labels: state.label.clone(),
-                    redeemed_on: state.redeemed_on.clone(),
-                    facts: state.facts.clone(),
-                };
-                let text = doc.to_text()?;
-                if text != state.doc_text {
-                    write.state = Some(text.clone());
-                    state.doc_text = text;
+                if state.doc_dirty {
+                    let doc = super::state::BondDoc {
+                        totals: book.totals(),
+                        pending: book.pending().clone(),
+                        once: state.once.iter().cloned().collect(),
+                        labels: state.label.clone(),
+                        redeemed_on: state.redeemed_on.clone(),
+                        facts: state.facts.clone(),
+                    };
+                    let text = doc.to_text()?;
+                    if text != *state.doc_text {
+                        write.state = Some(text.clone());
+                        state.doc_text = Arc::new(text);
+                    }
+                    state.doc_dirty = false;
                 }
-                out.heads.push((
-                    ledger_id.clone(),
-                    state.size,
-                    Arc::new(state.doc_text.clone()),
-                ));
+                out.heads
+                    .push((ledger_id.clone(), state.size, state.doc_text.clone()));
             }
             let root = merkle::root_from_frontier(&state.frontier);
             let cp = Checkpoint {
@@ -1932,7 +1921,8 @@ impl Committer {
                     label: labels,
                     redeemed_on,
                     facts,
-                    doc_text,
+                    doc_text: Arc::new(doc_text),
+                    doc_dirty: false,
                     trial: None,
                     keys: None,
                 },
@@ -1987,7 +1977,8 @@ impl Committer {
                 label: BTreeMap::new(),
                 redeemed_on: None,
                 facts: Vec::new(),
-                doc_text: String::new(),
+                doc_text: Arc::default(),
+                doc_dirty: false,
                 trial,
                 keys,
             },

@@ -277,12 +277,6 @@ fn tree_number(n: u64, what: &str) -> AppResult<u64> {
     Ok(n)
 }
 
-/// A tile as served: its bytes, and whether it is an entry bundle.
-#[derive(Clone, Debug)]
-pub struct TileBytes {
-    pub bytes: Vec<u8>,
-}
-
 impl App {
     /// A C2SP tlog-tiles tile of a bond's ledger (`path` is what follows `tile/`): hash tiles
     /// are public, as proofs are; entry bundles are the entries, readable by whom may read them.
@@ -291,7 +285,7 @@ impl App {
         caller: Option<&Caller>,
         bond_id: &str,
         path: &str,
-    ) -> AppResult<TileBytes> {
+    ) -> AppResult<Vec<u8>> {
         let bond = self.bond_row(bond_id).await?;
         let tile = parse_tile(path)?;
         if tile.kind == TileKind::Entries {
@@ -302,13 +296,13 @@ impl App {
     }
 
     /// A tile of the key log (public).
-    pub async fn key_log_tile(&self, path: &str) -> AppResult<TileBytes> {
+    pub async fn key_log_tile(&self, path: &str) -> AppResult<Vec<u8>> {
         let tile = parse_tile(path)?;
         self.tile_in(crate::ledger::keylog::KEY_LOG_ID, tile).await
     }
 
     /// A tile of any ledger, if the tree holds all of it now.
-    async fn tile_in(&self, ledger_id: &str, tile: Tile) -> AppResult<TileBytes> {
+    async fn tile_in(&self, ledger_id: &str, tile: Tile) -> AppResult<Vec<u8>> {
         let size = self.store.ledger(ledger_id).await?.size;
         let nodes = tile
             .nodes()
@@ -354,7 +348,7 @@ impl App {
                 })?
             }
         };
-        Ok(TileBytes { bytes })
+        Ok(bytes)
     }
 }
 

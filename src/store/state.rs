@@ -368,8 +368,7 @@ impl Batch<'_> {
 }
 
 impl Store {
-    /// See [`Batch::bond_state`]. Reads that need the state and the rows it names use one
-    /// [`Store::begin_read`] batch instead.
+    /// See [`Batch::positions_of`], on a pooled connection.
     pub async fn positions_of(&self, party_id: &str) -> StoreResult<Vec<(String, PositionRow)>> {
         let mut b = self.read_plain().await?;
         let rows = b.positions_of(party_id).await;

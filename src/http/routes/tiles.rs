@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::TileBytes;
 use crate::http::AppState;
 use crate::http::auth::Auth;
 use crate::http::problem::{ApiResult, Path, Problem};
@@ -33,8 +32,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A tile's answer: its bytes, immutable.
-fn tile(bytes: TileBytes) -> Response {
-    let mut response = bytes.bytes.into_response();
+fn tile(bytes: Vec<u8>) -> Response {
+    let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
