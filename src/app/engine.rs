@@ -48,6 +48,7 @@ use crate::store::{
 };
 use rust_decimal::Decimal;
 use serde_json::json;
+use time::format_description::well_known::Rfc3339;
 
 /// Requests waiting for the engine at most; past this, callers get 503 at once.
 pub const QUEUE_MAX: usize = 16_384;
@@ -2040,52 +2041,202 @@ fn clone_error(e: &AppError) -> AppError {
     }
 }
 
-/// Re-check a bond ledger's rule-independent invariants offline (what `midori verify` adds to
-/// the signature and Merkle checks): replaying every token entry from the registered terms
-/// never makes a balance negative, a hold or freeze exceed its balance, or supply differ from
-/// issued − redeemed; and every token and monitoring entry records exactly the effect that
-/// replaying it computes. Returns the final book, `None` for a ledger that is not a bond's, or the
-/// index and reason of the first entry that breaks an invariant.
+/// Replay a ledger's entries from its first and check the token invariants on the way: the
+/// audit path. `Ok(None)` when it is not a bond ledger.
 pub fn audit_book<'a>(
     leaves: impl IntoIterator<Item = &'a [u8]>,
 ) -> Result<Option<Book>, (u64, String)> {
-    let mut bond: Option<BondReplay> = None;
+    let mut audit = BookAudit::default();
     for (i, leaf) in leaves.into_iter().enumerate() {
         let i = i as u64;
         let (entry, _) = Entry::from_leaf(leaf).map_err(|e| (i, e.to_string()))?;
-        if i == 0 {
+        audit.apply(i, &entry).map_err(|e| (i, e))?;
+    }
+    Ok(audit.into_book())
+}
+
+/// A bond ledger's rule-independent invariants, checked offline one entry at a time in ledger
+/// order (what `midori verify` folds into its single pass over the export): replaying every
+/// token entry from the registered terms never makes a balance negative, a hold or freeze
+/// exceed its balance, or supply differ from issued − redeemed; and every token and monitoring
+/// entry records exactly the effect that replaying it computes. A ledger whose first entry is
+/// not a bond's registration (a trial's, the key log) has none to check.
+#[derive(Debug, Default)]
+pub struct BookAudit {
+    bond: Option<BondReplay>,
+    /// What a snapshot needs to rebuild the monitor: the registration and each fact entry
+    /// (not a token operation) with the net proceeds it was judged against. Kept only when
+    /// asked for (`keep_facts`); their number grows with reports, not with transfers.
+    kept: Option<Kept>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Kept {
+    registration: String,
+    facts: Vec<(u64, String, String)>,
+}
+
+/// A bond's audited state at some size, enough to go on checking from there
+/// (`midori verify --since`): the registration (its terms), the book, the labels, and the fact
+/// entries the monitor is rebuilt from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookSnapshot {
+    registration: String,
+    totals: crate::domain::book::Totals,
+    positions: BTreeMap<String, crate::domain::book::Position>,
+    pending: BTreeMap<String, crate::domain::book::Pending>,
+    labels: BTreeMap<String, (String, String)>,
+    redeemed_on: Option<String>,
+    /// (index, net proceeds then, leaf) of every entry that is not a token operation.
+    facts: Vec<(u64, String, String)>,
+}
+
+impl BookAudit {
+    /// An audit that can end in a [`BookSnapshot`].
+    pub fn keeping_facts() -> BookAudit {
+        BookAudit {
+            bond: None,
+            kept: Some(Kept::default()),
+        }
+    }
+
+    /// Go on from a snapshot taken by an earlier audit.
+    pub fn resume(snapshot: &BookSnapshot) -> Result<BookAudit, String> {
+        let mut audit = BookAudit::keeping_facts();
+        let registration = Entry::from_leaf_only(snapshot.registration.as_bytes())
+            .map_err(|e| format!("the saved registration: {e}"))?;
+        audit.apply_leaf(0, &registration, snapshot.registration.as_bytes())?;
+        let Some(bond) = audit.bond.as_mut() else {
+            return Err("the saved registration is not a bond's".into());
+        };
+        let terms = bond.book.terms().clone();
+        let redeemed_on = snapshot
+            .redeemed_on
+            .as_deref()
+            .map(crate::domain::wire::parse_date)
+            .transpose()
+            .map_err(|_| "the saved redemption day".to_owned())?;
+        for (index, net, leaf) in &snapshot.facts {
+            let entry = Entry::from_leaf_only(leaf.as_bytes())
+                .map_err(|e| format!("saved entry {index}: {e}"))?;
+            let on = OffsetDateTime::parse(&entry.time, &Rfc3339)
+                .map(rules_date)
+                .map_err(|e| format!("saved entry {index}: time: {e}"))?;
+            let net: Decimal = net
+                .parse()
+                .map_err(|_| format!("saved entry {index}: net proceeds {net:?}"))?;
+            let actor = entry.actor.as_ref().map(|a| a.party.as_str()).unwrap_or("");
+            bond.monitor
+                .apply_recorded(&entry.kind, &entry.data, *index, on, actor, net)
+                .map_err(|e| format!("saved entry {index}: {e}"))?;
+        }
+        bond.book = Book::restore(
+            terms,
+            snapshot.totals,
+            snapshot.positions.clone(),
+            snapshot.pending.clone(),
+        );
+        bond.book
+            .assert_invariants()
+            .map_err(|e| format!("the saved book: {e}"))?;
+        bond.labels = snapshot.labels.clone();
+        bond.redeemed_on = redeemed_on;
+        audit.kept = Some(Kept {
+            registration: snapshot.registration.clone(),
+            facts: snapshot.facts.clone(),
+        });
+        Ok(audit)
+    }
+}
+
+impl BookSnapshot {
+    /// The book's totals and flags.
+    pub fn totals(&self) -> crate::domain::book::Totals {
+        self.totals
+    }
+
+    /// Holders with tokens (a non-zero balance).
+    pub fn holder_count(&self) -> usize {
+        self.positions.values().filter(|p| p.balance > 0).count()
+    }
+}
+
+impl BookAudit {
+    /// The state reached, to resume from (`None` if not a bond ledger or facts were not kept).
+    pub fn snapshot(&self) -> Option<BookSnapshot> {
+        let (bond, kept) = (self.bond.as_ref()?, self.kept.as_ref()?);
+        Some(BookSnapshot {
+            registration: kept.registration.clone(),
+            totals: bond.book.totals(),
+            positions: bond.book.positions().clone(),
+            pending: bond.book.pending().clone(),
+            labels: bond.labels.clone(),
+            redeemed_on: bond.redeemed_on.map(crate::domain::wire::format_date),
+            facts: kept.facts.clone(),
+        })
+    }
+
+    /// [`BookAudit::apply`], keeping what a snapshot needs of the entry (its `leaf`).
+    pub fn apply_leaf(&mut self, index: u64, entry: &Entry, leaf: &[u8]) -> Result<(), String> {
+        let net = self
+            .bond
+            .as_ref()
+            .map(|b| b.monitor.terms().net_proceeds(b.book.issued()));
+        self.apply(index, entry)?;
+        if let (Some(kept), Ok(text)) = (self.kept.as_mut(), std::str::from_utf8(leaf)) {
+            if index == 0 {
+                kept.registration = text.to_owned();
+            } else if let Some(net) = net
+                && crate::domain::record::replay(&entry.kind, &entry.data)
+                    .map_err(|e| format!("entry {index}: {e}"))?
+                    .is_none()
+            {
+                kept.facts
+                    .push((index, net.normalize().to_string(), text.to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Check entry `index` (entries must come in order, from 0).
+    pub fn apply(&mut self, index: u64, entry: &Entry) -> Result<(), String> {
+        if index == 0 {
             if entry.kind != "bond.registered" {
-                return Ok(None);
+                return Ok(());
             }
             let issuer = entry
                 .actor
                 .as_ref()
                 .map(|a| a.party.clone())
-                .ok_or((0, "registration without an actor".to_owned()))?;
+                .ok_or("registration without an actor")?;
             let spec = entry
                 .request
                 .as_ref()
                 .and_then(|r| r.payload.get("bond"))
                 .cloned()
-                .ok_or((0, "registration without bond terms".to_owned()))?;
+                .ok_or("registration without bond terms")?;
             let spec: BondSpec =
-                serde_json::from_value(spec).map_err(|e| (0, format!("bond terms: {e}")))?;
-            let terms = spec.validate().map_err(|e| {
-                (
-                    0,
-                    format!("bond terms do not validate: {} error(s)", e.len()),
-                )
-            })?;
-            bond = Some(BondReplay::new(
+                serde_json::from_value(spec).map_err(|e| format!("bond terms: {e}"))?;
+            let terms = spec
+                .validate()
+                .map_err(|e| format!("bond terms do not validate: {} error(s)", e.len()))?;
+            self.bond = Some(BondReplay::new(
                 BookTerms::from_bond(&issuer, &terms),
                 MonitorTerms::from_bond(&terms),
             ));
-            continue;
+            return Ok(());
         }
-        let Some(bond) = bond.as_mut() else { continue };
-        bond.apply(&entry).map_err(|e| (i, e))?;
+        match self.bond.as_mut() {
+            Some(bond) => bond.apply(entry),
+            None => Ok(()),
+        }
     }
-    Ok(bond.map(|b| b.book))
+
+    /// The book after the last entry applied (`None` if not a bond ledger).
+    pub fn into_book(self) -> Option<Book> {
+        self.bond.map(|b| b.book)
+    }
 }
 
 #[cfg(test)]

@@ -1,21 +1,18 @@
 //! Reading the key log: public, like checkpoints and proofs (party keys are public history).
 
-use super::{App, AppError, AppResult, ConsistencyProof, EntryPage, InclusionProof};
+use super::{App, AppResult, ConsistencyProof, EntryPage, InclusionProof};
 use crate::ledger::keylog::KEY_LOG_ID;
 
 impl App {
     /// A signed checkpoint of the key log, latest or for `size`.
-    pub async fn key_log_checkpoint(&self, size: Option<u64>) -> AppResult<String> {
+    pub async fn key_log_checkpoint(
+        &self,
+        size: Option<u64>,
+        witnessed: bool,
+    ) -> AppResult<String> {
         Ok(self
-            .store
-            .checkpoint(KEY_LOG_ID, size)
-            .await
-            .map_err(|e| match e {
-                crate::store::StoreError::NotFound => {
-                    AppError::NotFound("checkpoint for that tree size".into())
-                }
-                other => other.into(),
-            })?
+            .served_checkpoint(KEY_LOG_ID, size, witnessed)
+            .await?
             .note)
     }
 

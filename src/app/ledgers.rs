@@ -80,12 +80,15 @@ impl App {
     }
 
     /// The latest signed checkpoint of a bond's ledger, or the one for `size`.
-    pub async fn checkpoint(&self, bond_id: &str, size: Option<u64>) -> AppResult<CheckpointRow> {
+    pub async fn checkpoint(
+        &self,
+        bond_id: &str,
+        size: Option<u64>,
+        witnessed: bool,
+    ) -> AppResult<CheckpointRow> {
         let bond = self.bond_row(bond_id).await?;
-        self.store
-            .checkpoint(&bond.ledger_id, size)
+        self.served_checkpoint(&bond.ledger_id, size, witnessed)
             .await
-            .map_err(|e| not_found(e, "checkpoint for that tree size"))
     }
 
     pub async fn entries(
@@ -144,6 +147,7 @@ impl App {
         bond_id: &str,
         start: u64,
     ) -> AppResult<(Vec<Vec<u8>>, u64)> {
+        tree_number(start, "from")?;
         let bond = self.bond_row(bond_id).await?;
         may_read_entries(caller, &bond)?;
         let size = self.store.ledger(&bond.ledger_id).await?.size;

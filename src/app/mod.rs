@@ -13,6 +13,7 @@ mod parties;
 pub mod state;
 mod tokens;
 mod trials;
+pub mod witnessing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct App {
     /// Deployment name: the signed-note key name and the prefix of every ledger's origin.
     origin: String,
     clock: Arc<dyn Clock>,
+    /// The witnesses checkpoints are submitted to (set once, when witnessing starts).
+    witnesses: std::sync::OnceLock<Vec<witnessing::WitnessTarget>>,
 }
 
 /// Who is calling: established from a bearer API key.
@@ -106,6 +109,7 @@ impl App {
             signer,
             origin,
             clock,
+            witnesses: std::sync::OnceLock::new(),
         };
         let now = app.now();
         app.store

@@ -336,13 +336,16 @@ impl App {
     }
 
     /// A signed checkpoint of a trial's ledger, latest or for `size` (public, like a bond's).
-    pub async fn trial_checkpoint(&self, id: &str, size: Option<u64>) -> AppResult<String> {
+    pub async fn trial_checkpoint(
+        &self,
+        id: &str,
+        size: Option<u64>,
+        witnessed: bool,
+    ) -> AppResult<String> {
         let trial = self.trial_row(id).await?;
         Ok(self
-            .store
-            .checkpoint(&trial.ledger_id, size)
-            .await
-            .map_err(|e| not_found(e, "checkpoint for that tree size"))?
+            .served_checkpoint(&trial.ledger_id, size, witnessed)
+            .await?
             .note)
     }
 

@@ -16,7 +16,6 @@ use super::{
 use crate::app::{App, CreateParty, SystemClock, format_time, keyfile};
 use crate::domain::party::{PartyAttributes, Role};
 use crate::http::{AppState, Limits};
-use crate::ledger::audit::verify_export;
 use crate::ledger::canon::{Jwk, jwk_thumbprint, sign_jcs};
 use crate::ledger::entry::ServiceSigner;
 use crate::store::{Store, StoreOptions};
@@ -72,20 +71,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Verify {
-            export,
-            checkpoint,
-            keys,
-            key_log,
-            key_log_checkpoint,
-            json,
-        }) => verify(
-            &export,
-            &checkpoint,
-            &keys,
-            key_log.as_deref().zip(key_log_checkpoint.as_deref()),
-            json,
-        ),
+        Some(Command::Verify(args)) => super::verify::run(&args),
+        Some(Command::Witness(args)) => witness(args).await,
         Some(Command::Label(LabelCommand::Verify { keys, at, token })) => {
             verify_label(&keys, at.as_deref(), token.as_deref())
         }
@@ -106,127 +93,6 @@ fn read_stdin() -> anyhow::Result<String> {
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text)?;
     Ok(text)
-}
-
-/// Read the key log's export and checkpoint, and check every signer of `lines` against it.
-fn verify_signers(
-    lines: &[&[u8]],
-    key_log: (&Path, &Path),
-    service_keys: &[Jwk],
-) -> anyhow::Result<Result<crate::ledger::keylog::SignerReport, crate::ledger::audit::AuditFailure>>
-{
-    let (log_path, log_checkpoint) = key_log;
-    let log_bytes =
-        std::fs::read(log_path).with_context(|| format!("reading {}", log_path.display()))?;
-    let log_checkpoint = std::fs::read_to_string(log_checkpoint)
-        .with_context(|| format!("reading {}", log_checkpoint.display()))?;
-    let log_lines: Vec<&[u8]> = log_bytes
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .collect();
-    Ok(crate::ledger::keylog::verify_signers(
-        lines,
-        &log_lines,
-        &log_checkpoint,
-        service_keys,
-    ))
-}
-
-fn verify(
-    export: &Path,
-    checkpoint: &Path,
-    keys: &Path,
-    key_log: Option<(&Path, &Path)>,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let export = std::fs::read(export).with_context(|| format!("reading {}", export.display()))?;
-    let checkpoint = std::fs::read_to_string(checkpoint)
-        .with_context(|| format!("reading {}", checkpoint.display()))?;
-    let keys: Value = serde_json::from_slice(
-        &std::fs::read(keys).with_context(|| format!("reading {}", keys.display()))?,
-    )
-    .context("the key set is not JSON")?;
-    let keys: Vec<Jwk> = serde_json::from_value(keys.get("keys").cloned().unwrap_or(Value::Null))
-        .context("the key set has no `keys` array of Ed25519 JWKs")?;
-    let lines = export.split(|b| *b == b'\n').filter(|l| !l.is_empty());
-    let lines: Vec<&[u8]> = lines.collect();
-    let signers = match key_log {
-        Some(key_log) => Some(verify_signers(&lines, key_log, &keys)?),
-        None => None,
-    };
-    let verified = verify_export(lines.iter().copied(), &checkpoint, &keys).and_then(|report| {
-        // Signatures and the root hold; now the ledger's own invariants.
-        crate::app::engine::audit_book(lines.iter().copied())
-            .map(|book| (report, book))
-            .map_err(|(index, reason)| crate::ledger::audit::AuditFailure {
-                index: Some(index),
-                reason: format!("invariant: {reason}"),
-            })
-    });
-    // The ledger's own failures first (they name the entry as it is), then the signers'.
-    let verified = verified.and_then(|ok| match signers.clone().transpose() {
-        Ok(counts) => Ok((ok, counts)),
-        Err(failure) => Err(failure),
-    });
-    match verified {
-        Ok(((report, book), signers)) => {
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!(
-                    "OK: {} entries of {} verified; root {} matches the signed checkpoint of size {}",
-                    report.entries, report.origin, report.root, report.checkpoint_size
-                );
-                if let Some(book) = &book {
-                    println!(
-                        "OK: supply conserved: issued {} − redeemed {} = outstanding {} across {} holders",
-                        book.issued(),
-                        book.redeemed(),
-                        book.outstanding(),
-                        book.holder_count()
-                    );
-                }
-                if let Some(crate::ledger::keylog::SignerReport {
-                    log_entries,
-                    checked,
-                    backfilled,
-                    recovered,
-                }) = signers
-                {
-                    for (entry, approval) in &recovered {
-                        println!(
-                            "FLAG: entry {entry} is signed with a key installed by a recovery \
-                             (key log entry {approval}): an operator's request a regulator approved"
-                        );
-                    }
-                    println!(
-                        "OK: key log of {log_entries} entries verified; each of {checked} signed \
-                         entries was signed with its party's active key on the key log"
-                    );
-                    if backfilled > 0 {
-                        println!(
-                            "note: {backfilled} of them were signed with keys recorded on the key \
-                             log when it was introduced (backfill), on the database's word"
-                        );
-                    }
-                }
-                if report.beyond_checkpoint > 0 {
-                    println!(
-                        "note: {} entries lie beyond the checkpoint and are not covered by it",
-                        report.beyond_checkpoint
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(failure) => {
-            if json {
-                println!("{}", serde_json::to_string_pretty(&failure)?);
-            }
-            eprintln!("FAILED: {failure}");
-            Ok(ExitCode::from(1))
-        }
-    }
 }
 
 async fn open_store(args: &StoreArgs) -> anyhow::Result<Store> {
@@ -435,6 +301,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let watch = app.spawn_label_watch(Duration::from_secs(args.label_watch_secs.max(1)));
+    let witnesses = args
+        .witnesses
+        .iter()
+        .map(|w| crate::app::witnessing::WitnessTarget::parse(w))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("--witness: {e}"))?;
+    let witnessing = app.spawn_witnessing(witnesses, Duration::from_secs(args.witness_secs.max(1)));
     let state = AppState {
         app: app.clone(),
         metrics: Some(metrics),
@@ -442,6 +315,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     crate::http::serve(listener, state).await?;
     watch.abort();
+    if let Some(w) = witnessing {
+        w.abort();
+    }
     if let Some(server) = metrics_server {
         server.abort();
     }
@@ -559,6 +435,40 @@ async fn create_party(args: CreatePartyArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `midori witness`: serve `add-checkpoint` until interrupted.
+async fn witness(args: super::WitnessArgs) -> anyhow::Result<ExitCode> {
+    init_tracing("text");
+    let key = keyfile::read(&args.key)?;
+    let mut logs = Vec::new();
+    for spec in &args.logs {
+        let (prefix, vkey) = spec
+            .split_once('=')
+            .with_context(|| format!("--log {spec:?}: expected PREFIX=VKEY"))?;
+        let (name, log_key) = crate::ledger::note::parse_verifier_key(vkey)
+            .with_context(|| format!("--log {spec:?}"))?;
+        logs.push(crate::ledger::witness::TrustedLog {
+            origin_prefix: prefix.to_owned(),
+            keys: vec![(name, log_key)],
+        });
+    }
+    let witness = crate::http::witness::Witness::open(args.name, key, logs, args.state)?;
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .with_context(|| format!("binding {}", args.bind))?;
+    println!("witness vkey: {}", witness.vkey());
+    println!(
+        "listening on http://{}/add-checkpoint",
+        listener.local_addr()?
+    );
+    let router = crate::http::witness::router(Arc::new(witness));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `midori label verify`: the signature with the JWK Set, then the expiry.

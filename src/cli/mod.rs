@@ -2,6 +2,7 @@
 //! database, and client tools (`keygen`, `sign`, `verify`) that need no server at all.
 
 mod commands;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -50,28 +51,12 @@ pub enum Command {
     },
     /// Check a ledger export offline: every signature, canonical form, index, the Merkle root
     /// against a signed checkpoint, and (for a bond) the token and monitoring entries by
-    /// replay. Exits 1 naming the first bad entry.
-    Verify {
-        /// JSON Lines export (`GET /v1/bonds/{id}/ledger/export` or `/v1/trials/{id}/ledger/export`).
-        #[arg(long)]
-        export: PathBuf,
-        /// Signed checkpoint (`GET /v1/bonds/{id}/ledger/checkpoint`).
-        #[arg(long)]
-        checkpoint: PathBuf,
-        /// The service's JWK Set (`GET /.well-known/jwks.json`).
-        #[arg(long)]
-        keys: PathBuf,
-        /// The key log's export (`GET /v1/keys/ledger/export`): then every signer's key must be
-        /// its party's active key on the key log at the entry's time.
-        #[arg(long, requires = "key_log_checkpoint")]
-        key_log: Option<PathBuf>,
-        /// The key log's signed checkpoint (`GET /v1/keys/ledger/checkpoint`).
-        #[arg(long, requires = "key_log")]
-        key_log_checkpoint: Option<PathBuf>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// replay; streaming, in one pass, signatures in batches on several threads. Exits 1
+    /// naming the first bad entry.
+    Verify(VerifyArgs),
+    /// Run a witness (C2SP tlog-witness): cosign a ledger's checkpoints only while each is
+    /// consistent with the last one cosigned, so that no service can show two histories.
+    Witness(WitnessArgs),
     /// Print the OpenAPI document (as committed in openapi/openapi.json).
     Openapi,
     /// Labels: check a label JWS offline.
@@ -148,6 +133,66 @@ pub enum AdminCommand {
         #[command(flatten)]
         store: AdminStoreArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct WitnessArgs {
+    /// The witness's private key (written by `midori keygen`).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The witness's name (a schema-less URL naming it, e.g. `witness.fsa.example/1`).
+    #[arg(long)]
+    pub name: String,
+    /// A log to follow: `ORIGIN_PREFIX=VKEY`, where VKEY is the service's checkpoint key
+    /// (`GET /.well-known/checkpoint-key`) and ORIGIN_PREFIX the start of its ledgers' origins
+    /// (its key name and a slash); repeatable.
+    #[arg(long = "log", value_name = "PREFIX=VKEY", required = true)]
+    pub logs: Vec<String>,
+    /// Where the witness records the last checkpoint it cosigned for each ledger.
+    #[arg(long)]
+    pub state: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub bind: String,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// JSON Lines export (`GET /v1/bonds/{id}/ledger/export` or `/v1/trials/{id}/ledger/export`;
+    /// with `--since`, `…/ledger/export?from=SIZE`, the entries after the earlier audit).
+    #[arg(long)]
+    pub export: PathBuf,
+    /// Signed checkpoint (`GET /v1/bonds/{id}/ledger/checkpoint`).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// The service's JWK Set (`GET /.well-known/jwks.json`).
+    #[arg(long)]
+    pub keys: PathBuf,
+    /// The key log's export (`GET /v1/keys/ledger/export`): then every signer's key must be
+    /// its party's active key on the key log at the entry's time.
+    #[arg(long, requires = "key_log_checkpoint")]
+    pub key_log: Option<PathBuf>,
+    /// The key log's signed checkpoint (`GET /v1/keys/ledger/checkpoint`).
+    #[arg(long, requires = "key_log")]
+    pub key_log_checkpoint: Option<PathBuf>,
+    /// An earlier audit of this ledger (written by `--save`): only the entries after its
+    /// checkpoint are read, and the new checkpoint must extend it.
+    #[arg(long)]
+    pub since: Option<PathBuf>,
+    /// Write this audit's record here (the checkpoint verified, the tree's frontier, the
+    /// bond's state), for the next `--since`.
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    /// Require the cosignature of this witness on the checkpoint (its vkey, as `midori witness`
+    /// prints it); repeatable.
+    #[arg(long = "witness", value_name = "VKEY")]
+    pub witnesses: Vec<String>,
+    /// Threads parsing and verifying (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -271,6 +316,19 @@ pub struct ServeArgs {
     /// monitoring network); on the main address `/metrics` needs an operator's or regulator's key.
     #[arg(long, env = "MIDORI_METRICS_BIND")]
     pub metrics_bind: Option<String>,
+    /// A witness to submit every ledger's checkpoints to: `VKEY=URL`, its verifier key (as
+    /// `midori witness` prints it) and its submission prefix (`http://host:port`); repeatable,
+    /// or comma-separated in the environment.
+    #[arg(
+        long = "witness",
+        env = "MIDORI_WITNESSES",
+        value_delimiter = ',',
+        value_name = "VKEY=URL"
+    )]
+    pub witnesses: Vec<String>,
+    /// Seconds between witnessing rounds.
+    #[arg(long, env = "MIDORI_WITNESS_SECS", default_value_t = 2)]
+    pub witness_secs: u64,
 }
 
 impl StoreArgs {

@@ -10,6 +10,7 @@ mod middleware;
 pub mod priority;
 pub mod problem;
 mod routes;
+pub mod witness;
 
 use std::sync::Arc;
 

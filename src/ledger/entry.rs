@@ -228,6 +228,18 @@ impl Entry {
         Ok((entry, value))
     }
 
+    /// [`Entry::from_leaf`] for a caller that does not need the JSON value (no copy of it).
+    pub fn from_leaf_only(leaf: &[u8]) -> Result<Entry, LedgerError> {
+        let value: Value = serde_json::from_slice(leaf)
+            .map_err(|e| LedgerError::Json(format!("not JSON: {e}")))?;
+        if jcs(&value)? != leaf {
+            return Err(LedgerError::Json(
+                "entry is not in RFC 8785 canonical form".into(),
+            ));
+        }
+        serde_json::from_value(value).map_err(|e| LedgerError::Json(e.to_string()))
+    }
+
     pub fn index(&self) -> Result<u64, LedgerError> {
         parse_index(&self.index)
     }

@@ -604,33 +604,70 @@ pub fn verify_signers(
     log_checkpoint: &str,
     service_keys: &[Jwk],
 ) -> Result<SignerReport, AuditFailure> {
-    let failure = |index: Option<u64>, reason: String| AuditFailure { index, reason };
-    verify_export(log_lines.iter().copied(), log_checkpoint, service_keys)
-        .map_err(|f| failure(f.index, format!("key log: {}", f.reason)))?;
-    let mut log = KeyLog::new();
-    for (n, line) in log_lines.iter().enumerate() {
-        let (entry, _) =
-            Entry::from_leaf(line).map_err(|e| failure(Some(n as u64), format!("key log: {e}")))?;
-        log.apply(&entry)
-            .map_err(|reason| failure(Some(n as u64), format!("key log: {reason}")))?;
-    }
-    let mut report = SignerReport {
-        log_entries: log_lines.len() as u64,
-        checked: 0,
-        backfilled: 0,
-        recovered: Vec::new(),
-    };
+    let mut check = SignerCheck::open(log_lines.iter().copied(), log_checkpoint, service_keys)?;
     for (n, line) in lines.iter().enumerate() {
-        let (entry, _) =
-            Entry::from_leaf(line).map_err(|e| failure(Some(n as u64), e.to_string()))?;
-        let Some(actor) = &entry.actor else { continue };
+        let (entry, _) = Entry::from_leaf(line).map_err(|e| AuditFailure {
+            index: Some(n as u64),
+            reason: e.to_string(),
+        })?;
+        check.check(&entry)?;
+    }
+    Ok(check.report)
+}
+
+/// [`verify_signers`] one entry at a time: the key log verified and rebuilt once, then each
+/// entry of the audited ledger checked as it streams past.
+pub struct SignerCheck {
+    log: KeyLog,
+    pub report: SignerReport,
+}
+
+impl SignerCheck {
+    /// Verify the key log's export against its checkpoint and rebuild it.
+    pub fn open<'a>(
+        log_lines: impl IntoIterator<Item = &'a [u8]> + Clone,
+        log_checkpoint: &str,
+        service_keys: &[Jwk],
+    ) -> Result<SignerCheck, AuditFailure> {
+        let failure = |index: Option<u64>, reason: String| AuditFailure { index, reason };
+        verify_export(log_lines.clone(), log_checkpoint, service_keys)
+            .map_err(|f| failure(f.index, format!("key log: {}", f.reason)))?;
+        let mut log = KeyLog::new();
+        let mut entries = 0u64;
+        for (n, line) in log_lines.into_iter().enumerate() {
+            let (entry, _) = Entry::from_leaf(line)
+                .map_err(|e| failure(Some(n as u64), format!("key log: {e}")))?;
+            log.apply(&entry)
+                .map_err(|reason| failure(Some(n as u64), format!("key log: {reason}")))?;
+            entries += 1;
+        }
+        Ok(SignerCheck {
+            log,
+            report: SignerReport {
+                log_entries: entries,
+                checked: 0,
+                backfilled: 0,
+                recovered: Vec::new(),
+            },
+        })
+    }
+
+    /// Check that `entry`, if signed, was signed with its party's key of the moment.
+    pub fn check(&mut self, entry: &Entry) -> Result<(), AuditFailure> {
+        let Some(actor) = &entry.actor else {
+            return Ok(());
+        };
         let index = entry.index.parse().ok();
-        let signer = |reason: String| failure(index, format!("signer: {reason}"));
+        let signer = |reason: String| AuditFailure {
+            index,
+            reason: format!("signer: {reason}"),
+        };
         let key =
             jwk_key(&actor.jwk).ok_or_else(|| signer("the actor's key is not Ed25519".into()))?;
         let kid = jwk_thumbprint(&key);
         let time = time_of(&entry.time).map_err(&signer)?;
-        let life = log
+        let life = self
+            .log
             .signing_key_at(&actor.party, &kid, time)
             .map_err(|why| {
                 signer(format!(
@@ -639,16 +676,17 @@ pub fn verify_signers(
                     actor.party
                 ))
             })?;
-        report.checked += 1;
+        self.report.checked += 1;
         match life.via {
-            Via::Backfill => report.backfilled += 1,
-            Via::Recovery => report
+            Via::Backfill => self.report.backfilled += 1,
+            Via::Recovery => self
+                .report
                 .recovered
                 .push((entry.index.parse().unwrap_or(0), life.index)),
             _ => {}
         }
+        Ok(())
     }
-    Ok(report)
 }
 
 #[cfg(test)]

@@ -76,3 +76,4 @@ pub mod entry;
 pub mod jws;
 pub mod keylog;
 pub mod tiles;
+pub mod witness;

@@ -31,9 +31,14 @@ pub const MAX_SIGNATURES: usize = 100;
 
 /// C2SP signed-note "Signatures": key ID = first 4 bytes of SHA-256(name || 0x0A || 0x01 || pubkey).
 pub fn note_key_id(name: &str, key: &VerifyingKey) -> [u8; 4] {
+    typed_key_id(name, ED25519_SIGNATURE_TYPE, key)
+}
+
+/// The key ID of a key of signature type `kind` (0x01 note signatures, 0x04 cosignatures).
+pub fn typed_key_id(name: &str, kind: u8, key: &VerifyingKey) -> [u8; 4] {
     let mut hasher = Sha256::new();
     hasher.update(name.as_bytes());
-    hasher.update([b'\n', ED25519_SIGNATURE_TYPE]);
+    hasher.update([b'\n', kind]);
     hasher.update(key.as_bytes());
     let digest = hasher.finalize();
     [digest[0], digest[1], digest[2], digest[3]]
@@ -56,6 +61,14 @@ pub fn verifier_key(name: &str, key: &VerifyingKey) -> String {
 /// Parse a verifier key written by `verifier_key` (or Go's `note.NewEd25519VerifierKey`). The key
 /// id must match the name and key, the key type must be Ed25519, and the key must not be weak.
 pub fn parse_verifier_key(vkey: &str) -> Result<(String, VerifyingKey), LedgerError> {
+    parse_typed_verifier_key(vkey, ED25519_SIGNATURE_TYPE)
+}
+
+/// [`parse_verifier_key`] for a key of signature type `kind` (0x04: a witness's cosignature key).
+pub fn parse_typed_verifier_key(
+    vkey: &str,
+    kind: u8,
+) -> Result<(String, VerifyingKey), LedgerError> {
     // Names cannot contain '+', base64 can: split at the first two.
     let mut parts = vkey.splitn(3, '+');
     let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
@@ -73,11 +86,13 @@ pub fn parse_verifier_key(vkey: &str) -> Result<(String, VerifyingKey), LedgerEr
     let typed = STANDARD
         .decode(key_b64)
         .map_err(|_| LedgerError::MalformedVerifierKey("key is not standard base64"))?;
-    let [kind, rest @ ..] = typed.as_slice() else {
+    let [found, rest @ ..] = typed.as_slice() else {
         return Err(LedgerError::MalformedVerifierKey("key is empty"));
     };
-    if *kind != ED25519_SIGNATURE_TYPE {
-        return Err(LedgerError::MalformedVerifierKey("key type is not Ed25519"));
+    if *found != kind {
+        return Err(LedgerError::MalformedVerifierKey(
+            "key type is not the one expected (0x01 a log's, 0x04 a witness's)",
+        ));
     }
     let bytes: &[u8; 32] = rest
         .try_into()
@@ -89,7 +104,7 @@ pub fn parse_verifier_key(vkey: &str) -> Result<(String, VerifyingKey), LedgerEr
     if key.is_weak() {
         return Err(LedgerError::MalformedVerifierKey("weak Ed25519 key"));
     }
-    if !id_hex.eq_ignore_ascii_case(&hex_lower(&note_key_id(name, &key))) {
+    if !id_hex.eq_ignore_ascii_case(&hex_lower(&typed_key_id(name, kind, &key))) {
         return Err(LedgerError::MalformedVerifierKey(
             "key id does not match name and key",
         ));
@@ -310,7 +325,7 @@ fn check_note_text(body: &str) -> Result<(), LedgerError> {
 
 /// C2SP signed-note "Format": key names are non-empty and contain no Unicode space and no '+'.
 /// `char::is_whitespace` is the Unicode White_Space property, the set Go's `unicode.IsSpace` uses.
-fn is_valid_key_name(name: &str) -> bool {
+pub(crate) fn is_valid_key_name(name: &str) -> bool {
     !name.is_empty()
         && !name
             .chars()
@@ -362,7 +377,7 @@ fn parse_root(text: &str) -> Result<Hash, LedgerError> {
         .map_err(|_| LedgerError::MalformedCheckpoint("root is not 32 bytes"))
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -674,6 +674,65 @@ impl Store {
         Ok(row)
     }
 
+    // ---------------------------------------------------------------- cosignatures
+
+    /// Keep a witness's cosignature line on the checkpoint of `size` (once; a repeat is ignored).
+    pub async fn add_cosignature(
+        &self,
+        ledger_id: &str,
+        size: u64,
+        witness: &str,
+        line: &str,
+    ) -> StoreResult<()> {
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO cosignatures (ledger_id, size, witness, line) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING")
+            .bind(ledger_id).bind(size as i64).bind(witness).bind(line)
+            .execute(p).await.map(|_| ()).map_err(StoreError::from))?;
+        Ok(())
+    }
+
+    /// The cosignature lines on the checkpoint of `size`, by witness name.
+    pub async fn cosignatures(&self, ledger_id: &str, size: u64) -> StoreResult<Vec<String>> {
+        let rows: Vec<String> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT line FROM cosignatures WHERE ledger_id = $1 AND size = $2 ORDER BY witness")
+            .bind(ledger_id).bind(size as i64).fetch_all(p).await.map_err(StoreError::from))?;
+        Ok(rows)
+    }
+
+    /// The largest size `witness` cosigned on this ledger.
+    pub async fn last_cosigned(&self, ledger_id: &str, witness: &str) -> StoreResult<Option<u64>> {
+        let size: Option<i64> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT size FROM cosignatures WHERE ledger_id = $1 AND witness = $2 \
+             ORDER BY size DESC LIMIT 1")
+            .bind(ledger_id).bind(witness).fetch_optional(p).await.map_err(StoreError::from))?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    /// The largest size cosigned by at least `witnesses` witnesses.
+    pub async fn latest_cosigned(
+        &self,
+        ledger_id: &str,
+        witnesses: usize,
+    ) -> StoreResult<Option<u64>> {
+        let size: Option<i64> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT size FROM cosignatures WHERE ledger_id = $1 GROUP BY size \
+             HAVING COUNT(*) >= $2 ORDER BY size DESC LIMIT 1")
+            .bind(ledger_id).bind(witnesses as i64).fetch_optional(p).await.map_err(StoreError::from))?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    /// Every ledger's id and size (the witnessing round's work list).
+    pub async fn ledger_sizes(&self) -> StoreResult<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT id, size FROM ledgers ORDER BY id")
+            .fetch_all(p).await.map_err(StoreError::from))?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, size)| (id, size as u64))
+            .collect())
+    }
+
     // ---------------------------------------------------------------- bonds
 
     pub async fn bond(&self, id: &str) -> StoreResult<BondRow> {

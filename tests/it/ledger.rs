@@ -374,3 +374,101 @@ on_both!(
         assert_eq!(reply.body.len() as u64, 32 * key_log_size);
     }
 );
+
+on_both!(
+    an_auditor_verifies_in_two_steps_reading_only_what_was_appended_since_its_last_checkpoint,
+    |t: TestApp| async move {
+        use midori::ledger::audit::{Options, verify_stream};
+        let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+        let bond = t.register(&issuer, green_spec()).await;
+        let add = |n: usize| {
+            let body = issuer.sign(document(&bond, n));
+            let (t, token, bond) = (&t, issuer.token.clone(), bond.clone());
+            async move {
+                let reply = t
+                    .post(&format!("/v1/bonds/{bond}/documents"), Some(&token), body)
+                    .await;
+                assert_eq!(reply.status, 201, "{}", reply.text());
+            }
+        };
+        for n in 0..5 {
+            add(n).await;
+        }
+        let keys = t.jwks().await;
+        let path = format!("/v1/bonds/{bond}/ledger/checkpoint");
+        let first = t.get(&path, None).await.text();
+        let whole = export(&t, &issuer.token, &bond).await;
+        let options = Options {
+            threads: 2,
+            since: None,
+        };
+        let (report, frontier) =
+            verify_stream(whole.lines(), &first, &keys, &options, |_| Ok(())).unwrap();
+        assert_eq!((report.entries, frontier.size), (6, 6));
+
+        for n in 5..12 {
+            add(n).await;
+        }
+        let second = t.get(&path, None).await.text();
+        // Only what follows the first checkpoint's size is fetched and read.
+        let tail = t
+            .get(
+                &format!("/v1/bonds/{bond}/ledger/export?from=6"),
+                Some(&issuer.token),
+            )
+            .await
+            .text();
+        assert_eq!(tail.lines().count(), 7);
+        let since = Options {
+            threads: 2,
+            since: Some(frontier.clone()),
+        };
+        let (report, next) =
+            verify_stream(tail.lines(), &second, &keys, &since, |_| Ok(())).unwrap();
+        assert_eq!(
+            (
+                report.entries,
+                report.already_verified,
+                report.checkpoint_size,
+                next.size
+            ),
+            (13, 6, 13, 13)
+        );
+
+        // The same tail against a record whose frontier was tampered with: refused.
+        let mut bad = frontier.clone();
+        bad.frontier[0] = midori::ledger::canon::b64url(&[0; 32]);
+        let refused = verify_stream(
+            tail.lines(),
+            &second,
+            &keys,
+            &Options {
+                threads: 1,
+                since: Some(bad),
+            },
+            |_| Ok(()),
+        )
+        .unwrap_err();
+        assert!(refused.reason.contains("frontier"), "{refused}");
+        // A tail that does not start where the record ends: the first entry is named.
+        let refused = verify_stream(
+            tail.lines().skip(1),
+            &second,
+            &keys,
+            &Options {
+                threads: 2,
+                since: Some(frontier),
+            },
+            |_| Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(refused.index, Some(6), "{refused}");
+        // A from beyond 2^53 − 1 is a clear 400.
+        t.get(
+            &format!("/v1/bonds/{bond}/ledger/export?from=9007199254740992"),
+            Some(&issuer.token),
+        )
+        .await
+        .problem(400, "bad-request");
+    }
+);

@@ -19,3 +19,4 @@ mod storage;
 mod token_model;
 mod tokens;
 mod trials;
+mod witness;

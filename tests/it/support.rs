@@ -404,6 +404,11 @@ impl TestApp {
         reply.json()["bond"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// The service's signing key (to forge what a dishonest operator could sign).
+    pub fn service_key(&self) -> &SigningKey {
+        &self.service_key
+    }
+
     pub async fn jwks(&self) -> Vec<Jwk> {
         serde_json::from_value(
             self.get("/.well-known/jwks.json", None).await.json()["keys"].clone(),

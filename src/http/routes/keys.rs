@@ -36,7 +36,7 @@ async fn checkpoint(
     State(state): State<AppState>,
     Query(q): Query<SizeQuery>,
 ) -> ApiResult<Response> {
-    let text = state.app.key_log_checkpoint(q.size).await?;
+    let text = state.app.key_log_checkpoint(q.size, q.witnessed).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 

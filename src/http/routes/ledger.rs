@@ -32,6 +32,10 @@ pub struct SizeQuery {
     /// A tree size; the latest when absent.
     #[param(minimum = 0, maximum = 9007199254740991_u64)]
     pub(crate) size: Option<u64>,
+    /// `true`: the latest checkpoint cosigned by every witness the service submits to (404
+    /// when there is none yet, or no witness). Not with `size`.
+    #[serde(default)]
+    pub(crate) witnessed: bool,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -76,7 +80,7 @@ async fn checkpoint(
     Path(id): Path<String>,
     Query(q): Query<SizeQuery>,
 ) -> ApiResult<Response> {
-    let row = state.app.checkpoint(&id, q.size).await?;
+    let row = state.app.checkpoint(&id, q.size, q.witnessed).await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         row.note,
@@ -134,9 +138,19 @@ async fn consistency(
     ))
 }
 
-/// The whole ledger as JSON Lines, one canonical entry (leaf bytes) a line, in leaf order;
-/// streamed page by page (the bond's issuer, operators, regulators).
-#[utoipa::path(get, path = "/v1/bonds/{id}/ledger/export", tag = "ledger", security(("bearer" = [])),
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// First entry (default 0): an auditor who verified the ledger up to a checkpoint of this
+    /// size fetches only what follows (`midori verify --since`).
+    #[param(minimum = 0, maximum = 9007199254740991_u64)]
+    pub(crate) from: Option<u64>,
+}
+
+/// The whole ledger (or the entries from `from`) as JSON Lines, one canonical entry (leaf
+/// bytes) a line, in leaf order; streamed page by page (the bond's issuer, operators,
+/// regulators).
+#[utoipa::path(get, path = "/v1/bonds/{id}/ledger/export", tag = "ledger", security(("bearer" = [])), params(ExportQuery),
     responses((status = 200, content_type = "application/jsonl", body = String),
               (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
@@ -144,13 +158,15 @@ async fn export(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     // The first page is read before answering, so that access and existence errors are
     // proper problems; later pages stream. The size read first bounds the export, so a
     // concurrent append cannot tear it.
     let permit = state.limits.heavy_read()?;
-    let (first, size) = state.app.export_page(&caller, &id, 0).await?;
-    let next = first.len() as u64;
+    let from = q.from.unwrap_or(0);
+    let (first, size) = state.app.export_page(&caller, &id, from).await?;
+    let next = from + first.len() as u64;
     let stream = futures_util::stream::unfold(Some((first, next)), move |cursor| {
         // Held until the stream ends: an export counts against the heavy-read limit.
         let _permit = &permit;

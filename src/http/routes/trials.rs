@@ -113,7 +113,7 @@ async fn checkpoint(
     Path(id): Path<String>,
     Query(q): Query<SizeQuery>,
 ) -> ApiResult<Response> {
-    let text = state.app.trial_checkpoint(&id, q.size).await?;
+    let text = state.app.trial_checkpoint(&id, q.size, q.witnessed).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 

@@ -1,0 +1,177 @@
+//! Witnesses (C2SP tlog-witness): the service submits each ledger's checkpoints to a witness
+//! and serves the cosignatures; the witness refuses a checkpoint that forks from what it
+//! cosigned, also after a restart, so an operator cannot show two histories.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use midori::app::witnessing::WitnessTarget;
+use midori::domain::party::Role;
+use midori::http::witness::{Witness, router};
+use midori::ledger::note::{self, Checkpoint};
+use midori::ledger::witness::{self, AddCheckpoint, Refusal, TrustedLog};
+use serde_json::json;
+
+use crate::on_both;
+use crate::support::*;
+
+const WITNESS: &str = "witness.fsa.test/1";
+
+fn open_witness(t: &TestApp, dir: &std::path::Path) -> Arc<Witness> {
+    let vkey = t.app.note_verifier_key();
+    let (name, key) = note::parse_verifier_key(&vkey).unwrap();
+    Arc::new(
+        Witness::open(
+            WITNESS.into(),
+            ed25519_dalek::SigningKey::from_bytes(&[42; 32]),
+            vec![TrustedLog {
+                origin_prefix: format!("{name}/"),
+                keys: vec![(name, key)],
+            }],
+            dir.join("witness.json"),
+        )
+        .unwrap(),
+    )
+}
+
+async fn serve(witness: Arc<Witness>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(witness)).await });
+    format!("http://{addr}")
+}
+
+on_both!(
+    checkpoints_are_cosigned_by_a_witness_that_refuses_a_fork_even_after_a_restart,
+    |t: TestApp| async move {
+        let dir = std::env::temp_dir().join(format!("midori-witness-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let witness = open_witness(&t, &dir);
+        let target = WitnessTarget::parse(&format!(
+            "{}={}",
+            witness.vkey(),
+            serve(witness.clone()).await
+        ))
+        .unwrap();
+        let (name, key) = (target.name.clone(), target.key);
+
+        let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+        let bond = t.register(&issuer, green_spec()).await;
+        let path = format!("/v1/bonds/{bond}/ledger/checkpoint");
+        // Before any witness is configured, asking for a witnessed checkpoint is a 404.
+        t.get(&format!("{path}?witnessed=true"), None)
+            .await
+            .problem(404, "not-found");
+
+        // The service's first round submits every ledger (the bond's and the key log).
+        t.app
+            .spawn_witnessing(vec![target.clone()], std::time::Duration::from_secs(3600))
+            .unwrap();
+        let mut cosigned = String::new();
+        for _ in 0..100 {
+            let reply = t.get(&format!("{path}?witnessed=true"), None).await;
+            if reply.status == 200 {
+                cosigned = reply.text();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(!cosigned.is_empty(), "the bond's checkpoint gets cosigned");
+        assert!(
+            witness::verify_cosignature(&cosigned, &name, &key).is_ok(),
+            "{cosigned}"
+        );
+        // The note still opens with the service's key alone: the cosignature is one more line.
+        let vkey = t.app.note_verifier_key();
+        let log = note::parse_verifier_key(&vkey).unwrap();
+        let first = note::open_checkpoint(&cosigned, std::slice::from_ref(&log)).unwrap();
+        let keys = t
+            .get("/v1/keys/ledger/checkpoint?witnessed=true", None)
+            .await;
+        assert_eq!(
+            keys.status,
+            200,
+            "the key log is witnessed too: {}",
+            keys.text()
+        );
+
+        // The ledger grows; the next round proves consistency from the size last cosigned.
+        for n in 0..3 {
+            let body = issuer.sign(
+                json!({"type": "bond.add_document", "bond_id": bond, "document": {
+                "kind": "other", "uri": format!("https://example.org/r/{n}.pdf"),
+                "sha256": format!("{:064x}", n + 1)}}),
+            );
+            let reply = t
+                .post(
+                    &format!("/v1/bonds/{bond}/documents"),
+                    Some(&issuer.token),
+                    body,
+                )
+                .await;
+            assert_eq!(reply.status, 201, "{}", reply.text());
+        }
+        let round = t
+            .app
+            .witness_round(std::slice::from_ref(&target), &mut HashMap::new())
+            .await
+            .unwrap();
+        assert!(round.failed.is_empty(), "{:?}", round.failed);
+        assert!(round.cosigned >= 1);
+        let latest = t.get(&path, None).await.text();
+        let grown = note::open_checkpoint(&latest, std::slice::from_ref(&log)).unwrap();
+        assert_eq!(grown.size, first.size + 3);
+        assert!(
+            witness::verify_cosignature(&latest, &name, &key).is_ok(),
+            "{latest}"
+        );
+
+        // A split view: the operator signs another history of the same size with the service
+        // key. The witness refuses it, and still does after a restart.
+        let fork = Checkpoint {
+            root: [7; 32],
+            ..grown.clone()
+        };
+        let forged = note::sign_checkpoint(&fork, &log.0, t.service_key());
+        let same_size = AddCheckpoint {
+            old_size: grown.size,
+            proof: vec![],
+            checkpoint: forged.clone(),
+        };
+        assert_eq!(
+            witness.add_checkpoint(&same_size.to_text()).await,
+            Err(Refusal::Fork)
+        );
+        let restarted = open_witness(&t, &dir);
+        assert_eq!(
+            restarted.add_checkpoint(&same_size.to_text()).await,
+            Err(Refusal::Fork)
+        );
+        // Nor can it be made to forget: a submission from 0 is told the size it holds.
+        let from_zero = AddCheckpoint {
+            old_size: 0,
+            proof: vec![],
+            checkpoint: forged.clone(),
+        };
+        assert_eq!(
+            restarted.add_checkpoint(&from_zero.to_text()).await,
+            Err(Refusal::StaleSize(grown.size))
+        );
+        // A larger forked tree with a made-up proof does not verify either.
+        let bigger = Checkpoint {
+            size: grown.size + 1,
+            root: [8; 32],
+            ..grown.clone()
+        };
+        let longer = AddCheckpoint {
+            old_size: grown.size,
+            proof: vec![[9; 32]],
+            checkpoint: note::sign_checkpoint(&bigger, &log.0, t.service_key()),
+        };
+        assert!(matches!(
+            restarted.add_checkpoint(&longer.to_text()).await,
+            Err(Refusal::Inconsistent(_))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+);
