@@ -22,7 +22,7 @@ use super::merkle::{self, Hash};
 use super::note::{self, Checkpoint};
 
 /// Lines parsed and verified together (split between the threads).
-pub const CHUNK: usize = 1_024;
+pub const CHUNK: usize = 512;
 
 /// What a successful audit established.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

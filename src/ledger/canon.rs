@@ -270,6 +270,210 @@ fn key_from_bytes(bytes: &[u8]) -> Result<VerifyingKey, LedgerError> {
 }
 
 /// Walk the value without recursion and refuse what JCS libraries may serialise differently.
+/// Whether `bytes` are exactly the RFC 8785 form of the JSON they hold, within the portable
+/// subset [`jcs`] accepts (integers within ±(2^53−1), no fractions or exponents, nesting below
+/// [`MAX_DEPTH`]): the same answer as `jcs(&parse(bytes)?) == bytes`, in one pass over the bytes
+/// without building or writing anything (`midori verify` checks every entry this way; a
+/// property test holds the two equal). Checks: no insignificant whitespace; object members
+/// sorted by the UTF-16 code units of their names, none repeated; strings escape exactly what
+/// JCS escapes (`"`, `\\`, control characters; `\b \t \n \f \r` by name, others as
+/// lowercase `\u00xx`); integers without sign `+`, leading zeros or `-0`.
+pub fn is_canonical(bytes: &[u8]) -> bool {
+    if std::str::from_utf8(bytes).is_err() {
+        return false;
+    }
+    let mut at = 0;
+    canonical_value(bytes, &mut at, 0) && at == bytes.len()
+}
+
+fn canonical_value(b: &[u8], at: &mut usize, depth: usize) -> bool {
+    match b.get(*at) {
+        Some(b'{') => {
+            if depth >= MAX_DEPTH {
+                return false;
+            }
+            *at += 1;
+            if b.get(*at) == Some(&b'}') {
+                *at += 1;
+                return true;
+            }
+            let mut previous: Option<&[u8]> = None;
+            loop {
+                let start = *at;
+                if !canonical_string(b, at) {
+                    return false;
+                }
+                let name = &b[start + 1..*at - 1];
+                if let Some(before) = previous
+                    && utf16_order(before, name) != std::cmp::Ordering::Less
+                {
+                    return false;
+                }
+                previous = Some(name);
+                if b.get(*at) != Some(&b':') {
+                    return false;
+                }
+                *at += 1;
+                if !canonical_value(b, at, depth + 1) {
+                    return false;
+                }
+                match b.get(*at) {
+                    Some(b',') => *at += 1,
+                    Some(b'}') => {
+                        *at += 1;
+                        return true;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        Some(b'[') => {
+            if depth >= MAX_DEPTH {
+                return false;
+            }
+            *at += 1;
+            if b.get(*at) == Some(&b']') {
+                *at += 1;
+                return true;
+            }
+            loop {
+                if !canonical_value(b, at, depth + 1) {
+                    return false;
+                }
+                match b.get(*at) {
+                    Some(b',') => *at += 1,
+                    Some(b']') => {
+                        *at += 1;
+                        return true;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        Some(b'"') => canonical_string(b, at),
+        Some(b't') => literal(b, at, b"true"),
+        Some(b'f') => literal(b, at, b"false"),
+        Some(b'n') => literal(b, at, b"null"),
+        Some(b'-' | b'0'..=b'9') => canonical_integer(b, at),
+        _ => false,
+    }
+}
+
+fn literal(b: &[u8], at: &mut usize, word: &[u8]) -> bool {
+    if b[*at..].starts_with(word) {
+        *at += word.len();
+        true
+    } else {
+        false
+    }
+}
+
+fn canonical_integer(b: &[u8], at: &mut usize) -> bool {
+    let negative = b[*at] == b'-';
+    if negative {
+        *at += 1;
+    }
+    let start = *at;
+    while matches!(b.get(*at), Some(b'0'..=b'9')) {
+        *at += 1;
+    }
+    let digits = &b[start..*at];
+    // A fraction or an exponent makes a float, which `jcs` refuses.
+    if digits.is_empty() || matches!(b.get(*at), Some(b'.' | b'e' | b'E')) {
+        return false;
+    }
+    if digits[0] == b'0' {
+        // "0" alone; never "-0" (JCS writes 0) or a leading zero.
+        return digits.len() == 1 && !negative;
+    }
+    digits.len() <= 16
+        && digits
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))
+            <= MAX_SAFE_INTEGER
+}
+
+/// A string at `b[*at]` (its opening quote) escaped as JCS escapes; moves past the closing quote.
+fn canonical_string(b: &[u8], at: &mut usize) -> bool {
+    if b.get(*at) != Some(&b'"') {
+        return false;
+    }
+    *at += 1;
+    loop {
+        match b.get(*at) {
+            None => return false,
+            Some(b'"') => {
+                *at += 1;
+                return true;
+            }
+            Some(b'\\') => {
+                match b.get(*at + 1) {
+                    Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => *at += 2,
+                    Some(b'u') => {
+                        // Only control characters without a short form, in lowercase hex.
+                        let Some(hex) = b.get(*at + 2..*at + 6) else {
+                            return false;
+                        };
+                        if !hex
+                            .iter()
+                            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+                        {
+                            return false;
+                        }
+                        let code = hex
+                            .iter()
+                            .fold(0u32, |n, c| n * 16 + (*c as char).to_digit(16).unwrap_or(0));
+                        if code >= 0x20 || matches!(code, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
+                            return false;
+                        }
+                        *at += 6;
+                    }
+                    _ => return false,
+                }
+            }
+            Some(c) if *c < 0x20 => return false,
+            Some(_) => *at += 1,
+        }
+    }
+}
+
+/// The UTF-16 code units of a string's content as written canonically (escapes decoded).
+fn utf16_units(raw: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    let text = std::str::from_utf8(raw).unwrap_or("");
+    let mut chars = text.chars();
+    std::iter::from_fn(move || {
+        let c = chars.next()?;
+        if c != '\\' {
+            return Some(c);
+        }
+        Some(match chars.next()? {
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            'u' => {
+                let code: String = chars.by_ref().take(4).collect();
+                char::from_u32(u32::from_str_radix(&code, 16).ok()?)?
+            }
+            other => other,
+        })
+    })
+    .flat_map(|c| {
+        let mut units = [0u16; 2];
+        let n = c.encode_utf16(&mut units).len();
+        (0..n).map(move |i| units[i])
+    })
+}
+
+/// RFC 8785 §3.2.3: member names sort by their UTF-16 code units.
+fn utf16_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    if !a.contains(&b'\\') && !b.contains(&b'\\') && a.is_ascii() && b.is_ascii() {
+        return a.cmp(b);
+    }
+    utf16_units(a).cmp(utf16_units(b))
+}
+
 fn check_portable(value: &Value) -> Result<(), LedgerError> {
     let mut stack = vec![(value, 0usize)];
     while let Some((value, depth)) = stack.pop() {
@@ -383,6 +587,111 @@ impl<'de> Visitor<'de> for StrictVisitor {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    mod canonical_check {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// The slow definition `is_canonical` must agree with.
+        fn oracle(bytes: &[u8]) -> bool {
+            serde_json::from_slice::<Value>(bytes)
+                .ok()
+                .and_then(|v| jcs(&v).ok())
+                .is_some_and(|c| c == bytes)
+        }
+
+        fn text() -> impl Strategy<Value = String> {
+            let c = prop_oneof![
+                4 => proptest::char::range('a', 'e'),
+                1 => proptest::char::range('\u{0}', '\u{20}'),
+                1 => Just('"'),
+                1 => Just('\\'),
+                1 => Just('\u{7f}'),
+                1 => proptest::char::range('\u{e000}', '\u{e002}'),
+                1 => proptest::char::range('\u{ff5e}', '\u{ff60}'),
+                1 => proptest::char::range('\u{1f600}', '\u{1f602}'),
+                1 => Just('é'),
+            ];
+            proptest::collection::vec(c, 0..4).prop_map(|v| v.into_iter().collect())
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                (-20i64..20).prop_map(|n| json!(n)),
+                prop_oneof![
+                    Just(json!(MAX_SAFE_INTEGER)),
+                    Just(json!(MAX_SAFE_INTEGER + 1)),
+                    Just(json!(-(MAX_SAFE_INTEGER as i64))),
+                    Just(json!(1.5)),
+                ],
+                text().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 24, 4, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    proptest::collection::vec((text(), inner), 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            #[test]
+            fn agrees_with_parse_then_canonicalise(
+                v in value(),
+                edits in proptest::collection::vec((any::<prop::sample::Index>(), 0usize..12), 0..3),
+            ) {
+                let mut texts = vec![serde_json::to_vec(&v).unwrap(), serde_json::to_vec_pretty(&v).unwrap()];
+                if let Ok(canonical) = jcs(&v) {
+                    prop_assert!(is_canonical(&canonical), "{}", String::from_utf8_lossy(&canonical));
+                    texts.push(canonical);
+                }
+                // Small edits of each: a byte removed or one of JSON's own characters inserted.
+                let inserts: [&[u8]; 11] = [b" ", b",", b"\"", b"\\", b"0", b"-", b"u", b".", b"e", b"\\u0041", b"\\u001F"];
+                for base in texts.clone() {
+                    let mut edited = base.clone();
+                    for (at, what) in &edits {
+                        if edited.is_empty() { break; }
+                        let i = at.index(edited.len());
+                        if *what == 11 {
+                            edited.remove(i);
+                        } else {
+                            let bytes = inserts[*what];
+                            edited.splice(i..i, bytes.iter().copied());
+                        }
+                    }
+                    texts.push(edited);
+                }
+                for t in &texts {
+                    prop_assert_eq!(is_canonical(t), oracle(t), "{}", String::from_utf8_lossy(t));
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+            #[test]
+            fn agrees_on_short_texts_of_json_characters(
+                t in proptest::collection::vec(proptest::sample::select(
+                    b"{}[]\":,-019.eEu\\ tnrfa".to_vec()), 1..10)
+            ) {
+                prop_assert_eq!(is_canonical(&t), oracle(&t), "{}", String::from_utf8_lossy(&t));
+            }
+        }
+
+        #[test]
+        fn names_sort_by_utf16_code_units_not_by_code_points() {
+            // U+FF61 sorts after U+1F600 in code points, before it in UTF-16 (a surrogate).
+            assert!(is_canonical("{\"😀\":1,\"｡\":2}".as_bytes()));
+            assert!(!is_canonical("{\"｡\":2,\"😀\":1}".as_bytes()));
+            assert!(oracle("{\"😀\":1,\"｡\":2}".as_bytes()));
+        }
+    }
 
     // RFC 8037 Appendix A.1: the Ed25519 private key d and public key x.
     const RFC8037_D: &str = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";

@@ -229,15 +229,13 @@ impl Entry {
     }
 
     /// [`Entry::from_leaf`] for a caller that does not need the JSON value (no copy of it).
+    /// The canonical form is checked on the bytes ([`crate::ledger::canon::is_canonical`], no
+    /// re-serialisation); only a leaf that fails it is parsed again, to say why.
     pub fn from_leaf_only(leaf: &[u8]) -> Result<Entry, LedgerError> {
-        let value: Value = serde_json::from_slice(leaf)
-            .map_err(|e| LedgerError::Json(format!("not JSON: {e}")))?;
-        if jcs(&value)? != leaf {
-            return Err(LedgerError::Json(
-                "entry is not in RFC 8785 canonical form".into(),
-            ));
+        if !crate::ledger::canon::is_canonical(leaf) {
+            return Entry::from_leaf(leaf).map(|(entry, _)| entry);
         }
-        serde_json::from_value(value).map_err(|e| LedgerError::Json(e.to_string()))
+        serde_json::from_slice(leaf).map_err(|e| LedgerError::Json(e.to_string()))
     }
 
     pub fn index(&self) -> Result<u64, LedgerError> {
