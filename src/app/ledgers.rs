@@ -299,6 +299,23 @@ impl App {
         self.tile_in(&bond.ledger_id, tile).await
     }
 
+    /// A tile of a trial's ledger: hash tiles public (as its checkpoint and proofs are), entry
+    /// bundles for regulators (as its entries are).
+    pub async fn trial_tile(
+        &self,
+        caller: Option<&Caller>,
+        trial_id: &str,
+        path: &str,
+    ) -> AppResult<Vec<u8>> {
+        let ledger_id = self.trial_ledger_id(trial_id).await?;
+        let tile = parse_tile(path)?;
+        if tile.kind == TileKind::Entries {
+            let caller = caller.ok_or(AppError::Unauthenticated)?;
+            super::trials::regulator_only(caller)?;
+        }
+        self.tile_in(&ledger_id, tile).await
+    }
+
     /// A tile of the key log (public).
     pub async fn key_log_tile(&self, path: &str) -> AppResult<Vec<u8>> {
         let tile = parse_tile(path)?;

@@ -141,7 +141,7 @@ fn trial_view(row: &TrialRow, origin: &str) -> TrialView {
     }
 }
 
-fn regulator_only(caller: &Caller) -> AppResult<()> {
+pub(super) fn regulator_only(caller: &Caller) -> AppResult<()> {
     require_role(
         caller,
         &[Role::Regulator],
@@ -210,6 +210,11 @@ impl App {
             entry_index: accepted.receipt.entry_index,
             checkpoint: accepted.receipt.checkpoint,
         })
+    }
+
+    /// The ledger id of a trial (404 if there is no such trial).
+    pub(super) async fn trial_ledger_id(&self, id: &str) -> AppResult<String> {
+        Ok(self.trial_row(id).await?.ledger_id)
     }
 
     async fn trial_row(&self, id: &str) -> AppResult<TrialRow> {

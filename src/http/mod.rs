@@ -54,6 +54,8 @@ pub struct AppState {
         routes::tiles::bond_entries,
         routes::tiles::key_log_hashes,
         routes::tiles::key_log_entries,
+        routes::tiles::trial_hashes,
+        routes::tiles::trial_entries,
     ),
     // Types that only query parameters name (parameters do not register their schemas).
     components(schemas(crate::domain::label::Status)),

@@ -211,6 +211,8 @@ const MATRIX: &[Endpoint] = &[
     endpoint("GET",    "/v1/trials/{id}/ledger/entries",                Subject::Trial,    Body::None,           REGULATOR_ONLY),
     endpoint("GET",    "/v1/trials/{id}/ledger/proofs/inclusion?index=0", Subject::Trial, Body::None,           EVERYONE_200),
     endpoint("GET",    "/v1/trials/{id}/ledger/proofs/consistency?old_size=1", Subject::Trial, Body::None,      EVERYONE_200),
+    endpoint("GET",    "/v1/trials/{id}/ledger/tile/{level}/{index}",   Subject::Trial,    Body::None,           EVERYONE_200),
+    endpoint("GET",    "/v1/trials/{id}/ledger/tile/entries/{index}",   Subject::Trial,    Body::None,           REGULATOR_ONLY),
     endpoint("POST",   "/v1/trials/{id}/replay",                        Subject::Trial,    Body::EmptyObject,    REGULATOR_ONLY),
     endpoint("GET",    "/v1/trials/{id}/report",                        Subject::Trial,    Body::None,           REGULATOR_ONLY),
     endpoint("GET",    "/v1/audit/ledgers",                             Subject::None,     Body::None,           REGULATOR_ONLY),

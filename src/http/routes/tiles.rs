@@ -1,4 +1,4 @@
-//! C2SP tlog-tiles (<https://c2sp.org/tlog-tiles>) for bond ledgers and the key log: each is a
+//! C2SP tlog-tiles (<https://c2sp.org/tlog-tiles>) for bond and trial ledgers and the key log: each is a
 //! tiled log whose prefix is its `…/ledger` path (its checkpoint is `<prefix>/checkpoint`).
 //! Tiles never change once served, so they carry long-lived caching headers; a mirror or a CDN
 //! can keep them. The index `N` travels in three-digit groups (`x001/x234/067`), so the routes
@@ -29,6 +29,46 @@ pub fn router() -> OpenApiRouter<AppState> {
             get(key_log_entries),
         )
         .route("/v1/keys/ledger/tile/{level}/{*index}", get(key_log_hashes))
+        .route(
+            "/v1/trials/{id}/ledger/tile/entries/{*index}",
+            get(trial_entries),
+        )
+        .route(
+            "/v1/trials/{id}/ledger/tile/{level}/{*index}",
+            get(trial_hashes),
+        )
+}
+
+/// A hash tile of a trial's ledger (public, as its checkpoint and proofs are).
+#[utoipa::path(get, path = "/v1/trials/{id}/ledger/tile/{level}/{index}", tag = "sandbox",
+    params(("id" = String, Path, description = "The trial"),
+           ("level" = u8, Path, minimum = 0, maximum = 63, description = "Tile level: tree level 8 × level"),
+           ("index" = String, Path, description = "Tile index in three-digit groups, then `.p/<W>` for a partial tile")),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn trial_hashes(
+    State(state): State<AppState>,
+    Path((id, level, index)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let path = format!("{level}/{index}");
+    Ok(tile(state.app.trial_tile(None, &id, &path).await?))
+}
+
+/// An entry bundle of a trial's ledger (regulators, as its entries are).
+#[utoipa::path(get, path = "/v1/trials/{id}/ledger/tile/entries/{index}", tag = "sandbox", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The trial"),
+           ("index" = String, Path, description = "Bundle index in three-digit groups, then `.p/<W>` for a partial bundle")),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn trial_entries(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((id, index)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let path = format!("entries/{index}");
+    Ok(tile(state.app.trial_tile(Some(&caller), &id, &path).await?))
 }
 
 /// A tile's answer: its bytes, immutable.
