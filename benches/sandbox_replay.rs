@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 use midori::app::format_time;
 use midori::domain::party::{InvestorCategory, Role};
 use midori::ledger::canon::{Jwk, jcs, sign_jcs};
@@ -25,6 +25,8 @@ use midori::sandbox::{Replayer, Rulebook, State, Tx, TxBody};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
+
+mod support;
 
 const RULEBOOK: &[u8] = include_bytes!("../sandbox/osaka-ifc-green-st-v1.toml");
 const INVESTORS: usize = 40;
@@ -49,7 +51,7 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("trial-{n}.jsonl"));
 
-    let batch = batch_verify_rate();
+    let batch = support::batch_verify_rate(THREADS);
     println!(
         "machine: {} cores; ed25519 batch verify (1024 a batch, {THREADS} threads): {batch:.0}/s",
         std::thread::available_parallelism()
@@ -113,38 +115,6 @@ fn child(path: &Path, limit: usize) {
             "consistent": outcome.consistent,
         })
     );
-}
-
-/// Ed25519 batch verification on [`THREADS`] threads, 1,024 signatures a batch.
-fn batch_verify_rate() -> f64 {
-    let keys: Vec<SigningKey> = (0..64u8)
-        .map(|i| SigningKey::from_bytes(&[i; 32]))
-        .collect();
-    let items: Vec<(Vec<u8>, Signature, VerifyingKey)> = (0..8_192usize)
-        .map(|i| {
-            let key = &keys[i % keys.len()];
-            let message = format!("{{\"nonce\":\"{i}\",\"type\":\"sandbox.tx\"}}").into_bytes();
-            let signature = key.sign(&message);
-            (message, signature, key.verifying_key())
-        })
-        .collect();
-    let rounds = 8;
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        for part in items.chunks(items.len() / THREADS) {
-            scope.spawn(move || {
-                for _ in 0..rounds {
-                    for batch in part.chunks(1024) {
-                        let m: Vec<&[u8]> = batch.iter().map(|x| x.0.as_slice()).collect();
-                        let s: Vec<Signature> = batch.iter().map(|x| x.1).collect();
-                        let k: Vec<VerifyingKey> = batch.iter().map(|x| x.2).collect();
-                        ed25519_dalek::verify_batch(&m, &s, &k).unwrap();
-                    }
-                }
-            });
-        }
-    });
-    (items.len() * rounds) as f64 / started.elapsed().as_secs_f64()
 }
 
 struct Participant {

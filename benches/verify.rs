@@ -21,7 +21,6 @@ use std::process::Command;
 use std::time::Instant;
 
 use clap::Parser;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde_json::{Value, json};
 
 /// As the `midori` binary allocates.
@@ -43,7 +42,7 @@ fn main() {
     } else {
         args.iter().map(|a| a.parse().unwrap()).collect()
     };
-    let batch = batch_verify_rate();
+    let batch = support::batch_verify_rate(THREADS);
     println!(
         "machine: {} cores; ed25519 batch verify (1024 a batch, {THREADS} threads): {batch:.0} signatures/s",
         std::thread::available_parallelism()
@@ -244,36 +243,4 @@ fn prepare(dir: &Path, n: usize) {
         let _ = std::fs::remove_file(dir.join("bench.db"));
         std::fs::write(dir.join("done"), b"").unwrap();
     });
-}
-
-/// The machine's Ed25519 batch-verify rate on `THREADS` threads, 1,024 signatures a batch.
-fn batch_verify_rate() -> f64 {
-    let keys: Vec<SigningKey> = (0..64u8)
-        .map(|i| SigningKey::from_bytes(&[i; 32]))
-        .collect();
-    let items: Vec<(Vec<u8>, Signature, VerifyingKey)> = (0..8_192usize)
-        .map(|i| {
-            let key = &keys[i % keys.len()];
-            let message = format!("{{\"nonce\":\"{i}\",\"type\":\"token.transfer\"}}").into_bytes();
-            let signature = key.sign(&message);
-            (message, signature, key.verifying_key())
-        })
-        .collect();
-    let rounds = 8;
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        for part in items.chunks(items.len() / THREADS) {
-            scope.spawn(move || {
-                for _ in 0..rounds {
-                    for batch in part.chunks(1024) {
-                        let m: Vec<&[u8]> = batch.iter().map(|x| x.0.as_slice()).collect();
-                        let s: Vec<Signature> = batch.iter().map(|x| x.1).collect();
-                        let k: Vec<VerifyingKey> = batch.iter().map(|x| x.2).collect();
-                        ed25519_dalek::verify_batch(&m, &s, &k).unwrap();
-                    }
-                }
-            });
-        }
-    });
-    (items.len() * rounds) as f64 / started.elapsed().as_secs_f64()
 }

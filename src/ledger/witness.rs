@@ -220,28 +220,29 @@ pub fn judge(
     if request.old_size != last_size {
         return Err(Refusal::StaleSize(last_size));
     }
-    match last_root {
-        None | Some(_) if request.old_size == 0 => {
-            if !request.proof.is_empty() {
-                return Err(Refusal::Inconsistent(
-                    "a proof from size 0 must be empty".into(),
-                ));
-            }
+    if request.old_size == checkpoint.size {
+        // Nothing appended: the same tree, or a fork.
+        if last_root.is_some_and(|root| root != checkpoint.root) {
+            return Err(Refusal::Fork);
         }
-        Some(root) if request.old_size == checkpoint.size => {
-            if root != checkpoint.root {
-                return Err(Refusal::Fork);
-            }
+        if !request.proof.is_empty() {
+            return Err(Refusal::Inconsistent(
+                "a proof between equal sizes must be empty".into(),
+            ));
         }
-        Some(root) => merkle::verify_consistency(
+    } else if let Some(root) = last_root.filter(|_| request.old_size > 0) {
+        merkle::verify_consistency(
             request.old_size,
             checkpoint.size,
             &request.proof,
             &root,
             &checkpoint.root,
         )
-        .map_err(|e| Refusal::Inconsistent(e.to_string()))?,
-        None => return Err(Refusal::StaleSize(0)),
+        .map_err(|e| Refusal::Inconsistent(e.to_string()))?;
+    } else if !request.proof.is_empty() {
+        return Err(Refusal::Inconsistent(
+            "a proof from size 0 must be empty".into(),
+        ));
     }
     Ok(checkpoint)
 }
