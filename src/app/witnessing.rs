@@ -81,40 +81,35 @@ impl App {
     }
 
     /// A ledger's signed checkpoint (latest, or of `size`) with the witnesses' cosignatures it
-    /// has gathered appended. With `witnessed`, the latest one cosigned by every witness the
-    /// service submits to.
+    /// has gathered appended. With `witnessed`, only one cosigned by every witness the service
+    /// submits to: the latest such, or the one of `size` if it is.
     pub(super) async fn served_checkpoint(
         &self,
         ledger_id: &str,
         size: Option<u64>,
         witnessed: bool,
     ) -> AppResult<crate::store::CheckpointRow> {
-        let size = match (size, witnessed) {
-            (Some(_), true) => {
-                return Err(AppError::BadRequest(
-                    "ask for a size or for the latest witnessed checkpoint, not both".into(),
+        let size = if witnessed {
+            let wanted = self.witnesses.get().map(Vec::len).unwrap_or(0);
+            if wanted == 0 {
+                return Err(AppError::NotFound(
+                    "witnessed checkpoint: this service submits to no witness".into(),
                 ));
             }
-            (size, false) => size,
-            (None, true) => {
-                let wanted = self.witnesses.get().map(Vec::len).unwrap_or(0);
-                if wanted == 0 {
-                    return Err(AppError::NotFound(
-                        "witnessed checkpoint: this service submits to no witness".into(),
-                    ));
-                }
-                Some(
-                    self.store
-                        .latest_cosigned(ledger_id, wanted)
-                        .await?
-                        .ok_or_else(|| {
-                            AppError::NotFound(
-                                "witnessed checkpoint: none is cosigned by every witness yet"
-                                    .into(),
-                            )
-                        })?,
+            let found = match size {
+                // That size, if every witness cosigned it.
+                Some(size) => (self.store.cosignatures(ledger_id, size).await?.len() >= wanted)
+                    .then_some(size),
+                None => self.store.latest_cosigned(ledger_id, wanted).await?,
+            };
+            Some(found.ok_or_else(|| {
+                AppError::NotFound(
+                    "witnessed checkpoint: none of that size is cosigned by every witness yet"
+                        .into(),
                 )
-            }
+            })?)
+        } else {
+            size
         };
         let mut row = self
             .store

@@ -126,6 +126,12 @@ on_both!(
             witness::verify_cosignature(&latest, &name, &key).is_ok(),
             "{latest}"
         );
+        // A size can be asked for witnessed: served if every witness cosigned it, else 404.
+        let at = |size: u64| format!("{path}?size={size}&witnessed=true");
+        assert_eq!(t.get(&at(grown.size), None).await.text(), latest);
+        t.get(&at(first.size + 1), None)
+            .await
+            .problem(404, "not-found");
 
         // A split view: the operator signs another history of the same size with the service
         // key. The witness refuses it, and still does after a restart.

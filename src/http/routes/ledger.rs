@@ -32,8 +32,8 @@ pub struct SizeQuery {
     /// A tree size; the latest when absent.
     #[param(minimum = 0, maximum = 9007199254740991_u64)]
     pub(crate) size: Option<u64>,
-    /// `true`: the latest checkpoint cosigned by every witness the service submits to (404
-    /// when there is none yet, or no witness). Not with `size`.
+    /// `true`: only a checkpoint cosigned by every witness the service submits to — the latest
+    /// such, or the one of `size` if it is (404 when there is none yet, or no witness).
     #[serde(default)]
     pub(crate) witnessed: bool,
 }
