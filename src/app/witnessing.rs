@@ -103,10 +103,12 @@ impl App {
                 None => self.store.latest_cosigned(ledger_id, wanted).await?,
             };
             Some(found.ok_or_else(|| {
-                AppError::NotFound(
-                    "witnessed checkpoint: none of that size is cosigned by every witness yet"
-                        .into(),
-                )
+                AppError::NotFound(match size {
+                    Some(size) => format!(
+                        "witnessed checkpoint: the one of size {size} is not cosigned by every witness"
+                    ),
+                    None => "witnessed checkpoint: none is cosigned by every witness yet".into(),
+                })
             })?)
         } else {
             size
