@@ -133,6 +133,58 @@ on_both!(
             .await
             .problem(404, "not-found");
 
+        // Offline: `midori verify --witness` accepts the cosigned checkpoint, refuses when the
+        // cosignature of another witness is required; `--save` then `--since` agree with it.
+        let files = dir.join("audit");
+        std::fs::create_dir_all(&files).unwrap();
+        let export = t
+            .get(
+                &format!("/v1/bonds/{bond}/ledger/export"),
+                Some(&issuer.token),
+            )
+            .await
+            .text();
+        std::fs::write(files.join("export.jsonl"), &export).unwrap();
+        std::fs::write(files.join("checkpoint.txt"), &latest).unwrap();
+        let jwks = t.get("/.well-known/jwks.json", None).await.text();
+        std::fs::write(files.join("jwks.json"), jwks).unwrap();
+        let verify = |extra: Vec<String>| {
+            let files = files.clone();
+            async move {
+                let mut args: Vec<String> = ["midori", "verify", "--export"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                for (flag, name) in [
+                    ("", "export.jsonl"),
+                    ("--checkpoint", "checkpoint.txt"),
+                    ("--keys", "jwks.json"),
+                ] {
+                    if !flag.is_empty() {
+                        args.push(flag.into());
+                    }
+                    args.push(files.join(name).display().to_string());
+                }
+                args.extend(extra);
+                use clap::Parser;
+                midori::cli::run(midori::cli::Cli::parse_from(args))
+                    .await
+                    .unwrap()
+            }
+        };
+        let ok = std::process::ExitCode::SUCCESS;
+        assert_eq!(verify(vec!["--witness".into(), witness.vkey()]).await, ok);
+        let stranger = witness::witness_vkey(
+            "witness.other.test/1",
+            &ed25519_dalek::SigningKey::from_bytes(&[43; 32]).verifying_key(),
+        );
+        assert_ne!(verify(vec!["--witness".into(), stranger]).await, ok);
+        let record = files.join("record.json").display().to_string();
+        assert_eq!(verify(vec!["--save".into(), record.clone()]).await, ok);
+        // Nothing appended since: the same checkpoint verifies from the record with no entry.
+        std::fs::write(files.join("export.jsonl"), "").unwrap();
+        assert_eq!(verify(vec!["--since".into(), record]).await, ok);
+
         // A split view: the operator signs another history of the same size with the service
         // key. The witness refuses it, and still does after a restart.
         let fork = Checkpoint {
