@@ -112,13 +112,21 @@ on_both!(
                 .await;
             assert_eq!(reply.status, 201, "{}", reply.text());
         }
+        let mut last = HashMap::new();
         let round = t
             .app
-            .witness_round(std::slice::from_ref(&target), &mut HashMap::new())
+            .witness_round(std::slice::from_ref(&target), &mut last)
             .await
             .unwrap();
         assert!(round.failed.is_empty(), "{:?}", round.failed);
         assert!(round.cosigned >= 1);
+        // Nothing appended since: the next round submits nothing.
+        let again = t
+            .app
+            .witness_round(std::slice::from_ref(&target), &mut last)
+            .await
+            .unwrap();
+        assert_eq!(again, Default::default());
         let latest = t.get(&path, None).await.text();
         let grown = note::open_checkpoint(&latest, std::slice::from_ref(&log)).unwrap();
         assert_eq!(grown.size, first.size + 3);
