@@ -7,6 +7,7 @@ pub mod auth;
 mod csv;
 pub mod limits;
 mod middleware;
+pub mod pages;
 pub mod priority;
 pub mod problem;
 mod routes;
@@ -187,6 +188,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let api = api
         .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .merge(pages::router(Arc::new(pages::Sessions::default())))
         .fallback(routes::fallback)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state.clone());
