@@ -119,3 +119,51 @@ pub async fn response_headers(request: Request, next: Next) -> Response {
     }
     response
 }
+
+/// Problems in the reader's language: to a request that prefers Japanese (`Accept-Language`,
+/// or the pages' language cookie), a problem's `title` is the Japanese one for its type, with
+/// `Content-Language: ja`; the type, status, detail and field errors are unchanged, so programs
+/// keep matching on the stable codes. Every problem answer says it varies by `Accept-Language`.
+pub async fn localize_problems(request: Request, next: Next) -> Response {
+    use axum::http::{HeaderValue, header};
+    let lang = super::pages::i18n::Lang::from_headers(request.headers());
+    let response = next.run(request).await;
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if !is_problem {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    parts
+        .headers
+        .append(header::VARY, HeaderValue::from_static("accept-language"));
+    if lang != super::pages::i18n::Lang::Ja {
+        return Response::from_parts(parts, body);
+    }
+    // Problem bodies are small (a few fields and the offending ones); bounded all the same.
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let Ok(mut problem) = serde_json::from_slice::<super::problem::Problem>(&bytes) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let slug = problem
+        .kind
+        .strip_prefix(super::problem::PROBLEM_BASE)
+        .unwrap_or("");
+    let title = super::pages::i18n::Lang::Ja.t(&format!("problem.{slug}"));
+    if title.starts_with("problem.") {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    problem.title = title;
+    let Ok(body) = serde_json::to_vec(&problem) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_LANGUAGE, HeaderValue::from_static("ja"));
+    Response::from_parts(parts, axum::body::Body::from(body))
+}

@@ -195,6 +195,7 @@ pub fn router(state: AppState) -> Router {
     api.layer(
         ServiceBuilder::new()
             .layer(axum::middleware::from_fn(middleware::response_headers))
+            .layer(axum::middleware::from_fn(middleware::localize_problems))
             .layer(axum::middleware::from_fn(middleware::bound_request_id))
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
             .layer(

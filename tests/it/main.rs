@@ -11,6 +11,7 @@ mod leaks;
 mod ledger;
 mod monitoring;
 mod openapi;
+mod pages;
 mod parties;
 mod problems;
 mod real_reports;
