@@ -125,6 +125,13 @@ on_both!(
         let away = page(&t, "/lang?to=ja&back=//evil.example/", &[]).await;
         assert_eq!(away.headers["location"], "/");
 
+        // The addresses a person tries by hand.
+        for (path, to) in [("/bonds", "/"), ("/labels", "/"), ("/audit", "/regulator/audit")] {
+            let reply = page(&t, path, &[]).await;
+            assert_eq!(reply.status, 303, "{path}");
+            assert_eq!(reply.headers["location"], to);
+        }
+
         // A page for a bond that does not exist is a page, with the API's status.
         let missing = page(&t, "/bonds/0190a6c2-0000-7000-8000-000000000000", &[]).await;
         assert_eq!(missing.status, 404);

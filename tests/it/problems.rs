@@ -303,8 +303,8 @@ async fn a_body_over_the_limit_is_told_the_configured_limit() {
 
 on_both!(an_unknown_path_is_404_not_found, |t: TestApp| async move {
     let operator = t.party(Role::Operator, "Exchange operations").await;
+    // (`/` is the bond directory, a page: tests/it/pages.rs.)
     for path in [
-        "/",
         "/nope",
         "/v1",
         "/v1/bondz",

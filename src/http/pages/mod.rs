@@ -36,6 +36,10 @@ pub fn router(sessions: Arc<Sessions>) -> Router<AppState> {
             "/labels/verify",
             get(public::verify_form).post(public::verify_label),
         )
+        // Addresses a person tries by hand lead to the page that answers them.
+        .route("/bonds", get(|| async { Redirect::to("/") }))
+        .route("/labels", get(|| async { Redirect::to("/") }))
+        .route("/audit", get(|| async { Redirect::to("/regulator/audit") }))
         .route("/lang", get(switch_language))
         .route("/assets/midori.css", get(stylesheet))
         .merge(regulator::router())
@@ -186,6 +190,8 @@ pub(crate) fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — midori" }
                 link rel="stylesheet" href="/assets/midori.css";
+                // No icon to fetch (a browser would otherwise ask for /favicon.ico).
+                link rel="icon" href="data:,";
             }
             body {
                 header.site {

@@ -279,7 +279,7 @@ pub async fn bond(
                 dt { (ctx.t("bond.coupon")) } dd { (t.coupon.rate) "% · " (lang.code_text("frequency", t.coupon.frequency.as_str())) }
                 dt { (ctx.t("bond.categories")) } dd {
                     @for (i, c) in t.framework.categories.iter().enumerate() {
-                        @if i > 0 { "、" } (lang.code_text("category", c.as_str()))
+                        @if i > 0 { (ctx.t("list.separator")) } (lang.code_text("category", c.as_str()))
                     }
                 }
                 dt { (ctx.t("bond.issuer")) } dd { code { (bond.issuer_id) } }
@@ -594,7 +594,7 @@ fn verify_page(ctx: &Ctx, jws: &str, check: Option<crate::app::LabelCheck>) -> M
         @if let Some(c) = check {
             @let valid = c.signature_valid && !c.expired;
             @let claims = c.claims.clone().unwrap_or_default();
-            section.result class=(if valid { "valid" } else { "invalid" }) data-valid=(valid) {
+            section class={ "result " (if valid { "valid" } else { "invalid" }) } data-valid=(valid) {
                 h2 {
                     @if valid { (ctx.t("verify.valid")) }
                     @else if c.signature_valid { (ctx.t("verify.expired")) }
@@ -616,7 +616,7 @@ fn verify_page(ctx: &Ctx, jws: &str, check: Option<crate::app::LabelCheck>) -> M
                                 @if let Some(scheme) = claims.pointer("/label/scheme/id").and_then(|v| v.as_str()) { " · " (scheme) } }
                         }
                         @if let Some(since) = claims.pointer("/label/since").and_then(|v| v.as_str()) {
-                            dt { (ctx.t("label.since")) } dd { (lang.date(since)) }
+                            dt { (ctx.t("verify.since")) } dd { (lang.date(since)) }
                         }
                         @if let Some(iat) = claims.get("iat").and_then(|v| v.as_i64()) {
                             dt { (ctx.t("verify.issued")) } dd { (lang.moment(iat)) }

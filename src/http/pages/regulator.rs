@@ -336,7 +336,7 @@ async fn home(
         html! {
             h1 { (title) }
             form.filters method="get" action="/regulator/" {
-                label { (ctx.t("directory.search")) input type="search" name="q" value=(filter.q); }
+                label { (ctx.t("regulator.search")) input type="search" name="q" value=(filter.q); }
                 label { (ctx.t("regulator.rulebook"))
                     select name="rulebook" {
                         option value="" { (ctx.t("directory.any")) }
