@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
-use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 
 use super::{App, AppError, AppResult};
@@ -266,48 +265,18 @@ enum Submitted {
 
 /// POST `body` to an `http://` URL; the status, content type and body of the answer.
 async fn post(url: &str, body: String) -> Result<(u16, String, String), String> {
-    let rest = url.strip_prefix("http://").ok_or("not an http:// URL")?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let exchange = async {
-        let stream = tokio::net::TcpStream::connect(authority)
-            .await
-            .map_err(|e| format!("connecting to {authority}: {e}"))?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| e.to_string())?;
-        tokio::spawn(connection);
-        let request = hyper::Request::post(path)
-            .header(hyper::header::HOST, authority)
-            .header(hyper::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| e.to_string())?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(hyper::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let bytes = http_body_util::Limited::new(response.into_body(), 64 * 1024)
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok::<_, String>((
-            status,
-            content_type,
-            String::from_utf8_lossy(&bytes).into_owned(),
-        ))
-    };
-    tokio::time::timeout(SUBMIT_TIMEOUT, exchange)
-        .await
-        .map_err(|_| format!("no answer from {authority} within {SUBMIT_TIMEOUT:?}"))?
+    let answer = crate::http::client::request(
+        hyper::Method::POST,
+        url,
+        None,
+        Some(("text/plain; charset=utf-8", Bytes::from(body))),
+        64 * 1024,
+        SUBMIT_TIMEOUT,
+    )
+    .await?;
+    Ok((
+        answer.status,
+        answer.content_type,
+        String::from_utf8_lossy(&answer.body).into_owned(),
+    ))
 }

@@ -160,11 +160,21 @@ pub struct WitnessArgs {
 pub struct VerifyArgs {
     /// JSON Lines export (`GET /v1/bonds/{id}/ledger/export` or `/v1/trials/{id}/ledger/export`;
     /// with `--since`, `…/ledger/export?from=SIZE`, the entries after the earlier audit).
-    #[arg(long)]
-    pub export: PathBuf,
-    /// Signed checkpoint (`GET /v1/bonds/{id}/ledger/checkpoint`).
-    #[arg(long)]
-    pub checkpoint: PathBuf,
+    #[arg(long, required_unless_present = "tiles", conflicts_with = "tiles")]
+    pub export: Option<PathBuf>,
+    /// Signed checkpoint (`GET /v1/bonds/{id}/ledger/checkpoint`); with `--tiles`, read from
+    /// `URL/checkpoint` when not given (it is checked against `--keys` all the same).
+    #[arg(long, required_unless_present = "tiles")]
+    pub checkpoint: Option<PathBuf>,
+    /// Read the ledger from its C2SP tlog-tiles instead of an export: `URL` is the ledger's
+    /// prefix (`http://HOST/v1/bonds/{id}/ledger`, or a mirror of it); the entry bundles under
+    /// `URL/tile/entries/` are read in order, streaming.
+    #[arg(long, value_name = "URL")]
+    pub tiles: Option<String>,
+    /// API key for the entry bundles where the service restricts them (a bond's issuer,
+    /// operators, regulators); not sent elsewhere.
+    #[arg(long, env = "MIDORI_TOKEN", hide_env_values = true, requires = "tiles")]
+    pub token: Option<String>,
     /// The service's JWK Set (`GET /.well-known/jwks.json`).
     #[arg(long)]
     pub keys: PathBuf,

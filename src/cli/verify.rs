@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::VerifyArgs;
+
+mod tiles;
 use crate::app::engine::{BookAudit, BookSnapshot};
 use crate::ledger::audit::{self, AuditFailure, Options, TreeFrontier, Verified};
 use crate::ledger::canon::Jwk;
@@ -32,8 +34,12 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let checkpoint =
-        String::from_utf8(read(&args.checkpoint)?).context("the checkpoint is not UTF-8 text")?;
+    let checkpoint = match (&args.checkpoint, &args.tiles) {
+        (Some(path), _) => read(path)?,
+        (None, Some(url)) => tiles::fetch(url, "checkpoint", None)?,
+        (None, None) => anyhow::bail!("--checkpoint is required without --tiles"),
+    };
+    let checkpoint = String::from_utf8(checkpoint).context("the checkpoint is not UTF-8 text")?;
     let keys: Value =
         serde_json::from_slice(&read(&args.keys)?).context("the key set is not JSON")?;
     let keys: Vec<Jwk> = serde_json::from_value(keys.get("keys").cloned().unwrap_or(Value::Null))
@@ -144,12 +150,27 @@ fn verify(
             },
         ),
     };
-    let file = std::fs::File::open(&args.export)
-        .with_context(|| format!("reading {}", args.export.display()))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let first = options.since.as_ref().map_or(0, |t| t.size);
+    let (mut source, what): (Box<dyn Iterator<Item = anyhow::Result<Vec<u8>>>>, String) =
+        match (&args.export, &args.tiles) {
+            (Some(path), _) => {
+                let file = std::fs::File::open(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+                let lines = std::iter::from_fn(move || next_line(&mut reader).transpose())
+                    .map(|line| line.map_err(anyhow::Error::from));
+                (Box::new(lines), path.display().to_string())
+            }
+            (None, Some(url)) => {
+                let size = tiles::checkpoint_size(checkpoint)?;
+                let entries = tiles::entries(url, args.token.clone(), first, size);
+                (Box::new(entries), format!("the tiles at {url}"))
+            }
+            (None, None) => anyhow::bail!("--export or --tiles is required"),
+        };
     let mut io_error = None;
-    let lines = std::iter::from_fn(|| match next_line(&mut reader) {
-        Ok(line) => line,
+    let lines = std::iter::from_fn(|| match source.next()? {
+        Ok(line) => Some(line),
         Err(e) => {
             io_error = Some(e);
             None
@@ -165,7 +186,7 @@ fn verify(
         Ok(())
     });
     if let Some(e) = io_error {
-        return Err(e).with_context(|| format!("reading {}", args.export.display()));
+        return Err(e).with_context(|| format!("reading {what}"));
     }
     Ok(verified.map(|(report, tree)| {
         let snapshot = book.snapshot();

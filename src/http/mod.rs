@@ -4,6 +4,7 @@
 //! ([`problem`]).
 
 pub mod auth;
+pub mod client;
 mod csv;
 pub mod limits;
 mod middleware;

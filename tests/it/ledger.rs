@@ -372,6 +372,60 @@ on_both!(
             .await;
         assert_eq!(reply.status, 200, "{}", reply.text());
         assert_eq!(reply.body.len() as u64, 32 * key_log_size);
+
+        // `midori verify --tiles`: the same ledger read from its tiles over HTTP, the checkpoint
+        // from `URL/checkpoint`; then, after more entries, only what was appended since.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = t.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let dir = std::env::temp_dir().join(format!("midori-tiles-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let jwks = dir.join("jwks.json");
+        std::fs::write(&jwks, t.get("/.well-known/jwks.json", None).await.text()).unwrap();
+        let record = dir.join("record.json");
+        let url = format!("http://{addr}{prefix}");
+        let verify = |extra: Vec<String>| {
+            let mut args: Vec<String> = vec![
+                "midori".into(),
+                "verify".into(),
+                "--tiles".into(),
+                url.clone(),
+            ];
+            args.extend(["--keys".into(), jwks.display().to_string()]);
+            args.extend(extra);
+            async move {
+                use clap::Parser;
+                midori::cli::run(midori::cli::Cli::parse_from(args)).await
+            }
+        };
+        let ok = std::process::ExitCode::SUCCESS;
+        let token = || vec!["--token".to_owned(), issuer.token.clone()];
+        let saving = [token(), vec!["--save".into(), record.display().to_string()]].concat();
+        assert_eq!(verify(saving).await.unwrap(), ok);
+        // The entry bundles are the issuer's to read: without the key, the fetch is refused.
+        let refused = verify(vec![]).await.unwrap_err();
+        assert!(format!("{refused:#}").contains("HTTP 401"), "{refused:#}");
+        for _ in 0..3 {
+            created(
+                &t.op(
+                    &a,
+                    &bond,
+                    json!({"type": "token.transfer", "to": b.id, "quantity": "1"}),
+                )
+                .await,
+            );
+        }
+        let since = [
+            token(),
+            vec!["--since".into(), record.display().to_string()],
+        ]
+        .concat();
+        assert_eq!(verify(since).await.unwrap(), ok);
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+        assert_eq!(saved["tree"]["size"], 259);
+        std::fs::remove_dir_all(&dir).ok();
     }
 );
 

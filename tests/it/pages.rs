@@ -126,7 +126,11 @@ on_both!(
         assert_eq!(away.headers["location"], "/");
 
         // The addresses a person tries by hand.
-        for (path, to) in [("/bonds", "/"), ("/labels", "/"), ("/audit", "/regulator/audit")] {
+        for (path, to) in [
+            ("/bonds", "/"),
+            ("/labels", "/"),
+            ("/audit", "/regulator/audit"),
+        ] {
             let reply = page(&t, path, &[]).await;
             assert_eq!(reply.status, 303, "{path}");
             assert_eq!(reply.headers["location"], to);
