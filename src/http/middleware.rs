@@ -136,9 +136,10 @@ pub async fn localize_problems(request: Request, next: Next) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    parts
-        .headers
-        .append(header::VARY, HeaderValue::from_static("accept-language"));
+    parts.headers.append(
+        header::VARY,
+        HeaderValue::from_static("accept-language, cookie"),
+    );
     if lang != super::pages::i18n::Lang::Ja {
         return Response::from_parts(parts, body);
     }

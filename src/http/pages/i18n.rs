@@ -112,7 +112,14 @@ impl Lang {
         let Ok(amount) = value.parse::<Decimal>() else {
             return format!("{value} {currency}");
         };
-        match (self, currency) {
+        // The sign goes before the currency's sign: -¥1,234, -1,234円.
+        let sign = if amount.is_sign_negative() && !amount.is_zero() {
+            "-"
+        } else {
+            ""
+        };
+        let amount = amount.abs();
+        let text = match (self, currency) {
             (Lang::Ja, "JPY") => yen_ja(amount),
             (Lang::Ja, _) => format!("{} {currency}", group(amount)),
             (Lang::En, "JPY") => format!("¥{}", group(amount)),
@@ -120,7 +127,8 @@ impl Lang {
             (Lang::En, "EUR") => format!("€{}", group(amount)),
             (Lang::En, "GBP") => format!("£{}", group(amount)),
             (Lang::En, _) => format!("{currency} {}", group(amount)),
-        }
+        };
+        format!("{sign}{text}")
     }
 
     /// A moment given in Unix seconds, in Japan's time (the bonds' market), as the language
@@ -139,6 +147,23 @@ impl Lang {
         match self {
             Lang::En => format!("{day}, {:02}:{:02} JST", jst.hour(), jst.minute()),
             Lang::Ja => format!("{day} {}:{:02}（日本時間）", jst.hour(), jst.minute()),
+        }
+    }
+
+    /// The Japan date of an RFC 3339 time (when a trial was created, say), as the language
+    /// writes dates; anything else as [`Lang::date`] reads it.
+    pub fn date_jst(self, rfc3339: &str) -> String {
+        match time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339) {
+            Ok(t) => {
+                let jst = t.to_offset(time::macros::offset!(+9));
+                self.date(&format!(
+                    "{:04}-{:02}-{:02}",
+                    jst.year(),
+                    u8::from(jst.month()),
+                    jst.day()
+                ))
+            }
+            Err(_) => self.date(rfc3339),
         }
     }
 
@@ -316,6 +341,9 @@ mod tests {
         assert_eq!(Lang::Ja.date("2026-12-07"), "2026年12月7日");
         assert_eq!(Lang::Ja.date("2026-01-05T01:02:03Z"), "2026年1月5日");
         assert_eq!(Lang::En.date("not a date"), "not a date");
+        // Created at 20:30 UTC on 6 Dec: already 7 Dec in Japan.
+        assert_eq!(Lang::En.date_jst("2026-12-06T20:30:00Z"), "7 Dec 2026");
+        assert_eq!(Lang::Ja.date_jst("2026-12-06T20:30:00Z"), "2026年12月7日");
         // 1796698365 is 2026-12-08T02:52:45Z: 11:52 in Tokyo.
         assert_eq!(Lang::En.moment(1796698365), "8 Dec 2026, 11:52 JST");
         assert_eq!(
@@ -335,7 +363,9 @@ mod tests {
         assert_eq!(Lang::Ja.amount("JPY", "5000"), "5,000円");
         assert_eq!(Lang::En.amount("USD", "500000000.50"), "$500,000,000.50");
         assert_eq!(Lang::Ja.amount("USD", "500000000"), "500,000,000 USD");
-        assert_eq!(Lang::En.amount("JPY", "-1234"), "¥-1,234");
+        assert_eq!(Lang::En.amount("JPY", "-1234"), "-¥1,234");
+        assert_eq!(Lang::Ja.amount("JPY", "-12345"), "-12,345円");
+        assert_eq!(Lang::Ja.amount("JPY", "-200000000"), "-2億円");
         assert_eq!(Lang::En.amount("CHF", "100"), "CHF 100");
     }
 

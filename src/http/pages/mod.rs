@@ -66,6 +66,11 @@ async fn page_headers(request: Request, next: Next) -> Response {
         HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // The same address reads in the language the request asks for, by header or cookie.
+    headers.append(
+        header::VARY,
+        HeaderValue::from_static("accept-language, cookie"),
+    );
     if private {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -110,11 +115,41 @@ pub(crate) fn set_cookie(
     HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""))
 }
 
+/// A preference cookie: as [`set_cookie`] but `SameSite=Lax`, so that a reader who follows a
+/// link from another site keeps the language chosen.
+fn preference_cookie(
+    headers: &HeaderMap,
+    name: &str,
+    value: &str,
+    max_age_secs: i64,
+) -> HeaderValue {
+    let cookie = cookie::Cookie::build((name.to_owned(), value.to_owned()))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(over_tls(headers))
+        .max_age(cookie::time::Duration::seconds(max_age_secs))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""))
+}
+
 #[derive(Deserialize)]
 struct SwitchQuery {
     to: String,
     #[serde(default)]
     back: Option<String>,
+}
+
+/// A path on this site and nothing else: it starts with one `/`, and every byte is a visible
+/// ASCII character other than `\` (browsers drop tabs and newlines and read `\` as `/`, which
+/// would turn `/\t/evil.example` into another site).
+fn local_path(back: &str) -> bool {
+    back.starts_with('/')
+        && !back.starts_with("//")
+        && back
+            .bytes()
+            .all(|b| (0x21..0x7f).contains(&b) && b != b'\\')
+        && !back.starts_with("/\\")
 }
 
 /// The language switch: remember the choice for a year and go back to the page (only ever a
@@ -123,12 +158,12 @@ async fn switch_language(headers: HeaderMap, Query(q): Query<SwitchQuery>) -> Re
     let lang = Lang::parse(&q.to).unwrap_or(Lang::En);
     let back = q
         .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .filter(|b| local_path(b))
         .unwrap_or_else(|| "/".into());
     let mut response = Redirect::to(&back).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        set_cookie(&headers, "lang", lang.code(), 365 * 24 * 3600),
+        preference_cookie(&headers, "lang", lang.code(), 365 * 24 * 3600),
     );
     response
 }

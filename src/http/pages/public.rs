@@ -46,6 +46,11 @@ fn some(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
+/// Bonds a directory page shows.
+const PAGE_ROWS: usize = 50;
+/// Label pages read at most for one directory page.
+const SCAN_PAGES: usize = 10;
+
 const KINDS: &[&str] = &[
     "green",
     "social",
@@ -76,32 +81,48 @@ pub async fn directory(
             .map_err(|e| fail(AppError::BadRequest(e.to_string())))?,
         sdg_goal: None,
     };
-    let page = state
-        .app
-        .labels(
-            &filter,
-            some(&q.scheme),
-            some(&q.status),
-            some(&q.after),
-            Some(50),
-        )
-        .await
-        .map_err(fail)?;
+    // The search text and the currency are not filters of the store: bonds are read page by
+    // page until a page of the directory is full, at most SCAN_PAGES label pages a request
+    // (then "more" goes on from the last bond read).
     let needle = q.q.trim().to_lowercase();
     let mut rows = Vec::new();
-    for item in &page.items {
-        let bond = state.app.bond(&item.bond_id).await.map_err(fail)?;
-        if some(&q.currency).is_some_and(|c| !c.eq_ignore_ascii_case(&bond.terms.currency)) {
-            continue;
+    let mut cursor = some(&q.after).map(str::to_owned);
+    let mut next: Option<String> = None;
+    'scan: for _ in 0..SCAN_PAGES {
+        let page = state
+            .app
+            .labels(
+                &filter,
+                some(&q.scheme),
+                some(&q.status),
+                cursor.as_deref(),
+                Some(PAGE_ROWS as u32),
+            )
+            .await
+            .map_err(fail)?;
+        for item in page.items {
+            if rows.len() == PAGE_ROWS {
+                break 'scan;
+            }
+            next = Some(item.bond_id.clone());
+            let bond = state.app.bond(&item.bond_id).await.map_err(fail)?;
+            let isin = bond.terms.isin.clone().unwrap_or_default();
+            let currency_ok =
+                some(&q.currency).is_none_or(|c| c.eq_ignore_ascii_case(&bond.terms.currency));
+            let text_ok = needle.is_empty()
+                || bond.terms.name.to_lowercase().contains(&needle)
+                || isin.to_lowercase().contains(&needle);
+            if currency_ok && text_ok {
+                rows.push((item, bond));
+            }
         }
-        let isin = bond.terms.isin.clone().unwrap_or_default();
-        if !needle.is_empty()
-            && !bond.terms.name.to_lowercase().contains(&needle)
-            && !isin.to_lowercase().contains(&needle)
-        {
-            continue;
+        match page.next {
+            Some(more) => cursor = Some(more),
+            None => {
+                next = None;
+                break;
+            }
         }
-        rows.push((item, bond));
     }
     let mut next_query = format!(
         "/?q={}&kind={}&category={}&status={}&scheme={}&issuer={}&currency={}",
@@ -113,7 +134,7 @@ pub async fn directory(
         percent_encode(&q.issuer),
         percent_encode(&q.currency)
     );
-    if let Some(next) = &page.next {
+    if let Some(next) = &next {
         next_query.push_str(&format!("&after={}", percent_encode(next)));
     }
     let title = ctx.t("directory.title");
@@ -184,7 +205,7 @@ pub async fn directory(
                                 small { (lang.code_text("kind", bond.terms.kind.as_str()))
                                     @if let Some(isin) = &bond.terms.isin { " · " (isin) } }
                             }
-                            td { (badge(lang, &item.status)) br; small { (item.scheme) " · " (ctx.t("label.since")) " " (lang.date(&item.since)) } }
+                            td { (badge(lang, &item.status)) br; small { (item.scheme) " · " (ctx.tf("label.since", &[("date", &lang.date(&item.since))])) } }
                             td.num { (lang.amount(&bond.terms.currency, &issue_amount(bond))) }
                             td { (lang.date(&bond.terms.maturity_date)) }
                         }
@@ -192,7 +213,7 @@ pub async fn directory(
                 }
             }
         }
-        @if page.next.is_some() {
+        @if next.is_some() {
             p { a.next href=(next_query) { (ctx.t("directory.more")) } }
         }
     };
@@ -296,7 +317,8 @@ pub async fn bond(
             ul.links {
                 li { a href={ "/v1/bonds/" (bond.id) "/ledger/checkpoint" } { (ctx.t("bond.link_checkpoint")) } }
                 li { a href="/.well-known/jwks.json" { (ctx.t("bond.link_jwks")) } }
-                li { a href={ "/v1/bonds/" (bond.id) "/ledger/tile/0/000" } { (ctx.t("bond.link_tiles")) } }
+                li { a href={ "/v1/bonds/" (bond.id) "/ledger/tile/" (first_tile(&bond.ledger.size)) } { (ctx.t("bond.link_tiles")) } }
+                li { a href={ "/v1/bonds/" (bond.id) "/ledger/export" } { (ctx.t("bond.link_export")) } }
                 li { a href={ "/v1/bonds/" (bond.id) } { "JSON" } }
             }
             h3 { (ctx.t("bond.verify_yourself")) }
@@ -305,6 +327,17 @@ pub async fn bond(
         }
     };
     Ok(layout(&ctx, &t.name, body))
+}
+
+/// The path of the first level-0 hash tile a ledger of `size` entries has: full from 256 on,
+/// else partial (a full tile that does not exist yet is not found).
+fn first_tile(size: &str) -> String {
+    let size: u64 = size.parse().unwrap_or(0);
+    if size >= 256 {
+        "0/000".into()
+    } else {
+        format!("0/000.p/{}", size.max(1))
+    }
 }
 
 fn verify_recipe(_origin: &str, id: &str) -> String {
@@ -350,6 +383,13 @@ fn label_section(ctx: &Ctx, label: &LabelView) -> Markup {
                             }
                         }
                     }
+                }
+            }
+            @if let Some(jws) = &label.jws {
+                details.jws {
+                    summary { (ctx.t("label.jws")) }
+                    p { (ctx.t("label.jws_how")) }
+                    textarea readonly rows="4" spellcheck="false" aria-label=(ctx.t("label.jws")) { (jws) }
                 }
             }
             @if !label.reasons.is_empty() {

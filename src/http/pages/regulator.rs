@@ -230,7 +230,9 @@ async fn sign_in(
     OriginalUri(uri): OriginalUri,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    let ctx = Ctx::new(&headers, &uri);
+    let mut ctx = Ctx::new(&headers, &uri);
+    // The language switch leads back to the console (this address only takes posts).
+    ctx.here = "/regulator/".into();
     let expected = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
     if expected.is_empty() || !same(&expected, &form.csrf) {
         return csrf_refused(ctx.lang);
@@ -360,7 +362,7 @@ async fn home(
                                 td { a href={ "/regulator/trials/" (t.id) } { (t.title) } }
                                 td { (t.rulebook.id) " v" (t.rulebook.version) }
                                 td.num { (lang.number(&t.ledger_size)) }
-                                td { (lang.date(&t.created_at)) }
+                                td { (lang.date_jst(&t.created_at)) }
                             }
                         }
                     }
@@ -398,15 +400,27 @@ async fn trial(
     trial_page(&c, &trial, &replay, None).into_response()
 }
 
+/// What the replay form was last sent with, and what came of it.
+enum WhatIf<'a> {
+    Ran(&'a crate::sandbox::ledger::ExportReplay),
+    /// The rulebook given is not one (the text comes back in the form).
+    Refused(&'a str),
+}
+
 fn trial_page(
     c: &Console,
     trial: &crate::app::TrialView,
     replay: &crate::sandbox::ledger::ExportReplay,
-    what_if: Option<&crate::sandbox::ledger::ExportReplay>,
+    what_if: Option<WhatIf<'_>>,
 ) -> Markup {
     let ctx = &c.ctx;
     let lang = ctx.lang;
     let r = &replay.report;
+    let currency = r.rulebook.currency.as_str();
+    let posted = match &what_if {
+        Some(WhatIf::Refused(text)) => *text,
+        _ => "",
+    };
     let number = |v: u64| Decimal::from(v);
     let violation_bars: Vec<Bar> = r
         .violations
@@ -424,14 +438,14 @@ fn trial_page(
             exposure_bars.push(Bar {
                 label: ctx.tf("report.exposure_of", &[("party", party)]),
                 value: exposure,
-                shown: lang.amount("JPY", &exposure.to_string()),
+                shown: lang.amount(currency, &exposure.to_string()),
                 class: "c1",
             });
             if let Some(cap) = p.cap {
                 exposure_bars.push(Bar {
                     label: ctx.tf("report.cap_of", &[("party", party)]),
                     value: cap,
-                    shown: lang.amount("JPY", &cap.to_string()),
+                    shown: lang.amount(currency, &cap.to_string()),
                     class: "cap",
                 });
             }
@@ -440,14 +454,14 @@ fn trial_page(
     let mut outstanding_bars = vec![Bar {
         label: ctx.t("report.outstanding"),
         value: r.outstanding.amount,
-        shown: lang.number(&r.outstanding.amount.to_string()),
+        shown: lang.amount(currency, &r.outstanding.amount.to_string()),
         class: "c1",
     }];
     if let Some(cap) = r.outstanding.cap {
         outstanding_bars.push(Bar {
             label: ctx.t("report.aggregate_cap"),
             value: cap,
-            shown: lang.number(&cap.to_string()),
+            shown: lang.amount(currency, &cap.to_string()),
             class: "cap",
         });
     }
@@ -494,10 +508,13 @@ fn trial_page(
                 form.replay method="post" action={ "/regulator/trials/" (trial.id) "/replay" } {
                     input type="hidden" name="csrf" value=(c.csrf);
                     label for="rulebook" { (ctx.t("report.rulebook_toml")) }
-                    textarea id="rulebook" name="rulebook" rows="8" spellcheck="false" {}
+                    textarea id="rulebook" name="rulebook" rows="8" spellcheck="false" { (posted) }
                     button type="submit" { (ctx.t("report.replay")) }
                 }
-                @if let Some(w) = what_if {
+                @if let Some(WhatIf::Refused(_)) = what_if {
+                    p.error role="alert" data-status="422" { (ctx.t("report.bad_rulebook")) }
+                }
+                @if let Some(WhatIf::Ran(w)) = what_if {
                     section.replay-result data-mismatches=(w.mismatches.len()) data-consistent=(w.consistent) {
                         h3 { (ctx.t("report.replay_result")) }
                         pre lang="en" { (w.summary()) }
@@ -540,13 +557,15 @@ async fn replay(
     Path(id): Path<String>,
     Form(form): Form<ReplayForm>,
 ) -> Response {
-    let c = match console(&state, &sessions, &headers, &uri).await {
+    let mut c = match console(&state, &sessions, &headers, &uri).await {
         Ok(c) => c,
         Err(r) => return r,
     };
     if !same(&c.csrf, &form.csrf) {
         return csrf_refused(c.ctx.lang);
     }
+    // The language switch leads back to the trial's page (this address only takes posts).
+    c.ctx.here = format!("/regulator/trials/{id}");
     let lang = c.ctx.lang;
     let rulebook = form.rulebook.trim();
     let outcome = async {
@@ -556,19 +575,20 @@ async fn replay(
         let what_if = state
             .app
             .replay_trial(&c.caller, &id, (!rulebook.is_empty()).then_some(rulebook))
-            .await?;
+            .await;
         Ok::<_, AppError>((trial, own, what_if))
     }
     .await;
     match outcome {
-        Ok((trial, own, what_if)) => trial_page(&c, &trial, &own, Some(&what_if)).into_response(),
-        Err(AppError::Validation(_)) | Err(AppError::BadRequest(_)) => PageError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            lang,
-            message: lang.t("report.bad_rulebook"),
+        Ok((trial, own, Ok(what_if))) => {
+            trial_page(&c, &trial, &own, Some(WhatIf::Ran(&what_if))).into_response()
         }
-        .into_response(),
-        Err(e) => PageError::from_app(lang, e).into_response(),
+        Ok((trial, own, Err(AppError::Validation(_) | AppError::BadRequest(_)))) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            trial_page(&c, &trial, &own, Some(WhatIf::Refused(rulebook))),
+        )
+            .into_response(),
+        Ok((_, _, Err(e))) | Err(e) => PageError::from_app(lang, e).into_response(),
     }
 }
 
