@@ -409,6 +409,38 @@ impl App {
         .map_err(|e| AppError::Internal(e.to_string()))?
     }
 
+    /// How the trial's report moved (regulators): the report after each of up to `points`
+    /// evenly spaced prefixes of its ledger, the last being the whole ledger, each from a replay
+    /// of that prefix under the rulebook the trial ran with. Costs `points` replays; for the
+    /// console's chart of exposure against caps over time.
+    pub async fn trial_history(
+        &self,
+        caller: &Caller,
+        id: &str,
+        points: usize,
+    ) -> AppResult<Vec<(u64, crate::sandbox::replay::Report)>> {
+        regulator_only(caller)?;
+        let trial = self.trial_row(id).await?;
+        let rulebook = parse_rulebook(&trial.rulebook, "/rulebook")?;
+        let leaves = self.ledger_leaves(&trial.ledger_id).await?;
+        tokio::task::spawn_blocking(move || {
+            let size = leaves.len();
+            let points = points.clamp(1, size.max(1));
+            let mut ends: Vec<usize> = (1..=points).map(|k| (size * k).div_ceil(points)).collect();
+            ends.dedup();
+            ends.into_iter()
+                .filter(|end| *end > 0)
+                .map(|end| {
+                    replay_export(leaves[..end].iter().map(Vec::as_slice), &rulebook, 1)
+                        .map(|r| (end as u64, r.report))
+                        .map_err(|e| AppError::Internal(format!("trial ledger: {e}")))
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+    }
+
     /// Every ledger, bonds and trials, re-verified now (regulators): the same checks as
     /// `midori verify` and `midori sandbox replay`, run on the stored entries.
     pub async fn audit_ledgers(&self, caller: &Caller) -> AppResult<Vec<LedgerAudit>> {

@@ -522,7 +522,7 @@ test('a regulator signs in and works the console: trials, a trial report matchin
     assert.equal(await cookie(context, 'midori_csrf'), undefined, 'midori_csrf cleared at sign-in');
   });
 
-  await t.test("the trial page shows the report's verdicts, violations and outstanding units as the API does", async () => {
+  await t.test("the trial page shows the report's verdicts, violations, outstanding amount and exposure over time as the API does", async () => {
     await follow(page, `table.trials a[href="/regulator/trials/${TRIAL}"]`);
     assert.equal(await text(page, 'main h1'), trial.title);
 
@@ -547,10 +547,31 @@ test('a regulator signs in and works the console: trials, a trial report matchin
     }
 
     const outstanding = await assertChartDrawn(page, 'chart-outstanding');
-    assertSameDecimal(outstanding[0].value, report.outstanding.amount, 'units outstanding');
+    assertSameDecimal(outstanding[0].value, report.outstanding.amount, 'amount outstanding');
     if (report.outstanding.cap != null) {
       assert.equal(outstanding.length, 2, 'outstanding and the aggregate cap');
       assertSameDecimal(outstanding[1].value, report.outstanding.cap, 'aggregate cap');
+    }
+
+    // Exposure against caps over time: each capped participant's line ends at the report's
+    // exposure now, and its dashed cap line at its cap.
+    const capped = Object.entries(report.participants ?? {}).filter(([, p]) => p.cap != null);
+    if (capped.length > 0) {
+      const svg = page.locator('svg#chart-exposure-history');
+      assert.equal(await svg.count(), 1, 'the exposure-over-time chart');
+      const box = await svg.boundingBox();
+      assert.ok(box && box.width > 0 && box.height > 0, 'it is drawn');
+      for (const [party, p] of capped.slice(0, 5)) {
+        const lines = svg.locator(`g.series[data-label*="${party}"]`);
+        assert.equal(await lines.count(), 2, `${party}: exposure and cap lines`);
+        const exposure = (await lines.nth(0).getAttribute('data-values')).split(',');
+        const cap = (await lines.nth(1).getAttribute('data-values')).split(',');
+        assert.ok(exposure.length >= 1 && exposure.length === cap.length, 'a value per point');
+        assertSameDecimal(exposure.at(-1), p.exposure ?? '0', `${party}: exposure now`);
+        assertSameDecimal(cap.at(-1), p.cap, `${party}: cap`);
+        const points = await lines.nth(0).locator('polyline').getAttribute('points');
+        assert.equal(points.trim().split(/\s+/).length, exposure.length, 'one point per value');
+      }
     }
   });
 

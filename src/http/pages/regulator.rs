@@ -22,12 +22,13 @@ use maud::{Markup, html};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::chart::{self, Bar};
+use super::chart::{self, Bar, Series};
 use super::i18n::Lang;
 use super::{Ctx, PageError, cookie, layout, set_cookie};
 use crate::app::{AppError, Caller};
 use crate::domain::party::Role;
 use crate::http::AppState;
+use crate::sandbox::replay::{ParticipantReport, Report};
 
 /// How long a console session lasts from sign-in.
 pub const SESSION_SECS: u64 = 60 * 60;
@@ -390,14 +391,18 @@ async fn trial(
         let trial = state.app.trial(&c.caller, &id).await?;
         let _permit = state.limits.heavy_read()?;
         let replay = state.app.replay_trial(&c.caller, &id, None).await?;
-        Ok::<_, AppError>((trial, replay))
+        let history = state
+            .app
+            .trial_history(&c.caller, &id, HISTORY_POINTS)
+            .await?;
+        Ok::<_, AppError>((trial, replay, history))
     }
     .await;
-    let (trial, replay) = match outcome {
+    let (trial, replay, history) = match outcome {
         Ok(x) => x,
         Err(e) => return PageError::from_app(lang, e).into_response(),
     };
-    trial_page(&c, &trial, &replay, None).into_response()
+    trial_page(&c, &trial, &replay, &history, None).into_response()
 }
 
 /// What the replay form was last sent with, and what came of it.
@@ -407,10 +412,66 @@ enum WhatIf<'a> {
     Refused(&'a str),
 }
 
+/// Points on the exposure-over-time chart (each a replay of a prefix of the trial's ledger).
+const HISTORY_POINTS: usize = 12;
+/// Participants drawn on it: those with the largest exposure now.
+const HISTORY_PARTICIPANTS: usize = 5;
+
+/// Exposure against cap over the ledger's history, for the participants with a cap and the
+/// largest exposure now.
+fn exposure_history(ctx: &Ctx, history: &[(u64, Report)]) -> (Vec<String>, Vec<Series>) {
+    let lang = ctx.lang;
+    let Some((_, last)) = history.last() else {
+        return (vec![], vec![]);
+    };
+    let mut capped: Vec<(&String, Decimal)> = last
+        .participants
+        .iter()
+        .filter(|(_, p)| p.cap.is_some())
+        .map(|(id, p)| (id, p.exposure.unwrap_or_default()))
+        .collect();
+    capped.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    capped.truncate(HISTORY_PARTICIPANTS);
+    let labels = history
+        .iter()
+        .map(|(size, report)| match report.as_of {
+            Some(t) => lang.date_jst(&crate::app::format_time(t)),
+            None => format!("#{size}"),
+        })
+        .collect();
+    let classes = ["c1", "c4", "c5", "c2", "c3"];
+    let mut series = Vec::new();
+    for (k, (party, _)) in capped.iter().enumerate() {
+        fn at<'r>(report: &'r Report, party: &str) -> Option<&'r ParticipantReport> {
+            report.participants.get(party)
+        }
+        series.push(Series {
+            label: ctx.tf("report.exposure_of", &[("party", party)]),
+            values: history
+                .iter()
+                .map(|(_, r)| at(r, party).and_then(|p| p.exposure).unwrap_or_default())
+                .collect(),
+            class: classes[k % classes.len()],
+            dashed: false,
+        });
+        series.push(Series {
+            label: ctx.tf("report.cap_of", &[("party", party)]),
+            values: history
+                .iter()
+                .map(|(_, r)| at(r, party).and_then(|p| p.cap).unwrap_or_default())
+                .collect(),
+            class: "cap",
+            dashed: true,
+        });
+    }
+    (labels, series)
+}
+
 fn trial_page(
     c: &Console,
     trial: &crate::app::TrialView,
     replay: &crate::sandbox::ledger::ExportReplay,
+    history: &[(u64, Report)],
     what_if: Option<WhatIf<'_>>,
 ) -> Markup {
     let ctx = &c.ctx;
@@ -498,6 +559,10 @@ fn trial_page(
                 @if exposure_bars.is_empty() { p.empty { (ctx.t("report.no_exposure")) } }
                 @else { (chart::bars("chart-exposure", &ctx.t("report.exposure_caption"), &exposure_bars)) }
                 (chart::bars("chart-outstanding", &ctx.t("report.outstanding_caption"), &outstanding_bars))
+                @let (times, series) = exposure_history(ctx, history);
+                @if !series.is_empty() {
+                    (chart::lines("chart-exposure-history", &ctx.t("report.exposure_history"), &times, &series))
+                }
                 p { (ctx.tf("report.holders", &[
                     ("n", &r.holders.count.to_string()),
                     ("cap", &r.holders.cap.map(|c| c.to_string()).unwrap_or_else(|| "—".into()))])) }
@@ -572,23 +637,27 @@ async fn replay(
         let trial = state.app.trial(&c.caller, &id).await?;
         let _permit = state.limits.heavy_read()?;
         let own = state.app.replay_trial(&c.caller, &id, None).await?;
+        let history = state
+            .app
+            .trial_history(&c.caller, &id, HISTORY_POINTS)
+            .await?;
         let what_if = state
             .app
             .replay_trial(&c.caller, &id, (!rulebook.is_empty()).then_some(rulebook))
             .await;
-        Ok::<_, AppError>((trial, own, what_if))
+        Ok::<_, AppError>((trial, own, history, what_if))
     }
     .await;
     match outcome {
-        Ok((trial, own, Ok(what_if))) => {
-            trial_page(&c, &trial, &own, Some(WhatIf::Ran(&what_if))).into_response()
+        Ok((trial, own, history, Ok(what_if))) => {
+            trial_page(&c, &trial, &own, &history, Some(WhatIf::Ran(&what_if))).into_response()
         }
-        Ok((trial, own, Err(AppError::Validation(_) | AppError::BadRequest(_)))) => (
+        Ok((trial, own, history, Err(AppError::Validation(_) | AppError::BadRequest(_)))) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            trial_page(&c, &trial, &own, Some(WhatIf::Refused(rulebook))),
+            trial_page(&c, &trial, &own, &history, Some(WhatIf::Refused(rulebook))),
         )
             .into_response(),
-        Ok((_, _, Err(e))) | Err(e) => PageError::from_app(lang, e).into_response(),
+        Ok((_, _, _, Err(e))) | Err(e) => PageError::from_app(lang, e).into_response(),
     }
 }
 
