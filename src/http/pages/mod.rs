@@ -105,14 +105,7 @@ pub(crate) fn set_cookie(
     value: &str,
     max_age_secs: i64,
 ) -> HeaderValue {
-    let cookie = cookie::Cookie::build((name.to_owned(), value.to_owned()))
-        .path("/")
-        .http_only(true)
-        .same_site(cookie::SameSite::Strict)
-        .secure(over_tls(headers))
-        .max_age(cookie::time::Duration::seconds(max_age_secs))
-        .build();
-    HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""))
+    build_cookie(headers, name, value, max_age_secs, cookie::SameSite::Strict)
 }
 
 /// A preference cookie: as [`set_cookie`] but `SameSite=Lax`, so that a reader who follows a
@@ -123,10 +116,20 @@ fn preference_cookie(
     value: &str,
     max_age_secs: i64,
 ) -> HeaderValue {
+    build_cookie(headers, name, value, max_age_secs, cookie::SameSite::Lax)
+}
+
+fn build_cookie(
+    headers: &HeaderMap,
+    name: &str,
+    value: &str,
+    max_age_secs: i64,
+    same_site: cookie::SameSite,
+) -> HeaderValue {
     let cookie = cookie::Cookie::build((name.to_owned(), value.to_owned()))
         .path("/")
         .http_only(true)
-        .same_site(cookie::SameSite::Lax)
+        .same_site(same_site)
         .secure(over_tls(headers))
         .max_age(cookie::time::Duration::seconds(max_age_secs))
         .build();
