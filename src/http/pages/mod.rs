@@ -187,7 +187,6 @@ async fn stylesheet() -> Response {
 pub(crate) struct Ctx {
     pub lang: Lang,
     pub here: String,
-    pub signed_in: bool,
 }
 
 impl Ctx {
@@ -198,7 +197,6 @@ impl Ctx {
                 .path_and_query()
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_else(|| "/".into()),
-            signed_in: false,
         }
     }
 
@@ -301,7 +299,6 @@ impl IntoResponse for PageError {
         let ctx = Ctx {
             lang: self.lang,
             here: "/".into(),
-            signed_in: false,
         };
         let title = self.lang.t("error.title");
         let page = layout(

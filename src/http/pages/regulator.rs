@@ -139,7 +139,7 @@ async fn console(
     headers: &HeaderMap,
     uri: &axum::http::Uri,
 ) -> Result<Console, Response> {
-    let mut ctx = Ctx::new(headers, uri);
+    let ctx = Ctx::new(headers, uri);
     let Some((session, api_key, csrf)) = sessions.get(headers) else {
         return Err(sign_in_page(&ctx, headers, StatusCode::UNAUTHORIZED, None));
     };
@@ -152,7 +152,6 @@ async fn console(
         }
         Err(e) => return Err(PageError::from_app(ctx.lang, e).into_response()),
     };
-    ctx.signed_in = true;
     Ok(Console {
         ctx,
         caller,
