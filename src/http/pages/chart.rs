@@ -21,18 +21,25 @@ const BAR: f64 = 14.0;
 /// Room left of the bar's end for its value text when the bar is the longest.
 const VALUE_ROOM: f64 = 190.0;
 
+/// The largest positive value: what fills a chart's scale (1 when there is none).
+fn largest(values: impl Iterator<Item = Decimal>) -> Decimal {
+    values
+        .filter(|v| *v > Decimal::ZERO)
+        .max()
+        .unwrap_or(Decimal::ONE)
+}
+
+/// `v` as a share of `max`, within 0..=1 (negative values draw as nothing).
+fn ratio(v: Decimal, max: Decimal) -> f64 {
+    (v / max).to_f64().unwrap_or(0.0).clamp(0.0, 1.0)
+}
+
 /// Horizontal bars on one scale (the largest value fills the width less room for its text).
 /// Negative values draw as empty bars; their value is still written.
 pub fn bars(id: &str, caption: &str, bars: &[Bar]) -> Markup {
-    let max = bars
-        .iter()
-        .map(|b| b.value)
-        .filter(|v| *v > Decimal::ZERO)
-        .max()
-        .unwrap_or(Decimal::ONE);
+    let max = largest(bars.iter().map(|b| b.value));
     let scale = |v: Decimal| -> f64 {
-        let ratio = (v / max).to_f64().unwrap_or(0.0).clamp(0.0, 1.0);
-        ((WIDTH - VALUE_ROOM) * ratio).max(if v > Decimal::ZERO { 1.0 } else { 0.0 })
+        ((WIDTH - VALUE_ROOM) * ratio(v, max)).max(if v > Decimal::ZERO { 1.0 } else { 0.0 })
     };
     let height = ROW * bars.len() as f64 + 4.0;
     html! {
@@ -71,12 +78,7 @@ const LEGEND_ROW: f64 = 18.0;
 /// Lines over points in time (`x_labels`, one per point), on one scale from zero to the largest
 /// value; each line keeps its values in `data-values` (comma-separated, exact).
 pub fn lines(id: &str, caption: &str, x_labels: &[String], series: &[Series]) -> Markup {
-    let max = series
-        .iter()
-        .flat_map(|s| s.values.iter().copied())
-        .filter(|v| *v > Decimal::ZERO)
-        .max()
-        .unwrap_or(Decimal::ONE);
+    let max = largest(series.iter().flat_map(|s| s.values.iter().copied()));
     let n = x_labels.len().max(1);
     let plot_width = WIDTH - LEFT - 16.0;
     let x = |i: usize| {
@@ -86,10 +88,7 @@ pub fn lines(id: &str, caption: &str, x_labels: &[String], series: &[Series]) ->
             LEFT + plot_width * i as f64 / (n - 1) as f64
         }
     };
-    let y = |v: Decimal| {
-        let ratio = (v / max).to_f64().unwrap_or(0.0).clamp(0.0, 1.0);
-        8.0 + PLOT_HEIGHT * (1.0 - ratio)
-    };
+    let y = |v: Decimal| 8.0 + PLOT_HEIGHT * (1.0 - ratio(v, max));
     let axis = 8.0 + PLOT_HEIGHT;
     let height = axis + 22.0 + LEGEND_ROW * series.len() as f64;
     html! {
