@@ -10,7 +10,8 @@
 //! entitlements of coupon period 1, an investor's positions, an inclusion proof and a
 //! consistency proof. Then transfer throughput over HTTP with 32 writers, alone and with 32
 //! clients looping on the public label. RSS (idle after the reads, and peak) is the second
-//! process's own.
+//! process's own. Last, the regulator's audit of every ledger: in full, then only what 1,000
+//! more transfers appended.
 //!
 //!     cargo bench --bench reads -- [N ...]
 //!
@@ -28,7 +29,8 @@ use serde_json::Value;
 
 mod support;
 
-use support::{build, fresh_pg, investor_key, open, transfer, with_ids};
+use midori::domain::party::Role;
+use support::{build, fresh_pg, investor_key, open, party, transfer, with_ids};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -283,6 +285,34 @@ async fn serve(url: &str, world: &str) {
             * 1e3
     );
     println!("RSS peak {} MiB", rss_kib("VmHWM:") / 1024);
+
+    // The regulator's audit (issue #17): every entry (`full`), then only the 1,000 transfers
+    // appended since (what a regulator calling it regularly pays).
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let (_, token) = party(&app, Role::Regulator, "Bench Regulator", &key).await;
+    let regulator = app.authenticate(&token).await.unwrap();
+    let t = Instant::now();
+    let audit = app.audit_ledgers(&regulator, true).await.unwrap();
+    let full = t.elapsed();
+    assert!(audit.iter().all(|l| l.verified), "{audit:?}");
+    let entries: u64 = audit.iter().map(|l| l.size.parse::<u64>().unwrap()).sum();
+    let bodies = batch(1_000);
+    write_rate(addr, &bond, tokens.clone(), bodies, 0);
+    let t = Instant::now();
+    let audit = app.audit_ledgers(&regulator, false).await.unwrap();
+    let since = t.elapsed();
+    assert!(audit.iter().all(|l| l.verified), "{audit:?}");
+    let new: u64 = audit
+        .iter()
+        .map(|l| l.size.parse::<u64>().unwrap() - l.already_verified.parse::<u64>().unwrap())
+        .sum();
+    println!(
+        "audit: full {entries} entries in {:.2} s ({:.0}/s); then {new} appended since in {:.1} ms; RSS peak {} MiB",
+        full.as_secs_f64(),
+        entries as f64 / full.as_secs_f64(),
+        since.as_secs_f64() * 1e3,
+        rss_kib("VmHWM:") / 1024
+    );
 }
 
 /// Transfers per second with `WRITERS` connections, while `readers` connections loop on the

@@ -2041,20 +2041,6 @@ fn clone_error(e: &AppError) -> AppError {
     }
 }
 
-/// Replay a ledger's entries from its first and check the token invariants on the way: the
-/// audit path. `Ok(None)` when it is not a bond ledger.
-pub fn audit_book<'a>(
-    leaves: impl IntoIterator<Item = &'a [u8]>,
-) -> Result<Option<Book>, (u64, String)> {
-    let mut audit = BookAudit::default();
-    for (i, leaf) in leaves.into_iter().enumerate() {
-        let i = i as u64;
-        let (entry, _) = Entry::from_leaf(leaf).map_err(|e| (i, e.to_string()))?;
-        audit.apply(i, &entry).map_err(|e| (i, e))?;
-    }
-    Ok(audit.into_book())
-}
-
 /// A bond ledger's rule-independent invariants, checked offline one entry at a time in ledger
 /// order (what `midori verify` folds into its single pass over the export): replaying every
 /// token entry from the registered terms never makes a balance negative, a hold or freeze
@@ -2231,6 +2217,39 @@ impl BookAudit {
             Some(bond) => bond.apply(entry),
             None => Ok(()),
         }
+    }
+
+    /// The bond as replayed so far (`None` if not a bond ledger, or before its entry 0).
+    pub fn bond(&self) -> Option<&BondReplay> {
+        self.bond.as_ref()
+    }
+
+    /// The state document the engine should be keeping for the bond at this point (the
+    /// audit compares the two): totals, pending transfers, facts recorded once, labels, the
+    /// redemption day, and every fact entry (entry 0 first) with the net proceeds it was
+    /// judged against. `None` if not a bond ledger or facts were not kept.
+    pub fn maintained_doc(&self) -> Option<Result<super::state::BondDoc, String>> {
+        let (bond, kept) = (self.bond.as_ref()?, self.kept.as_ref()?);
+        let registration = bond.monitor.terms().net_proceeds(0);
+        let mut doc = super::state::BondDoc {
+            totals: bond.book.totals(),
+            pending: bond.book.pending().clone(),
+            once: BTreeSet::new(),
+            labels: bond.labels.clone(),
+            redeemed_on: bond.redeemed_on.map(crate::domain::wire::format_date),
+            facts: vec![(0, registration.normalize().to_string())],
+        };
+        for (index, net, leaf) in &kept.facts {
+            let entry = match Entry::from_leaf_only(leaf.as_bytes()) {
+                Ok(entry) => entry,
+                Err(e) => return Some(Err(format!("kept entry {index}: {e}"))),
+            };
+            if let Some(key) = once_key(&entry.kind, &entry.data) {
+                doc.once.insert(key);
+            }
+            doc.facts.push((*index, net.clone()));
+        }
+        Some(Ok(doc))
     }
 
     /// The book after the last entry applied (`None` if not a bond ledger).

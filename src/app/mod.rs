@@ -1,6 +1,7 @@
 //! The application layer: turns authenticated, parsed requests into domain decisions and ledger
 //! appends. Knows the domain, the ledger and the store's interface; knows nothing of HTTP.
 
+mod audit;
 mod bonds;
 pub mod cache;
 pub mod engine;
@@ -24,6 +25,7 @@ use crate::ledger::entry::ServiceSigner;
 use crate::ledger::note;
 use crate::store::Store;
 
+pub use audit::LedgerAudit;
 pub use bonds::*;
 pub use error::{AppError, AppResult};
 pub use ledgers::*;

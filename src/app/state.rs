@@ -1,7 +1,7 @@
 //! A bond's state maintained as its entries are appended (written by the engine in each
 //! batch's transaction, see `store::state`), and loaded from there by reads and by the engine
 //! after a restart, in O(holders · log n) or O(facts) — never by replaying the ledger. Replay
-//! remains the audit path ([`super::engine::audit_book`], `midori verify`), and the recovery
+//! remains the audit path (`super::audit`, `midori verify`), and the recovery
 //! path for a ledger written before its state was maintained ([`rebuild`]).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -258,7 +258,7 @@ pub struct Recomputed {
     pub doc: BondDoc,
 }
 
-/// Replay a bond ledger (the audit and recovery path) into the state the engine maintains.
+/// Replay a bond ledger (the recovery path) into the state the engine maintains.
 /// Positions are those of the ledger's `entry_parties` rows.
 pub async fn recompute(
     store: &Store,
@@ -337,74 +337,6 @@ pub async fn rebuild(store: &Store, ledger_id: &str, issuer: &str, spec: &str) -
         )
         .await?;
     Ok(())
-}
-
-/// The audit's consistency check: the state maintained for a bond equals the state its
-/// ledger replays to. `Err` says what differs.
-pub async fn check(
-    store: &Store,
-    ledger_id: &str,
-    issuer: &str,
-    spec: &str,
-) -> AppResult<Result<(), String>> {
-    let mut attempts = 0;
-    loop {
-        let r = recompute(store, ledger_id, issuer, spec).await?;
-        let mut batch = store.begin_read().await?;
-        let stored = async {
-            let state = batch.bond_state(ledger_id).await?;
-            let rows = batch.maintained_rows(ledger_id, r.size).await?;
-            Ok::<_, crate::store::StoreError>((state, rows))
-        }
-        .await;
-        batch.finish().await;
-        let (state, (mut positions, mut holders, totals)) = stored?;
-        if state.size != r.size {
-            // Appended to while checked: check again.
-            attempts += 1;
-            if attempts < 3 {
-                continue;
-            }
-            return Ok(Err("the ledger kept growing while it was checked".into()));
-        }
-        let mut expected_positions = r.positions.clone();
-        let mut expected_holders = r.holders.clone();
-        for v in [&mut positions, &mut expected_positions] {
-            v.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-        }
-        for v in [&mut holders, &mut expected_holders] {
-            v.sort();
-        }
-        if positions != expected_positions {
-            let first = positions
-                .iter()
-                .zip(&expected_positions)
-                .find(|(a, b)| a != b)
-                .map(|(a, _)| format!("{} at {}", a.0, a.1))
-                .unwrap_or_else(|| {
-                    format!(
-                        "{} rows, {} replayed",
-                        positions.len(),
-                        expected_positions.len()
-                    )
-                });
-            return Ok(Err(format!("positions differ from the replay ({first})")));
-        }
-        if holders != expected_holders {
-            return Ok(Err("the holder list differs from the replay".into()));
-        }
-        if totals != r.totals {
-            return Ok(Err("book totals differ from the replay".into()));
-        }
-        let doc = state.state.map(|t| BondDoc::parse(&t)).transpose()?;
-        if doc.as_ref() != Some(&r.doc) {
-            return Ok(Err(
-                "the state document (pending transfers, labels, facts) differs from the replay"
-                    .into(),
-            ));
-        }
-        return Ok(Ok(()));
-    }
 }
 
 /// Recovery at start: rebuild the state of every bond ledger that has none of this build's

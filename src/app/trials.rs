@@ -9,17 +9,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::engine::{Accepted, Action, Append, audit_book};
+use super::engine::{Accepted, Action, Append};
 use super::parties::{not_found, require_role};
 use super::{App, AppError, AppResult, Caller};
 use crate::domain::error::FieldError;
 use crate::domain::party::Role;
-use crate::ledger::audit::verify_export;
-use crate::ledger::canon::Jwk;
 use crate::ledger::entry::SignedRequest;
 use crate::sandbox::ledger::{ExportReplay, TRIAL_CREATED, replay_export};
 use crate::sandbox::{Rulebook, TxBody};
-use crate::store::{BondFilter, NewTrial, TrialRow};
+use crate::store::{NewTrial, TrialRow};
 
 /// Longest rulebook accepted in a request, in bytes.
 /// Longest rulebook accepted in a request, in bytes: well inside the default request body limit
@@ -90,21 +88,6 @@ pub struct TrialCreated {
     pub checkpoint: String,
 }
 
-/// One ledger as a regulator's audit sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct LedgerAudit {
-    /// `bond` or `trial`.
-    pub kind: String,
-    pub id: String,
-    pub origin: String,
-    pub size: String,
-    /// Signatures, canonical form, indices and the Merkle root against the latest signed
-    /// checkpoint all verify, and (bonds) the token invariants hold / (trials) every recorded
-    /// verdict is the rulebook's.
-    pub verified: bool,
-    pub detail: String,
-}
-
 fn invalid(pointer: &str, code: &str, detail: impl Into<String>) -> AppError {
     AppError::Validation(vec![FieldError {
         pointer: pointer.into(),
@@ -113,7 +96,7 @@ fn invalid(pointer: &str, code: &str, detail: impl Into<String>) -> AppError {
     }])
 }
 
-fn parse_rulebook(text: &str, pointer: &str) -> AppResult<Rulebook> {
+pub(super) fn parse_rulebook(text: &str, pointer: &str) -> AppResult<Rulebook> {
     if text.len() > RULEBOOK_BYTES_MAX {
         return Err(invalid(
             pointer,
@@ -439,129 +422,5 @@ impl App {
         })
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
-    }
-
-    /// Every ledger, bonds and trials, re-verified now (regulators): the same checks as
-    /// `midori verify` and `midori sandbox replay`, run on the stored entries.
-    pub async fn audit_ledgers(&self, caller: &Caller) -> AppResult<Vec<LedgerAudit>> {
-        regulator_only(caller)?;
-        let keys: Vec<Jwk> = self
-            .service_keys()
-            .await?
-            .into_iter()
-            .map(|k| k.jwk)
-            .collect();
-        let mut ledgers: Vec<(String, String, String)> = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let rows = self
-                .store
-                .bonds(&BondFilter::default(), after.as_deref(), 200)
-                .await?;
-            ledgers.extend(
-                rows.iter()
-                    .map(|b| ("bond".to_owned(), b.id.clone(), b.ledger_id.clone())),
-            );
-            match rows.last() {
-                Some(last) if rows.len() == 200 => after = Some(last.id.clone()),
-                _ => break,
-            }
-        }
-        let trials = self.store.trials().await?;
-        ledgers.extend(
-            trials
-                .iter()
-                .map(|t| ("trial".to_owned(), t.id.clone(), t.ledger_id.clone())),
-        );
-        let mut out = Vec::new();
-        for (kind, id, ledger_id) in ledgers {
-            let head = self.store.ledger(&ledger_id).await?;
-            let leaves = self.ledger_leaves(&ledger_id).await?;
-            let checkpoint = self.store.checkpoint(&ledger_id, None).await?.note;
-            let mut detail =
-                match verify_export(leaves.iter().map(Vec::as_slice), &checkpoint, &keys) {
-                    Ok(report) => format!(
-                        "{} entries verified against the signed checkpoint",
-                        report.entries
-                    ),
-                    Err(e) => {
-                        out.push(LedgerAudit {
-                            kind,
-                            id,
-                            origin: head.origin,
-                            size: head.size.to_string(),
-                            verified: false,
-                            detail: e.to_string(),
-                        });
-                        continue;
-                    }
-                };
-            let verified = if kind == "bond" {
-                match audit_book(leaves.iter().map(Vec::as_slice)) {
-                    Ok(_) => {
-                        detail.push_str("; token invariants hold");
-                        let bond = self.store.bond(&id).await?;
-                        match super::state::check(
-                            &self.store,
-                            &ledger_id,
-                            &bond.issuer_id,
-                            &bond.spec,
-                        )
-                        .await?
-                        {
-                            Ok(()) => {
-                                detail.push_str("; the state served matches the replay");
-                                true
-                            }
-                            Err(why) => {
-                                detail = format!("maintained state: {why}");
-                                false
-                            }
-                        }
-                    }
-                    Err((i, e)) => {
-                        detail = format!("entry {i}: {e}");
-                        false
-                    }
-                }
-            } else {
-                let trial = trials.iter().find(|t| t.id == id);
-                match trial.map(|t| parse_rulebook(&t.rulebook, "/rulebook")) {
-                    Some(Ok(rb)) => match replay_export(leaves.iter().map(Vec::as_slice), &rb, 1) {
-                        Ok(r) if r.consistent => {
-                            detail.push_str(&format!(
-                                "; {} recorded verdicts confirmed by replay",
-                                r.transactions
-                            ));
-                            true
-                        }
-                        Ok(r) => {
-                            detail = format!(
-                                "{} recorded verdicts differ from the rulebook's",
-                                r.mismatches.len()
-                            );
-                            false
-                        }
-                        Err(e) => {
-                            detail = e.to_string();
-                            false
-                        }
-                    },
-                    _ => {
-                        detail = "the stored rulebook does not parse".into();
-                        false
-                    }
-                }
-            };
-            out.push(LedgerAudit {
-                kind,
-                id,
-                origin: head.origin,
-                size: head.size.to_string(),
-                verified,
-                detail,
-            });
-        }
-        Ok(out)
     }
 }

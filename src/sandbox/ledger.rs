@@ -383,6 +383,36 @@ where
     I: IntoIterator<Item = L>,
     L: AsRef<[u8]> + Sync,
 {
+    replay_export_from(lines, rulebook, threads, None).map(|(replay, _)| replay)
+}
+
+/// Where a replay of an export stopped: enough to go on with the entries appended since
+/// (the regulator's audit keeps one per trial, written only after a consistent replay).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayProgress {
+    /// Entries read, entry 0 included: the index of the next one.
+    pub entries: u64,
+    /// Transactions judged.
+    pub transactions: u64,
+    pub signatures_verified: u64,
+    pub replayer: super::replay::Progress,
+}
+
+/// [`replay_export`], going on from `from` when given: `lines` then hold entry 0 (which
+/// names the trial, its regulator and recorded rulebook) followed by entries `from.entries`
+/// onwards; the counts, report and mismatch positions are those of the whole ledger. Returns
+/// where it stopped, to go on from next time.
+pub fn replay_export_from<I, L>(
+    lines: I,
+    rulebook: &Rulebook,
+    threads: usize,
+    from: Option<&ReplayProgress>,
+) -> Result<(ExportReplay, ReplayProgress), ExportError>
+where
+    I: IntoIterator<Item = L>,
+    L: AsRef<[u8]> + Sync,
+{
     let mut lines = lines.into_iter();
     let first = lines.next().ok_or(ExportError::Empty)?;
     let (recorded_rulebook, regulator, trial) = created(first.as_ref())?;
@@ -391,14 +421,17 @@ where
     } else {
         Mode::WhatIf
     };
-    let mut replayer = Replayer::new(rulebook, State::new([regulator]));
+    let mut replayer = match from {
+        Some(p) => Replayer::resume(rulebook, p.replayer.clone()),
+        None => Replayer::new(rulebook, State::new([regulator])),
+    };
     let mut mismatches = Vec::new();
-    let mut position = 0usize;
-    let mut signatures = 0u64;
+    let mut position = from.map_or(0, |p| p.transactions as usize);
+    let mut signatures = from.map_or(0, |p| p.signatures_verified);
     let threads = threads.max(1);
     let mut chunk: Vec<L> = Vec::with_capacity(CHUNK);
-    // Entry 0 was the first line.
-    let mut line_no = 1u64;
+    // Entry 0 was the first line; a resumed replay goes on at the entry it stopped before.
+    let mut line_no = from.map_or(1, |p| p.entries.max(1));
     let mut flush = |chunk: &mut Vec<L>| -> Result<(), ExportError> {
         if chunk.is_empty() {
             return Ok(());
@@ -461,13 +494,22 @@ where
     }
     flush(&mut chunk)?;
     let report = replayer.report();
-    Ok(ExportReplay {
-        mode,
-        recorded_rulebook,
+    let progress = ReplayProgress {
+        entries: line_no,
         transactions: position as u64,
         signatures_verified: signatures,
-        consistent: mismatches.is_empty(),
-        mismatches,
-        report,
-    })
+        replayer: replayer.progress(),
+    };
+    Ok((
+        ExportReplay {
+            mode,
+            recorded_rulebook,
+            transactions: position as u64,
+            signatures_verified: signatures,
+            consistent: mismatches.is_empty(),
+            mismatches,
+            report,
+        },
+        progress,
+    ))
 }

@@ -55,6 +55,19 @@ pub struct Outcome {
     pub report: Report,
 }
 
+/// What a [`Replayer`] has seen so far: its state and its counts (kept by an auditor between
+/// two audits of the same trial).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Progress {
+    pub state: State,
+    pub accepted: u64,
+    pub refused: u64,
+    pub violations: BTreeMap<String, u64>,
+    #[serde(with = "wire::opt_time_utc")]
+    pub latest: Option<OffsetDateTime>,
+}
+
 /// Judges the transactions of one trial one at a time.
 #[derive(Clone, Debug)]
 pub struct Replayer<'r> {
@@ -297,6 +310,30 @@ impl<'r> Replayer<'r> {
                     reason: reason.to_owned(),
                 })
                 .collect(),
+        }
+    }
+
+    /// Where it stands, to go on later from there ([`Replayer::resume`]).
+    pub fn progress(&self) -> Progress {
+        Progress {
+            state: self.state.clone(),
+            accepted: self.accepted,
+            refused: self.refused,
+            violations: self.violations.clone(),
+            latest: self.latest,
+        }
+    }
+
+    /// A replayer that goes on where [`Replayer::progress`] stood, under the same rulebook.
+    pub fn resume(rulebook: &'r Rulebook, progress: Progress) -> Replayer<'r> {
+        Replayer {
+            rulebook,
+            state: progress.state,
+            accepted: progress.accepted,
+            refused: progress.refused,
+            violations: progress.violations,
+            latest: progress.latest,
+            scratch: Vec::new(),
         }
     }
 

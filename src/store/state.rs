@@ -242,47 +242,6 @@ impl Batch<'_> {
         by_key(rows)
     }
 
-    /// The audit's view of a ledger's maintained rows below `size`: positions (every
-    /// `entry_parties` row that has one), holders, totals.
-    #[allow(clippy::type_complexity)]
-    pub async fn maintained_rows(
-        &mut self,
-        ledger_id: &str,
-        size: u64,
-    ) -> StoreResult<(
-        Vec<(String, u64, PositionRow)>,
-        Vec<(String, u64)>,
-        Vec<(u64, TotalsRow)>,
-    )> {
-        let rows: Vec<(String, i64, i64, i64, i64, bool)> = on_tx!(&mut self.tx, c => sqlx::query_as(
-            "SELECT party_id, idx, balance, held, frozen, frozen_all FROM entry_parties \
-             WHERE ledger_id = $1 AND idx < $2 AND balance IS NOT NULL")
-            .bind(ledger_id).bind(size as i64).fetch_all(c).await)?;
-        let positions = rows
-            .into_iter()
-            .map(|(p, i, b, h, f, a)| {
-                let (p, r) = position((p, b, h, f, a))?;
-                Ok((p, unsigned(i, "index")?, r))
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        let holders: Vec<(String, i64)> = on_tx!(&mut self.tx, c => sqlx::query_as(
-            "SELECT party_id, first_idx FROM ledger_holders WHERE ledger_id = $1 AND first_idx < $2")
-            .bind(ledger_id).bind(size as i64).fetch_all(c).await)?;
-        let holders = holders
-            .into_iter()
-            .map(|(p, i)| Ok((p, unsigned(i, "index")?)))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let totals_rows: Vec<(i64, i64, i64, bool, bool, bool)> = on_tx!(&mut self.tx, c => sqlx::query_as(
-            "SELECT idx, issued, redeemed, issuance_closed, paused, fully_redeemed FROM book_changes \
-             WHERE ledger_id = $1 AND idx < $2 ORDER BY idx")
-            .bind(ledger_id).bind(size as i64).fetch_all(c).await)?;
-        let totals_list = totals_rows
-            .into_iter()
-            .map(|(i, a, b, c, d, e)| Ok((unsigned(i, "index")?, totals((a, b, c, d, e))?)))
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok((positions, holders, totals_list))
-    }
-
     /// Write the maintained state of the ledgers of a batch (positions travel with the
     /// `entry_parties` rows): new holders, changed totals, and changed state documents.
     pub(super) async fn write_state(
@@ -367,7 +326,130 @@ impl Batch<'_> {
     }
 }
 
+/// The audit's range queries over the rows maintained for entries `[$2, $3)` of ledger `$1`:
+/// each an index range scan (`entry_parties_by_index`, `ledger_holders_by_index`,
+/// `book_changes`' key), checked with `EXPLAIN QUERY PLAN` in a test.
+pub const AUDIT_PARTIES_SQL: &str = "SELECT party_id, idx, balance, held, frozen, frozen_all FROM entry_parties \
+     WHERE ledger_id = $1 AND idx >= $2 AND idx < $3";
+pub const AUDIT_HOLDERS_SQL: &str = "SELECT party_id, first_idx FROM ledger_holders \
+     WHERE ledger_id = $1 AND first_idx >= $2 AND first_idx < $3";
+pub const AUDIT_TOTALS_SQL: &str = "SELECT idx, issued, redeemed, issuance_closed, paused, fully_redeemed FROM book_changes \
+     WHERE ledger_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx";
+
+/// What is maintained for entries `[from, to)` of a bond's ledger (the audit compares it with
+/// its replay of them).
+#[derive(Debug, Default)]
+pub struct MaintainedRows {
+    /// Each entry's parties (`entry_parties`), with the position kept after the entry where
+    /// the party has one.
+    pub parties: Vec<(String, u64, Option<PositionRow>)>,
+    /// Parties given their first position by one of the entries.
+    pub holders: Vec<(String, u64)>,
+    /// The book totals after each entry that changed them.
+    pub totals: Vec<(u64, TotalsRow)>,
+}
+
+/// What the regulator's audit last verified of a ledger (see `app::audit`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRow {
+    pub size: u64,
+    pub record: String,
+    pub audited_at: String,
+}
+
 impl Store {
+    /// The rows maintained for entries `[from, to)` of a ledger, by index ranges of the
+    /// indexes `entry_parties_by_index`, `ledger_holders_by_index` and `book_changes`' key.
+    /// Rows of appended entries never change, so no common snapshot is needed.
+    pub async fn maintained_rows(
+        &self,
+        ledger_id: &str,
+        from: u64,
+        to: u64,
+    ) -> StoreResult<MaintainedRows> {
+        type PartyTuple = (
+            String,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<bool>,
+        );
+        let rows: Vec<PartyTuple> = on_pool!(self, p => sqlx::query_as(
+            AUDIT_PARTIES_SQL)
+            .bind(ledger_id).bind(from as i64).bind(to as i64).fetch_all(p).await)?;
+        let parties = rows
+            .into_iter()
+            .map(|(party, i, b, h, f, a)| {
+                let index = unsigned(i, "index")?;
+                match (b, h, f, a) {
+                    (Some(b), Some(h), Some(f), Some(a)) => {
+                        let (party, row) = position((party, b, h, f, a))?;
+                        Ok((party, index, Some(row)))
+                    }
+                    (None, None, None, None) => Ok((party, index, None)),
+                    _ => Err(StoreError::Corrupt(format!(
+                        "ledger {ledger_id}: a partial position for {party} at {index}"
+                    ))),
+                }
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let holders: Vec<(String, i64)> = on_pool!(self, p => sqlx::query_as(
+            AUDIT_HOLDERS_SQL)
+            .bind(ledger_id).bind(from as i64).bind(to as i64).fetch_all(p).await)?;
+        let holders = holders
+            .into_iter()
+            .map(|(p, i)| Ok((p, unsigned(i, "index")?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let totals_rows: Vec<(i64, i64, i64, bool, bool, bool)> = on_pool!(self, p => sqlx::query_as(
+            AUDIT_TOTALS_SQL)
+            .bind(ledger_id).bind(from as i64).bind(to as i64).fetch_all(p).await)?;
+        let totals = totals_rows
+            .into_iter()
+            .map(|(i, a, b, c, d, e)| Ok((unsigned(i, "index")?, totals((a, b, c, d, e))?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(MaintainedRows {
+            parties,
+            holders,
+            totals,
+        })
+    }
+
+    /// A bond ledger's head size and state document, read together.
+    pub async fn bond_state(&self, ledger_id: &str) -> StoreResult<StateRow> {
+        let mut b = self.read_plain().await?;
+        let row = b.bond_state(ledger_id).await;
+        b.finish().await;
+        row
+    }
+
+    /// The record the regulator's audit kept of a ledger, if it has audited it.
+    pub async fn audit_record(&self, ledger_id: &str) -> StoreResult<Option<AuditRow>> {
+        let row: Option<(i64, String, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT size, record, audited_at FROM ledger_audits WHERE ledger_id = $1")
+            .bind(ledger_id).fetch_optional(p).await)?;
+        row.map(|(size, record, audited_at)| {
+            Ok(AuditRow {
+                size: unsigned(size, "size")?,
+                record,
+                audited_at,
+            })
+        })
+        .transpose()
+    }
+
+    /// Keep what an audit of a ledger verified (replacing the last record), durably.
+    pub async fn save_audit_record(&self, ledger_id: &str, row: &AuditRow) -> StoreResult<()> {
+        let _guard = self.write_guard().await;
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO ledger_audits (ledger_id, size, record, audited_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (ledger_id) DO UPDATE SET size = excluded.size, record = excluded.record, \
+             audited_at = excluded.audited_at")
+            .bind(ledger_id).bind(row.size as i64).bind(&row.record).bind(&row.audited_at)
+            .execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+
     /// See [`Batch::positions_of`], on a pooled connection.
     pub async fn positions_of(&self, party_id: &str) -> StoreResult<Vec<(String, PositionRow)>> {
         let mut b = self.read_plain().await?;

@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod audit;
 mod bonds;
 mod cli;
 mod docs;

@@ -222,6 +222,63 @@ async fn a_proofs_node_look_ups_use_the_whole_primary_key_on_sqlite() {
     );
 }
 
+/// The audit reads the rows maintained for the entries appended since its last run: each of
+/// its three queries must be a range of an index on (ledger, index), never a scan of the table
+/// (`entry_parties` is keyed by party first) — else an incremental audit would read every row.
+#[tokio::test]
+async fn the_audits_range_reads_use_an_index_on_ledger_and_index_on_sqlite() {
+    let dir = TempDir(std::env::temp_dir().join(format!("midori-plan-{}", uuid::Uuid::now_v7())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let url = format!("sqlite://{}", dir.0.join("midori.db").display());
+    drop(
+        Store::connect(&url, &StoreOptions::default())
+            .await
+            .unwrap(),
+    );
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(SqliteConnectOptions::from_str(&url).unwrap())
+        .await
+        .unwrap();
+    for (sql, table, using) in [
+        (
+            midori::store::AUDIT_PARTIES_SQL,
+            "entry_parties",
+            "INDEX entry_parties_by_index (ledger_id=? AND idx>? AND idx<?)",
+        ),
+        (
+            midori::store::AUDIT_HOLDERS_SQL,
+            "ledger_holders",
+            "INDEX ledger_holders_by_index (ledger_id=? AND first_idx>? AND first_idx<?)",
+        ),
+        (
+            midori::store::AUDIT_TOTALS_SQL,
+            "book_changes",
+            "PRIMARY KEY (ledger_id=? AND idx>? AND idx<?)",
+        ),
+    ] {
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .bind("l1")
+                .bind(0_i64)
+                .bind(10_i64)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let details: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+        assert!(
+            details
+                .iter()
+                .any(|d| d.starts_with(&format!("SEARCH {table} ")) && d.ends_with(using)),
+            "{table}: {details:?}"
+        );
+        assert!(
+            !details.iter().any(|d| d.starts_with("SCAN")),
+            "{table}: {details:?}"
+        );
+    }
+}
+
 /// A connection left counting an open transaction (as a failed COMMIT on a full disk leaves
 /// it) is closed when it goes back to the pool, not handed to the next writer, whose BEGIN
 /// would fail; a connection whose transaction was simply dropped is rolled back and kept.

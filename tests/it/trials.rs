@@ -4,7 +4,7 @@
 
 use midori::domain::party::Role;
 use midori::sandbox::Rulebook;
-use midori::sandbox::ledger::replay_export;
+use midori::sandbox::ledger::{replay_export, replay_export_from};
 use serde_json::{Value, json};
 use time::macros::datetime;
 
@@ -266,6 +266,31 @@ on_both!(
             serde_json::to_vec(&one_thread).unwrap(),
             serde_json::to_vec(&offline).unwrap()
         );
+        // Stopped after any entry and resumed with entry 0 and the rest, the same again (the
+        // regulator's audit goes on from where its last audit of the trial stopped).
+        let lines: Vec<&str> = export.lines().collect();
+        let v1 = Rulebook::parse(V1.as_bytes()).unwrap();
+        for cut in [1, 2, 9, lines.len()] {
+            let (_, stopped) =
+                replay_export_from(lines[..cut].iter().map(|l| l.as_bytes()), &v1, 1, None)
+                    .unwrap();
+            assert_eq!(stopped.entries, cut as u64);
+            let (resumed, end) = replay_export_from(
+                std::iter::once(lines[0])
+                    .chain(lines[cut..].iter().copied())
+                    .map(str::as_bytes),
+                &v1,
+                2,
+                Some(&stopped),
+            )
+            .unwrap();
+            assert_eq!(
+                serde_json::to_value(&resumed).unwrap(),
+                replay["result"],
+                "cut at {cut}"
+            );
+            assert_eq!(end.entries, lines.len() as u64);
+        }
 
         // What-if under v2 (¥5,000,000 per transaction, 60-day lock-up): the ¥8,000,000
         // issuance would have been refused, and so would the transfer on day 35.

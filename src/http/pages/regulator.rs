@@ -674,7 +674,7 @@ async fn audit(
     let lang = c.ctx.lang;
     let audits = async {
         let _permit = state.limits.heavy_read()?;
-        state.app.audit_ledgers(&c.caller).await
+        state.app.audit_ledgers(&c.caller, false).await
     }
     .await;
     let audits = match audits {

@@ -199,17 +199,29 @@ async fn report(
     )?))
 }
 
-/// Every ledger — bonds and trials — re-verified now (regulators): signatures, canonical form
-/// and Merkle root against the latest signed checkpoint, token invariants, trial verdicts.
+/// Every ledger — bonds and trials — audited now (regulators): signatures, canonical form
+/// and Merkle root against the latest signed checkpoint, token invariants and the state served
+/// (bonds), recorded verdicts (trials). Each ledger from where its last successful audit
+/// stopped (that checkpoint proven a prefix of the new one), or from entry 0 with `full=true`.
 #[utoipa::path(get, path = "/v1/audit/ledgers", tag = "sandbox", security(("bearer" = [])),
+    params(AuditQuery),
     responses((status = 200, body = Vec<LedgerAudit>),
               (status = 403, body = Problem, content_type = "application/problem+json")))]
 async fn audit_ledgers(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Vec<LedgerAudit>>> {
     let _permit = state.limits.heavy_read()?;
-    Ok(Json(state.app.audit_ledgers(&caller).await?))
+    Ok(Json(state.app.audit_ledgers(&caller, q.full).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// `true`: re-verify every ledger from entry 0, ignoring what earlier audits verified.
+    #[serde(default)]
+    full: bool,
 }
 
 /// Entries of the trial's ledger by index range (regulators).
