@@ -21,12 +21,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::engine::{BookAudit, BookSnapshot};
-use super::state::{BondDoc, effects, without_position_before};
+use super::state::{BondDoc, effects, position_row, without_position_before};
 use super::trials::{parse_rulebook, regulator_only};
 use super::{App, AppError, AppResult, Caller};
 use crate::domain::record;
 use crate::ledger::audit::{self, AuditFailure, Options, TreeFrontier, Verified, verify_stream};
-use crate::ledger::canon::Jwk;
+use crate::ledger::canon::{Jwk, b64url};
+use crate::ledger::merkle::leaf_hash;
 use crate::sandbox::ledger::{ReplayProgress, replay_export_from};
 use crate::store::{AuditRow, BondFilter, MaintainedRows, PositionRow, TotalsRow};
 
@@ -60,7 +61,14 @@ struct Kept {
     /// A trial's replay up to that size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     trial: Option<ReplayProgress>,
+    /// A trial's entry 0 (its leaf hash, base64url), which a resumed replay reads again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created: Option<String>,
 }
+
+/// Entries an earlier audit had verified, and the outcome: the detail and what to keep, or
+/// the failure.
+type Audited = (u64, Result<(String, Kept), AuditFailure>);
 
 /// Entries read from the store at a time, with the rows maintained for them (bonds).
 struct Page {
@@ -117,24 +125,24 @@ impl App {
                     .await?
                     .and_then(|row| serde_json::from_str::<Kept>(&row.record).ok()),
             };
-            let already = kept.as_ref().map_or(0, |k| k.tree.size);
             let head = self.store.ledger(&ledger_id).await?;
-            let outcome = match rulebook {
+            let (already, outcome) = match rulebook {
                 None => self.audit_bond(&ledger_id, &keys, kept).await?,
                 Some(text) => self.audit_trial(&ledger_id, &keys, &text, kept).await?,
             };
             let (verified, detail) = match outcome {
                 Ok((detail, kept)) => {
-                    let row = AuditRow {
-                        size: kept.tree.size,
-                        record: serde_json::to_string(&kept)
-                            .map_err(|e| AppError::Internal(format!("audit record: {e}")))?,
-                        audited_at: self.now(),
-                    };
-                    self.store.save_audit_record(&ledger_id, &row).await?;
+                    self.keep(&ledger_id, &kept).await;
                     (true, detail)
                 }
-                Err(failure) => (false, failure.to_string()),
+                Err(failure) => {
+                    // The next audit starts again from entry 0: a ledger that failed keeps
+                    // failing until it is put right, whatever an earlier audit had verified.
+                    if let Err(e) = self.store.forget_audit_record(&ledger_id).await {
+                        tracing::warn!(ledger = %ledger_id, error = %e, "could not clear the audit record");
+                    }
+                    (false, failure.to_string())
+                }
             };
             out.push(LedgerAudit {
                 kind: kind.to_owned(),
@@ -150,33 +158,33 @@ impl App {
     }
 
     /// A bond's ledger: entries, token invariants and the maintained state, from `kept` on.
+    /// Returns how many entries an earlier audit had verified, and the outcome.
     async fn audit_bond(
         &self,
         ledger_id: &str,
         keys: &[Jwk],
         kept: Option<Kept>,
-    ) -> AppResult<Result<(String, Kept), AuditFailure>> {
+    ) -> AppResult<Audited> {
         // The checkpoint first, then the state row: the state is written in the transaction
         // that writes its checkpoint, so its size is at least the checkpoint's.
         let checkpoint = self.store.checkpoint(ledger_id, None).await?;
         let state = self.store.bond_state(ledger_id).await?;
         let Some(doc_text) = state.state else {
-            return Ok(Err(audit::fail(None, "maintained state: none kept")));
+            return Ok((0, Err(audit::fail(None, "maintained state: none kept"))));
         };
         let stored_doc: BondDoc = match serde_json::from_str(&doc_text) {
             Ok(doc) => doc,
-            Err(e) => return Ok(Err(audit::fail(None, format!("maintained state: {e}")))),
+            Err(e) => return Ok((0, Err(audit::fail(None, format!("maintained state: {e}"))))),
         };
-        let (mut book, since, from) = match kept {
-            Some(Kept {
-                tree,
-                bond: Some(snapshot),
-                ..
-            }) => match BookAudit::resume(&snapshot) {
-                Ok(book) => (book, Some(tree), Some(snapshot)),
-                Err(why) => return Ok(Err(audit::fail(None, format!("the kept audit: {why}")))),
-            },
-            _ => (BookAudit::keeping_facts(), None, None),
+        // A kept book this build cannot go on from (its rules changed) means a full audit.
+        let resumed = kept.and_then(|k| {
+            let snapshot = k.bond?;
+            let book = BookAudit::resume(&snapshot).ok()?;
+            Some((book, k.tree, snapshot))
+        });
+        let (mut book, since, from) = match resumed {
+            Some((book, tree, snapshot)) => (book, Some(tree), Some(snapshot)),
+            None => (BookAudit::keeping_facts(), None, None),
         };
         let start = since.as_ref().map_or(0, |t| t.size);
         let end = state.size;
@@ -226,111 +234,201 @@ impl App {
             let Some(snapshot) = at_checkpoint else {
                 return Err(audit::fail(None, "no book at the checkpoint's size"));
             };
-            let detail = format!(
-                "{} entries verified against the signed checkpoint{}; token invariants hold; \
-                 the state served matches the replay",
-                report.entries,
-                resumed(report.already_verified),
-            );
-            Ok((
-                detail,
-                Kept {
-                    tree,
-                    bond: Some(snapshot),
-                    trial: None,
-                },
-            ))
+            let positions: BTreeMap<String, PositionRow> = book
+                .bond()
+                .map(|b| {
+                    b.book
+                        .positions()
+                        .iter()
+                        .map(|(p, x)| (p.clone(), position_row(x)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let kept = Kept {
+                tree,
+                bond: Some(snapshot),
+                trial: None,
+                created: None,
+            };
+            Ok((report, kept, positions))
         });
-        let checked = check.await;
-        // A store error while feeding ends the stream early: it, not the short read, is the
-        // answer.
-        feeding
+        let checked = check.await.map_err(|e| AppError::Internal(e.to_string()))?;
+        let fed = feeding
             .await
-            .map_err(|e| AppError::Internal(e.to_string()))??;
-        checked.map_err(|e| AppError::Internal(e.to_string()))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let (report, kept, positions) = match (checked, fed) {
+            // The verifier stopped on a fault: that is the answer, whatever the read-ahead hit.
+            (Err(failure), _) => return Ok((start, Err(failure))),
+            (Ok(_), Err(e)) => return Err(e),
+            (Ok(done), Ok(())) => done,
+        };
+        // The register served at the head (each holder's latest row, which reads use) is the
+        // replay's, holders with nothing left included: O(holders), whatever was re-read.
+        let mut read = self.store.read_plain().await?;
+        let register = read.register_at(ledger_id, end).await;
+        read.finish().await;
+        if register?.into_iter().collect::<BTreeMap<_, _>>() != positions {
+            return Ok((
+                start,
+                Err(audit::fail(
+                    None,
+                    "maintained state: the register at the head differs from the replay",
+                )),
+            ));
+        }
+        let detail = format!(
+            "{} entries verified against the signed checkpoint{}; token invariants hold; \
+             the state served matches the replay",
+            report.entries,
+            resumed_note(report.already_verified),
+        );
+        Ok((start, Ok((detail, kept))))
     }
 
-    /// A trial's ledger: entries, then every recorded verdict, from `kept` on.
+    /// A trial's ledger: entries, then every recorded verdict, from `kept` on, in one pass:
+    /// each verified entry goes on to the replay, on a thread of its own.
     async fn audit_trial(
         &self,
         ledger_id: &str,
         keys: &[Jwk],
         rulebook: &str,
         kept: Option<Kept>,
-    ) -> AppResult<Result<(String, Kept), AuditFailure>> {
+    ) -> AppResult<Audited> {
         let Ok(rulebook) = parse_rulebook(rulebook, "/rulebook") else {
-            return Ok(Err(audit::fail(None, "the stored rulebook does not parse")));
+            return Ok((
+                0,
+                Err(audit::fail(None, "the stored rulebook does not parse")),
+            ));
         };
-        let checkpoint = self.store.checkpoint(ledger_id, None).await?;
-        let end = checkpoint.size;
-        let (since, progress) = match kept {
-            Some(Kept {
-                tree,
-                trial: Some(progress),
-                ..
-            }) if progress.entries == tree.size => (Some(tree), Some(progress)),
-            _ => (None, None),
-        };
-        let start = since.as_ref().map_or(0, |t| t.size);
         // Entries past the checkpoint are left for the next audit (a trial keeps no state
         // that must be compared at the head).
+        let checkpoint = self.store.checkpoint(ledger_id, None).await?;
+        let end = checkpoint.size;
+        let resumed = kept.and_then(|k| match (k.trial, k.created) {
+            (Some(progress), Some(created)) if progress.entries == k.tree.size => {
+                Some((k.tree, progress, created))
+            }
+            _ => None,
+        });
+        let start = resumed.as_ref().map_or(0, |r| r.0.size);
+        // Resumed, the replay needs entry 0 again (it names the trial, its regulator and its
+        // rulebook): it must be the entry 0 verified before.
+        let mut zero = None;
+        if let Some((_, _, created)) = &resumed {
+            let row = self.store.entries(ledger_id, 0, 1).await?;
+            match row.into_iter().next() {
+                Some(r) if b64url(&leaf_hash(&r.leaf)) == *created => zero = Some(r.leaf),
+                _ => {
+                    return Ok((
+                        start,
+                        Err(audit::fail(
+                            Some(0),
+                            "not the entry an earlier audit verified",
+                        )),
+                    ));
+                }
+            }
+        }
+        let (since, progress, mut created) = match resumed {
+            Some((tree, progress, created)) => (Some(tree), Some(progress), Some(created)),
+            None => (None, None, None),
+        };
         let (mut rx, feeding) = self.stream(ledger_id, start, end, false);
         let note = checkpoint.note.clone();
         let keys = keys.to_vec();
-        let verified = tokio::task::spawn_blocking(move || {
-            let lines = std::iter::from_fn(|| rx.blocking_recv().map(|p| p.leaves)).flatten();
-            let options = Options { threads: 2, since };
-            verify_stream(lines, &note, &keys, &options, |_| Ok(()))
-        })
-        .await;
-        feeding
+        let check = tokio::task::spawn_blocking(move || {
+            let (to_replay, replay_lines) = std::sync::mpsc::sync_channel::<Vec<u8>>(1_024);
+            std::thread::scope(|scope| {
+                let rulebook = &rulebook;
+                let progress = progress.as_ref();
+                let replay = scope.spawn(move || {
+                    let lines = zero.into_iter().chain(replay_lines);
+                    replay_export_from(lines, rulebook, 1, progress)
+                });
+                let lines = std::iter::from_fn(|| rx.blocking_recv().map(|p| p.leaves)).flatten();
+                let options = Options { threads: 2, since };
+                let verified = verify_stream(lines, &note, &keys, &options, |v: Verified<'_>| {
+                    if v.index == 0 {
+                        created = Some(b64url(&leaf_hash(v.leaf)));
+                    }
+                    to_replay
+                        .send(v.leaf.to_vec())
+                        .map_err(|_| audit::fail(Some(v.index), "the replay stopped"))
+                });
+                drop(to_replay);
+                let replayed = replay
+                    .join()
+                    .map_err(|_| audit::fail(None, "the replay's thread failed"))?
+                    .map_err(|e| audit::fail(None, e.to_string()))?;
+                let (report, tree) = verified?;
+                Ok((report, tree, replayed, created))
+            })
+        });
+        let checked = check.await.map_err(|e| AppError::Internal(e.to_string()))?;
+        let fed = feeding
             .await
-            .map_err(|e| AppError::Internal(e.to_string()))??;
-        let (report, tree) = match verified.map_err(|e| AppError::Internal(e.to_string()))? {
-            Ok(done) => done,
-            Err(failure) => return Ok(Err(failure)),
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let (report, tree, (replayed, progress), created) = match (checked, fed) {
+            (Err(failure), _) => return Ok((start, Err(failure))),
+            (Ok(_), Err(e)) => return Err(e),
+            (Ok(done), Ok(())) => done,
         };
-        // Entry 0 names the trial and its recorded rulebook, then the rest from `start`.
-        let zero = self.store.entries(ledger_id, 0, 1).await?;
-        let (mut rx, feeding) = self.stream(ledger_id, start.max(1), end, false);
-        let replayed = tokio::task::spawn_blocking(move || {
-            let zero = zero.into_iter().map(|r| r.leaf);
-            let rest = std::iter::from_fn(|| rx.blocking_recv().map(|p| p.leaves)).flatten();
-            replay_export_from(zero.chain(rest), &rulebook, 2, progress.as_ref())
-        })
-        .await;
-        feeding
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))??;
-        let replayed = replayed.map_err(|e| AppError::Internal(e.to_string()))?;
-        Ok(match replayed {
-            Ok((r, progress)) if r.consistent => Ok((
+        let outcome = if progress.entries != tree.size {
+            Err(audit::fail(
+                None,
+                format!("replayed {} entries of {}", progress.entries, tree.size),
+            ))
+        } else if !replayed.consistent {
+            Err(audit::fail(
+                None,
+                format!(
+                    "{} recorded verdicts differ from the rulebook's",
+                    replayed.mismatches.len()
+                ),
+            ))
+        } else {
+            Ok((
                 format!(
                     "{} entries verified against the signed checkpoint{}; {} recorded verdicts \
                      confirmed by replay",
                     report.entries,
-                    resumed(report.already_verified),
-                    r.transactions
+                    resumed_note(report.already_verified),
+                    replayed.transactions
                 ),
                 Kept {
                     tree,
                     bond: None,
                     trial: Some(progress),
+                    created,
                 },
-            )),
-            Ok((r, _)) => Err(audit::fail(
-                None,
-                format!(
-                    "{} recorded verdicts differ from the rulebook's",
-                    r.mismatches.len()
-                ),
-            )),
-            Err(e) => Err(audit::fail(None, e.to_string())),
-        })
+            ))
+        };
+        Ok((start, outcome))
     }
 }
 
 impl App {
+    /// Keep what an audit verified, for the next one to go on from. A failure to write it
+    /// costs the next audit time, not this one its answer: logged, not returned.
+    async fn keep(&self, ledger_id: &str, kept: &Kept) {
+        let row = serde_json::to_string(kept).map(|record| AuditRow {
+            size: kept.tree.size,
+            record,
+            audited_at: self.now(),
+        });
+        let saved = match row {
+            Ok(row) => self
+                .store
+                .save_audit_record(ledger_id, &row)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = saved {
+            tracing::warn!(ledger = %ledger_id, error = %e, "could not keep the audit record");
+        }
+    }
+
     /// Entries `[from, to)` of a ledger (with their maintained rows if `rows`), a page at a
     /// time, read by a task of their own a couple of pages ahead of the reader; the handle
     /// answers the store's error if reading stopped on one.
@@ -373,7 +471,7 @@ impl App {
 }
 
 /// How much an earlier audit had verified, for the detail.
-fn resumed(already: u64) -> String {
+fn resumed_note(already: u64) -> String {
     match already {
         0 => String::new(),
         n => format!(" ({n} verified by an earlier audit, not read again)"),

@@ -450,6 +450,14 @@ impl Store {
         Ok(())
     }
 
+    /// Forget what audits verified of a ledger: the next audit reads it from entry 0.
+    pub async fn forget_audit_record(&self, ledger_id: &str) -> StoreResult<()> {
+        let _guard = self.write_guard().await;
+        on_pool!(self, p => sqlx::query("DELETE FROM ledger_audits WHERE ledger_id = $1")
+            .bind(ledger_id).execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+
     /// See [`Batch::positions_of`], on a pooled connection.
     pub async fn positions_of(&self, party_id: &str) -> StoreResult<Vec<(String, PositionRow)>> {
         let mut b = self.read_plain().await?;
@@ -494,7 +502,13 @@ impl Store {
         if head.size != size {
             return Err(StoreError::HeadMoved(ledger_id.to_owned()));
         }
-        for table in ["ledger_holders", "book_changes", "bond_states"] {
+        // Rows an audit verified are rewritten: the next audit reads the ledger from entry 0.
+        for table in [
+            "ledger_holders",
+            "book_changes",
+            "bond_states",
+            "ledger_audits",
+        ] {
             let sql = format!("DELETE FROM {table} WHERE ledger_id = $1");
             on_tx!(&mut b.tx, c => sqlx::query(AssertSqlSafe(sql.clone())).bind(ledger_id).execute(c).await.map(|_| ()))?;
         }

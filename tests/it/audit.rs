@@ -94,7 +94,8 @@ on_both!(
         );
 
         // A position forged in the maintained state after the last audit is caught, naming
-        // the entry; the record of the last good audit is kept, so it is caught again.
+        // the entry; and the audit after that reads from entry 0 (a failed ledger keeps
+        // failing until it is put right, whatever was verified before).
         transfer(&t, &c, &a, &bond, "10").await;
         t.sql(
             "UPDATE entry_parties SET balance = balance + 1000 WHERE idx = 5 AND balance IS NOT NULL \
@@ -102,10 +103,10 @@ on_both!(
             &[SqlArg::Text(&bond)],
         )
         .await;
-        for _ in 0..2 {
+        for already in ["5", "0"] {
             let forged = audit(&t, &regulator, &bond, false).await;
             assert_eq!(forged["verified"], false, "{forged}");
-            assert_eq!(forged["already_verified"], "5");
+            assert_eq!(forged["already_verified"], already);
             assert!(
                 forged["detail"].as_str().unwrap().starts_with(
                     "entry 5: maintained state: the positions after the entry differ from the replay"
@@ -140,6 +141,9 @@ on_both!(
                 .starts_with("entry 2: maintained state"),
             "{full}"
         );
+        let after = audit(&t, &regulator, &bond, false).await;
+        assert_eq!(after["verified"], false, "{after}");
+        assert_eq!(after["already_verified"], "0");
 
         // A state document that is not the replay's (a redemption no entry recorded).
         t.sql(
@@ -149,6 +153,27 @@ on_both!(
         )
         .await;
         assert_eq!(audit(&t, &regulator, &bond, true).await["verified"], true);
+
+        // A holder's latest row is what reads serve: forged before the last audited
+        // checkpoint, the incremental audit still finds it, comparing the register at the head.
+        let b_row = |delta: &str| {
+            format!(
+                "UPDATE entry_parties SET balance = balance {delta} WHERE idx = 3 AND party_id = $2 \
+                 AND ledger_id = (SELECT ledger_id FROM bonds WHERE id = $1)"
+            )
+        };
+        t.sql(&b_row("+ 3"), &[SqlArg::Text(&bond), SqlArg::Text(&b.id)])
+            .await;
+        let head = audit(&t, &regulator, &bond, false).await;
+        assert_eq!(head["verified"], false, "{head}");
+        assert_eq!(head["already_verified"], "6");
+        assert_eq!(
+            head["detail"],
+            "maintained state: the register at the head differs from the replay"
+        );
+        t.sql(&b_row("- 3"), &[SqlArg::Text(&bond), SqlArg::Text(&b.id)])
+            .await;
+        assert_eq!(audit(&t, &regulator, &bond, false).await["verified"], true);
         t.sql(
             "UPDATE bond_states SET state = replace(state, '\"redeemed_on\":null', '\"redeemed_on\":\"2030-01-01\"') \
              WHERE ledger_id = (SELECT ledger_id FROM bonds WHERE id = $1)",
