@@ -446,25 +446,33 @@ impl App {
         let store = self.store.clone();
         let ledger = ledger_id.to_owned();
         let feeding = tokio::spawn(async move {
-            let mut at = from;
-            while at < to {
-                let entries = store.entries(&ledger, at, to).await?;
-                let Some(last) = entries.last() else { break };
-                let next = last.index + 1;
-                let rows = match rows {
-                    true => Some(store.maintained_rows(&ledger, at, next).await?),
-                    false => None,
-                };
-                let page = Page {
-                    leaves: entries.into_iter().map(|r| r.leaf).collect(),
-                    rows,
-                };
-                if tx.send(page).await.is_err() {
-                    break;
+            // One connection throughout: every pooled connection would otherwise fill its own
+            // page cache with the ledger's pages.
+            let mut read = store.read_plain().await?;
+            let fed = async {
+                let mut at = from;
+                while at < to {
+                    let entries = read.entries_between(&ledger, at, to).await?;
+                    let Some(last) = entries.last() else { break };
+                    let next = last.index + 1;
+                    let rows = match rows {
+                        true => Some(read.maintained_rows(&ledger, at, next).await?),
+                        false => None,
+                    };
+                    let page = Page {
+                        leaves: entries.into_iter().map(|r| r.leaf).collect(),
+                        rows,
+                    };
+                    if tx.send(page).await.is_err() {
+                        break;
+                    }
+                    at = next;
                 }
-                at = next;
+                Ok::<_, AppError>(())
             }
-            Ok(())
+            .await;
+            read.finish().await;
+            fed
         });
         (rx, feeding)
     }

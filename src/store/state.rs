@@ -242,6 +242,80 @@ impl Batch<'_> {
         by_key(rows)
     }
 
+    /// The rows maintained for entries `[from, to)` of a ledger, by index ranges of the
+    /// indexes `entry_parties_by_index`, `ledger_holders_by_index` and `book_changes`' key.
+    /// Rows of appended entries never change, so no common snapshot is needed: the audit reads
+    /// them on one plain connection (one page cache, however many pages it reads).
+    pub async fn maintained_rows(
+        &mut self,
+        ledger_id: &str,
+        from: u64,
+        to: u64,
+    ) -> StoreResult<MaintainedRows> {
+        type PartyTuple = (
+            String,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<bool>,
+        );
+        let rows: Vec<PartyTuple> = on_tx!(&mut self.tx, c => sqlx::query_as(
+            AUDIT_PARTIES_SQL)
+            .bind(ledger_id).bind(from as i64).bind(to as i64).fetch_all(c).await)?;
+        let parties = rows
+            .into_iter()
+            .map(|(party, i, b, h, f, a)| {
+                let index = unsigned(i, "index")?;
+                match (b, h, f, a) {
+                    (Some(b), Some(h), Some(f), Some(a)) => {
+                        let (party, row) = position((party, b, h, f, a))?;
+                        Ok((party, index, Some(row)))
+                    }
+                    (None, None, None, None) => Ok((party, index, None)),
+                    _ => Err(StoreError::Corrupt(format!(
+                        "ledger {ledger_id}: a partial position for {party} at {index}"
+                    ))),
+                }
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let holders: Vec<(String, i64)> = on_tx!(&mut self.tx, c => sqlx::query_as(
+            AUDIT_HOLDERS_SQL)
+            .bind(ledger_id).bind(from as i64).bind(to as i64).fetch_all(c).await)?;
+        let holders = holders
+            .into_iter()
+            .map(|(p, i)| Ok((p, unsigned(i, "index")?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let totals_rows: Vec<(i64, i64, i64, bool, bool, bool)> = on_tx!(&mut self.tx, c => sqlx::query_as(
+            AUDIT_TOTALS_SQL)
+            .bind(ledger_id).bind(from as i64).bind(to as i64).fetch_all(c).await)?;
+        let totals = totals_rows
+            .into_iter()
+            .map(|(i, a, b, c, d, e)| Ok((unsigned(i, "index")?, totals((a, b, c, d, e))?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(MaintainedRows {
+            parties,
+            holders,
+            totals,
+        })
+    }
+
+    /// Entries `[start, end)` in leaf order, at most [`super::ENTRIES_PAGE_MAX`].
+    pub async fn entries_between(
+        &mut self,
+        ledger_id: &str,
+        start: u64,
+        end: u64,
+    ) -> StoreResult<Vec<super::EntryRow>> {
+        let end = end.min(start.saturating_add(super::ENTRIES_PAGE_MAX));
+        let rows = on_tx!(&mut self.tx, c => sqlx::query(
+            "SELECT idx, kind, leaf, leaf_hash, created_at FROM entries \
+             WHERE ledger_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx")
+            .bind(ledger_id).bind(start as i64).bind(end as i64).fetch_all(c).await.map_err(StoreError::from)
+            .and_then(|rows| rows.iter().map(super::EntryRow::from_row).collect::<StoreResult<Vec<_>>>()))?;
+        Ok(rows)
+    }
+
     /// Write the maintained state of the ledgers of a batch (positions travel with the
     /// `entry_parties` rows): new holders, changed totals, and changed state documents.
     pub(super) async fn write_state(
@@ -358,63 +432,6 @@ pub struct AuditRow {
 }
 
 impl Store {
-    /// The rows maintained for entries `[from, to)` of a ledger, by index ranges of the
-    /// indexes `entry_parties_by_index`, `ledger_holders_by_index` and `book_changes`' key.
-    /// Rows of appended entries never change, so no common snapshot is needed.
-    pub async fn maintained_rows(
-        &self,
-        ledger_id: &str,
-        from: u64,
-        to: u64,
-    ) -> StoreResult<MaintainedRows> {
-        type PartyTuple = (
-            String,
-            i64,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-            Option<bool>,
-        );
-        let rows: Vec<PartyTuple> = on_pool!(self, p => sqlx::query_as(
-            AUDIT_PARTIES_SQL)
-            .bind(ledger_id).bind(from as i64).bind(to as i64).fetch_all(p).await)?;
-        let parties = rows
-            .into_iter()
-            .map(|(party, i, b, h, f, a)| {
-                let index = unsigned(i, "index")?;
-                match (b, h, f, a) {
-                    (Some(b), Some(h), Some(f), Some(a)) => {
-                        let (party, row) = position((party, b, h, f, a))?;
-                        Ok((party, index, Some(row)))
-                    }
-                    (None, None, None, None) => Ok((party, index, None)),
-                    _ => Err(StoreError::Corrupt(format!(
-                        "ledger {ledger_id}: a partial position for {party} at {index}"
-                    ))),
-                }
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        let holders: Vec<(String, i64)> = on_pool!(self, p => sqlx::query_as(
-            AUDIT_HOLDERS_SQL)
-            .bind(ledger_id).bind(from as i64).bind(to as i64).fetch_all(p).await)?;
-        let holders = holders
-            .into_iter()
-            .map(|(p, i)| Ok((p, unsigned(i, "index")?)))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let totals_rows: Vec<(i64, i64, i64, bool, bool, bool)> = on_pool!(self, p => sqlx::query_as(
-            AUDIT_TOTALS_SQL)
-            .bind(ledger_id).bind(from as i64).bind(to as i64).fetch_all(p).await)?;
-        let totals = totals_rows
-            .into_iter()
-            .map(|(i, a, b, c, d, e)| Ok((unsigned(i, "index")?, totals((a, b, c, d, e))?)))
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(MaintainedRows {
-            parties,
-            holders,
-            totals,
-        })
-    }
-
     /// A bond ledger's head size and state document, read together.
     pub async fn bond_state(&self, ledger_id: &str) -> StoreResult<StateRow> {
         let mut b = self.read_plain().await?;
