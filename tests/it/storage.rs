@@ -179,23 +179,32 @@ mod a_database_from_before_the_key_log_gets_its_keys_recorded_once_as_a_backfill
     });
 }
 
-/// Proofs read a few nodes of a ledger's tree: each must be one look-up on the whole primary key
-/// (ledger, level, index), never a scan of every node of the ledger (issue #14).
-#[tokio::test]
-async fn a_proofs_node_look_ups_use_the_whole_primary_key_on_sqlite() {
-    use midori::ledger::merkle::NodeId;
-    let dir = TempDir(std::env::temp_dir().join(format!("midori-plan-{}", uuid::Uuid::now_v7())));
+/// A fresh SQLite database with the schema (migrated by the store, which is then closed), and
+/// a one-connection pool on it, to look at what the store would run.
+async fn migrated_sqlite(prefix: &str) -> (TempDir, String, sqlx::SqlitePool) {
+    let dir =
+        TempDir(std::env::temp_dir().join(format!("midori-{prefix}-{}", uuid::Uuid::now_v7())));
     std::fs::create_dir_all(&dir.0).unwrap();
     let url = format!("sqlite://{}", dir.0.join("midori.db").display());
-    let store = Store::connect(&url, &StoreOptions::default())
-        .await
-        .unwrap();
-    drop(store);
+    drop(
+        Store::connect(&url, &StoreOptions::default())
+            .await
+            .unwrap(),
+    );
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(SqliteConnectOptions::from_str(&url).unwrap())
         .await
         .unwrap();
+    (dir, url, pool)
+}
+
+/// Proofs read a few nodes of a ledger's tree: each must be one look-up on the whole primary key
+/// (ledger, level, index), never a scan of every node of the ledger (issue #14).
+#[tokio::test]
+async fn a_proofs_node_look_ups_use_the_whole_primary_key_on_sqlite() {
+    use midori::ledger::merkle::NodeId;
+    let (_dir, _, pool) = migrated_sqlite("plan").await;
     let ids = [
         NodeId { level: 0, index: 7 },
         NodeId { level: 2, index: 0 },
@@ -227,19 +236,7 @@ async fn a_proofs_node_look_ups_use_the_whole_primary_key_on_sqlite() {
 /// (`entry_parties` is keyed by party first) — else an incremental audit would read every row.
 #[tokio::test]
 async fn the_audits_range_reads_use_an_index_on_ledger_and_index_on_sqlite() {
-    let dir = TempDir(std::env::temp_dir().join(format!("midori-plan-{}", uuid::Uuid::now_v7())));
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let url = format!("sqlite://{}", dir.0.join("midori.db").display());
-    drop(
-        Store::connect(&url, &StoreOptions::default())
-            .await
-            .unwrap(),
-    );
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(SqliteConnectOptions::from_str(&url).unwrap())
-        .await
-        .unwrap();
+    let (_dir, _, pool) = migrated_sqlite("plan").await;
     for (sql, table, using) in [
         (
             midori::store::AUDIT_PARTIES_SQL,
@@ -328,20 +325,8 @@ async fn a_full_disk_answers_503_and_writes_resume_once_space_is_freed() {
     use serde_json::json;
 
     use crate::support::{SqlArg, TestApp, green_spec};
-    let dir = TempDir(std::env::temp_dir().join(format!("midori-full-{}", uuid::Uuid::now_v7())));
-    std::fs::create_dir_all(&dir.0).unwrap();
-    let url = format!("sqlite://{}", dir.0.join("midori.db").display());
     // The schema, and 2 MB of filler standing for the rest of the disk's contents.
-    drop(
-        Store::connect(&url, &StoreOptions::default())
-            .await
-            .unwrap(),
-    );
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(SqliteConnectOptions::from_str(&url).unwrap())
-        .await
-        .unwrap();
+    let (dir, url, pool) = migrated_sqlite("full").await;
     sqlx::raw_sql(
         "CREATE TABLE filler (b BLOB); \
          WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) \
