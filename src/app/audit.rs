@@ -304,6 +304,9 @@ impl App {
         // that must be compared at the head).
         let checkpoint = self.store.checkpoint(ledger_id, None).await?;
         let end = checkpoint.size;
+        // The rule state and counts the report is read from, written with the checkpoint: to
+        // compare with the replay's when no entry was appended in between.
+        let served = self.store.trial_state(ledger_id).await?;
         let resumed = kept.and_then(|k| match (k.trial, k.created) {
             (Some(progress), Some(created)) if progress.entries == k.tree.size => {
                 Some((k.tree, progress, created))
@@ -373,6 +376,12 @@ impl App {
             (Ok(_), Err(e)) => return Err(e),
             (Ok(done), Ok(())) => done,
         };
+        // Compared only when the kept state is at the checkpoint's size (nothing appended
+        // since it was read); else the next audit compares it.
+        let served = served
+            .state
+            .filter(|_| served.size == end)
+            .map(|text| serde_json::from_str::<crate::sandbox::Progress>(&text).ok());
         let outcome = if progress.entries != tree.size {
             Err(audit::fail(
                 None,
@@ -386,14 +395,27 @@ impl App {
                     replayed.mismatches.len()
                 ),
             ))
+        } else if served
+            .as_ref()
+            .is_some_and(|s| s.as_ref() != Some(&progress.replayer))
+        {
+            Err(audit::fail(
+                None,
+                "maintained state: the rule state and verdict counts the report is read from \
+                 differ from the replay",
+            ))
         } else {
             Ok((
                 format!(
                     "{} entries verified against the signed checkpoint{}; {} recorded verdicts \
-                     confirmed by replay",
+                     confirmed by replay{}",
                     report.entries,
                     resumed_note(report.already_verified),
-                    replayed.transactions
+                    replayed.transactions,
+                    match served {
+                        Some(_) => "; the state served matches the replay",
+                        None => "",
+                    }
                 ),
                 Kept {
                     tree,

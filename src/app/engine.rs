@@ -40,7 +40,7 @@ use crate::ledger::merkle::{self, Hash};
 use crate::ledger::note::{self, Checkpoint};
 use crate::sandbox::ledger::SANDBOX_TX;
 use crate::sandbox::{
-    Replayer, Rulebook, State as SandboxState, Tx, TxBody, Verdict as SandboxVerdict,
+    Progress, Replayer, Rulebook, State as SandboxState, Tx, TxBody, Verdict as SandboxVerdict,
 };
 use crate::store::{
     Batch, BatchWrites, IssuerProjectRow, KeyWrite, LedgerWrite, NewBond, NewEntry, NewLedger,
@@ -123,20 +123,23 @@ pub enum Action {
     Key(KeyEvent),
 }
 
-/// A trial ledger's rulebook and the rule state its transactions have built.
+/// A trial ledger's rulebook, the rule state its transactions have built and their counts
+/// (what its report is made of: kept in `trial_states` at each batch, so that the report is
+/// read, not replayed).
 #[derive(Clone)]
 struct TrialState {
     rulebook: Arc<Rulebook>,
-    state: SandboxState,
+    progress: Progress,
 }
 
 impl TrialState {
     /// Judge `tx` and apply it when accepted (the same code offline replay runs).
     fn step(&mut self, tx: &Tx) -> SandboxVerdict {
-        let start = std::mem::replace(&mut self.state, SandboxState::new(Vec::<String>::new()));
-        let mut replayer = Replayer::new(&self.rulebook, start);
+        let empty = Progress::start(SandboxState::new(Vec::<String>::new()));
+        let start = std::mem::replace(&mut self.progress, empty);
+        let mut replayer = Replayer::resume(&self.rulebook, start);
         let verdict = replayer.step(tx);
-        self.state = replayer.into_state();
+        self.progress = replayer.into_progress();
         verdict
     }
 }
@@ -147,10 +150,10 @@ pub fn replay_trial<'a>(
     rulebook: Arc<Rulebook>,
     regulator: &str,
     entries: impl IntoIterator<Item = &'a Entry>,
-) -> Result<SandboxState, String> {
+) -> Result<Progress, String> {
     let mut trial = TrialState {
         rulebook,
-        state: SandboxState::new([regulator.to_owned()]),
+        progress: Progress::start(SandboxState::new([regulator.to_owned()])),
     };
     for entry in entries {
         if entry.kind != SANDBOX_TX {
@@ -169,7 +172,7 @@ pub fn replay_trial<'a>(
             ));
         }
     }
-    Ok(trial.state)
+    Ok(trial.progress)
 }
 
 /// A verified, parsed request for the engine.
@@ -1286,7 +1289,9 @@ impl Committer {
                         out.trials.push(new_trial.clone());
                         Some(TrialState {
                             rulebook: rulebook.clone(),
-                            state: SandboxState::new([new_trial.regulator_id.clone()]),
+                            progress: Progress::start(SandboxState::new([new_trial
+                                .regulator_id
+                                .clone()])),
                         })
                     }
                     None => None,
@@ -1537,8 +1542,8 @@ impl Committer {
                     // Only the trial's regulator and the participants it admitted write to
                     // the trial's ledger: an outsider's transaction is refused, not recorded
                     // (it would otherwise let anyone grow any trial's ledger).
-                    if !trial.state.is_regulator(actor) && trial.state.participant(actor).is_none()
-                    {
+                    let rules = &trial.progress.state;
+                    if !rules.is_regulator(actor) && rules.participant(actor).is_none() {
                         answers[i] = Some(Err(AppError::Forbidden(
                             "only the trial's regulator and the participants it admitted submit \
                              transactions to this trial"
@@ -1752,6 +1757,12 @@ impl Committer {
                 out.heads
                     .push((ledger_id.clone(), state.size, state.doc_text.clone()));
             }
+            if let Some(trial) = state.trial.as_ref() {
+                write.trial_state = Some(
+                    serde_json::to_string(&trial.progress)
+                        .map_err(|e| AppError::Internal(format!("trial state: {e}")))?,
+                );
+            }
             let root = merkle::root_from_frontier(&state.frontier);
             let cp = Checkpoint {
                 origin: state.origin.clone(),
@@ -1950,9 +1961,9 @@ impl Committer {
                     Rulebook::parse(text.as_bytes())
                         .map_err(|e| AppError::Internal(format!("stored rulebook: {e}")))?,
                 );
-                let state = replay_trial(rulebook.clone(), &regulator, &entries)
+                let progress = replay_trial(rulebook.clone(), &regulator, &entries)
                     .map_err(AppError::Internal)?;
-                Some(TrialState { rulebook, state })
+                Some(TrialState { rulebook, progress })
             }
             None => None,
         };

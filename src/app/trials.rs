@@ -392,6 +392,26 @@ impl App {
         .map_err(|e| AppError::Internal(e.to_string()))?
     }
 
+    /// The trial's report as it stands (regulators), from the rule state and verdict counts
+    /// the engine keeps at each batch: O(participants), whatever the ledger's length. A trial
+    /// not written to since this build began keeping them is replayed (once per request, until
+    /// its next transaction).
+    pub async fn trial_report(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> AppResult<crate::sandbox::replay::Report> {
+        regulator_only(caller)?;
+        let trial = self.trial_row(id).await?;
+        let Some(text) = self.store.trial_state(&trial.ledger_id).await?.state else {
+            return Ok(self.replay_trial(caller, id, None).await?.report);
+        };
+        let rulebook = parse_rulebook(&trial.rulebook, "/rulebook")?;
+        let progress: crate::sandbox::Progress = serde_json::from_str(&text)
+            .map_err(|e| AppError::Internal(format!("stored trial state: {e}")))?;
+        Ok(crate::sandbox::Replayer::resume(&rulebook, progress).report())
+    }
+
     /// How the trial's report moved (regulators): the report after each of up to `points`
     /// evenly spaced prefixes of its ledger, the last being the whole ledger, each from a replay
     /// of that prefix under the rulebook the trial ran with. Costs `points` replays; for the

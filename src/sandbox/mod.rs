@@ -33,8 +33,8 @@ use time::{Date, OffsetDateTime, UtcOffset};
 
 pub use replay::{
     AmountAgainstCap, CountAgainstCap, Counts, ExitReport, ExitState, FilingReport, Mismatch,
-    MismatchKind, Outcome, ParticipantReport, Replayer, Report, RulebookRef, Verdict, Violation,
-    compare, replay,
+    MismatchKind, Outcome, ParticipantReport, Progress, Replayer, Report, RulebookRef, Verdict,
+    Violation, compare, replay,
 };
 pub use rulebook::{BuiltinRule, CapBasis, OfferingType, Rule, RuleKind, Rulebook};
 pub use state::{ConsentTerms, DayTotal, Participant, State, Status, TOTAL_UNITS_MAX};

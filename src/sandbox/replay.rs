@@ -68,6 +68,19 @@ pub struct Progress {
     pub latest: Option<OffsetDateTime>,
 }
 
+impl Progress {
+    /// Before any transaction, from `state`.
+    pub fn start(state: State) -> Progress {
+        Progress {
+            state,
+            accepted: 0,
+            refused: 0,
+            violations: BTreeMap::new(),
+            latest: None,
+        }
+    }
+}
+
 /// Judges the transactions of one trial one at a time.
 #[derive(Clone, Debug)]
 pub struct Replayer<'r> {
@@ -320,6 +333,17 @@ impl<'r> Replayer<'r> {
             accepted: self.accepted,
             refused: self.refused,
             violations: self.violations.clone(),
+            latest: self.latest,
+        }
+    }
+
+    /// [`Replayer::progress`], giving up the replayer.
+    pub fn into_progress(self) -> Progress {
+        Progress {
+            state: self.state,
+            accepted: self.accepted,
+            refused: self.refused,
+            violations: self.violations,
             latest: self.latest,
         }
     }

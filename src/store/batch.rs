@@ -61,6 +61,8 @@ pub struct LedgerWrite {
     pub totals: Vec<(u64, TotalsRow)>,
     /// The bond's state document at the batch's end, if it changed.
     pub state: Option<String>,
+    /// A trial's rule state and verdict counts at the batch's end (JSON).
+    pub trial_state: Option<String>,
 }
 
 /// A stored operation found by its id.

@@ -372,6 +372,13 @@ impl Batch<'_> {
                     .bind(ledger_id).bind(STATE_FORMAT).bind(state)
                     .execute(c).await.map(|_| ()))?;
             }
+            if let Some(state) = &w.trial_state {
+                on_tx!(&mut self.tx, c => sqlx::query(
+                    "INSERT INTO trial_states (ledger_id, format, state) VALUES ($1, $2, $3) \
+                     ON CONFLICT (ledger_id) DO UPDATE SET format = excluded.format, state = excluded.state")
+                    .bind(ledger_id).bind(STATE_FORMAT).bind(state)
+                    .execute(c).await.map(|_| ()))?;
+            }
         }
         Ok(())
     }
@@ -432,6 +439,19 @@ pub struct AuditRow {
 }
 
 impl Store {
+    /// A trial ledger's head size and its rule state with verdict counts (JSON), read
+    /// together; no state for a trial not written to since this build began keeping it.
+    pub async fn trial_state(&self, ledger_id: &str) -> StoreResult<StateRow> {
+        let row: (i64, Option<i64>, Option<String>) = on_pool!(self, p => sqlx::query_as(
+            "SELECT l.size, s.format, s.state FROM ledgers l \
+             LEFT JOIN trial_states s ON s.ledger_id = l.id WHERE l.id = $1")
+            .bind(ledger_id).fetch_one(p).await)?;
+        Ok(StateRow {
+            size: unsigned(row.0, "size")?,
+            state: row.2.filter(|_| row.1 == Some(STATE_FORMAT)),
+        })
+    }
+
     /// A bond ledger's head size and state document, read together.
     pub async fn bond_state(&self, ledger_id: &str) -> StoreResult<StateRow> {
         let mut b = self.read_plain().await?;

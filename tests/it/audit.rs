@@ -219,10 +219,9 @@ on_both!(
         assert_eq!(first["verified"], true, "{first}");
         assert_eq!(first["already_verified"], "0");
         assert!(
-            first["detail"]
-                .as_str()
-                .unwrap()
-                .ends_with("; 1 recorded verdicts confirmed by replay"),
+            first["detail"].as_str().unwrap().ends_with(
+                "; 1 recorded verdicts confirmed by replay; the state served matches the replay"
+            ),
             "{first}"
         );
 
@@ -242,10 +241,31 @@ on_both!(
         assert_eq!(next["already_verified"], "2");
         assert!(
             next["detail"].as_str().unwrap().ends_with(
-                "(2 verified by an earlier audit, not read again); 3 recorded verdicts confirmed by replay"
+                "(2 verified by an earlier audit, not read again); 3 recorded verdicts confirmed \
+                 by replay; the state served matches the replay"
             ),
             "{next}"
         );
+        // The rule state the report is read from, forged: caught.
+        t.sql(
+            "UPDATE trial_states SET state = replace(state, '\"refused\":1', '\"refused\":0') \
+             WHERE ledger_id = (SELECT ledger_id FROM trials WHERE id = $1)",
+            &[SqlArg::Text(&trial)],
+        )
+        .await;
+        let forged = audit(&t, &regulator, &trial, false).await;
+        assert_eq!(forged["verified"], false, "{forged}");
+        assert_eq!(
+            forged["detail"],
+            "maintained state: the rule state and verdict counts the report is read from differ from the replay"
+        );
+        t.sql(
+            "UPDATE trial_states SET state = replace(state, '\"refused\":0', '\"refused\":1') \
+             WHERE ledger_id = (SELECT ledger_id FROM trials WHERE id = $1)",
+            &[SqlArg::Text(&trial)],
+        )
+        .await;
+
         // The full audit says the same of the whole ledger.
         let full = audit(&t, &regulator, &trial, true).await;
         assert_eq!(full["verified"], true, "{full}");

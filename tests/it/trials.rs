@@ -239,6 +239,17 @@ on_both!(
         assert_eq!(replay["result"]["mode"], "confirm");
         assert_eq!(replay["result"]["consistent"], true);
         assert_eq!(replay["result"]["transactions"], 17);
+        // The report read from the state the service keeps is the replay's, to the letter;
+        // after a restart too (the state is in the database, not only in memory).
+        assert_eq!(report, replay["result"]["report"]);
+        let restarted = t.second_process().await;
+        let again = restarted
+            .get(
+                &format!("/v1/trials/{trial}/report"),
+                Some(&regulator.token),
+            )
+            .await;
+        assert_eq!(again.json(), replay["result"]["report"]);
 
         // ...and offline, from the export, byte for byte the same result.
         let export = t

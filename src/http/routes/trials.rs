@@ -192,11 +192,10 @@ async fn report(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let _permit = state.limits.heavy_read()?;
-    let outcome = state.app.replay_trial(&caller, &id, None).await?;
-    Ok(Json(serde_json::to_value(&outcome.report).map_err(
-        |e| crate::app::AppError::Internal(e.to_string()),
-    )?))
+    let report = state.app.trial_report(&caller, &id).await?;
+    Ok(Json(serde_json::to_value(&report).map_err(|e| {
+        crate::app::AppError::Internal(e.to_string())
+    })?))
 }
 
 /// Every ledger — bonds and trials — audited now (regulators): signatures, canonical form
