@@ -1941,6 +1941,44 @@ impl Committer {
             );
             return Ok(());
         }
+        let trial_row = batch.trial_by_ledger(ledger_id).await?;
+        if let Some((text, _)) = &trial_row {
+            // A trial: its kept rule state and counts, when they are of this head.
+            let kept = batch.trial_state(ledger_id).await?;
+            if let Some(state) = kept.state.filter(|_| kept.size == head.size) {
+                let rulebook = Arc::new(
+                    Rulebook::parse(text.as_bytes())
+                        .map_err(|e| AppError::Internal(format!("stored rulebook: {e}")))?,
+                );
+                let progress: Progress = serde_json::from_str(&state)
+                    .map_err(|e| AppError::Internal(format!("stored trial state: {e}")))?;
+                let last_time = match head.size.checked_sub(1) {
+                    Some(last) => batch.entry_time(ledger_id, last).await?,
+                    None => String::new(),
+                };
+                self.cache.insert(
+                    ledger_id.to_owned(),
+                    LedgerState {
+                        origin: head.origin,
+                        size: head.size,
+                        frontier,
+                        last_time,
+                        book: None,
+                        once: HashSet::new(),
+                        monitor: None,
+                        label: BTreeMap::new(),
+                        redeemed_on: None,
+                        facts: Vec::new(),
+                        doc_text: Arc::default(),
+                        doc_dirty: false,
+                        trial: Some(TrialState { rulebook, progress }),
+                        keys: None,
+                    },
+                );
+                return Ok(());
+            }
+        }
+        // A trial written before its state was kept, or the key log: from its entries.
         let rows = batch.entries_from(ledger_id, 0).await?;
         let last_time = rows
             .last()
@@ -1955,7 +1993,7 @@ impl Committer {
             .iter()
             .filter_map(|e| once_key(&e.kind, &e.data))
             .collect();
-        let trial = match batch.trial_by_ledger(ledger_id).await? {
+        let trial = match trial_row {
             Some((text, regulator)) => {
                 let rulebook = Arc::new(
                     Rulebook::parse(text.as_bytes())

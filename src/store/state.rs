@@ -109,6 +109,19 @@ impl Batch<'_> {
         })
     }
 
+    /// A trial ledger's head size and its rule state with verdict counts (JSON), read
+    /// together; no state for a trial not written to since this build began keeping it.
+    pub async fn trial_state(&mut self, ledger_id: &str) -> StoreResult<StateRow> {
+        let row: (i64, Option<i64>, Option<String>) = on_tx!(&mut self.tx, c => sqlx::query_as(
+            "SELECT l.size, s.format, s.state FROM ledgers l \
+             LEFT JOIN trial_states s ON s.ledger_id = l.id WHERE l.id = $1")
+            .bind(ledger_id).fetch_one(c).await)?;
+        Ok(StateRow {
+            size: unsigned(row.0, "size")?,
+            state: row.2.filter(|_| row.1 == Some(STATE_FORMAT)),
+        })
+    }
+
     /// Every party that has had a position on the ledger in its first `size` entries, with its
     /// position as of then (zero balances included).
     pub async fn register_at(
@@ -439,17 +452,12 @@ pub struct AuditRow {
 }
 
 impl Store {
-    /// A trial ledger's head size and its rule state with verdict counts (JSON), read
-    /// together; no state for a trial not written to since this build began keeping it.
+    /// See [`Batch::trial_state`], on a pooled connection.
     pub async fn trial_state(&self, ledger_id: &str) -> StoreResult<StateRow> {
-        let row: (i64, Option<i64>, Option<String>) = on_pool!(self, p => sqlx::query_as(
-            "SELECT l.size, s.format, s.state FROM ledgers l \
-             LEFT JOIN trial_states s ON s.ledger_id = l.id WHERE l.id = $1")
-            .bind(ledger_id).fetch_one(p).await)?;
-        Ok(StateRow {
-            size: unsigned(row.0, "size")?,
-            state: row.2.filter(|_| row.1 == Some(STATE_FORMAT)),
-        })
+        let mut b = self.read_plain().await?;
+        let row = b.trial_state(ledger_id).await;
+        b.finish().await;
+        row
     }
 
     /// A bond ledger's head size and state document, read together.

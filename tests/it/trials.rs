@@ -393,6 +393,37 @@ on_both!(
             &t.jwks().await,
         )
         .unwrap();
+
+        // The restarted service judges from the kept state, not from an empty one (which would
+        // turn a participant away as an outsider), and its report is still the replay's.
+        let after = tx(
+            &restarted,
+            &a,
+            &trial,
+            "after-restart",
+            json!({"type": "redeem", "amount": "1"}),
+        )
+        .await;
+        assert_eq!(after.status, 201, "{}", after.text());
+        let replay_after = restarted
+            .post(
+                &format!("/v1/trials/{trial}/replay"),
+                Some(&regulator.token),
+                json!({}),
+            )
+            .await
+            .json();
+        assert_eq!(replay_after["result"]["consistent"], true);
+        let before: u64 = replay["result"]["transactions"].as_u64().unwrap();
+        assert!(replay_after["result"]["transactions"].as_u64().unwrap() > before);
+        let report_after = restarted
+            .get(
+                &format!("/v1/trials/{trial}/report"),
+                Some(&regulator.token),
+            )
+            .await
+            .json();
+        assert_eq!(report_after, replay_after["result"]["report"]);
     }
 );
 
