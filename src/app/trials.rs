@@ -401,15 +401,30 @@ impl App {
         caller: &Caller,
         id: &str,
     ) -> AppResult<crate::sandbox::replay::Report> {
+        match self.kept_trial_report(caller, id).await? {
+            Some(report) => Ok(report),
+            None => Ok(self.replay_trial(caller, id, None).await?.report),
+        }
+    }
+
+    /// The trial's report from its kept rule state and counts only (`None` for a trial not
+    /// written to since they were kept): never a replay, for lists.
+    pub async fn kept_trial_report(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> AppResult<Option<crate::sandbox::replay::Report>> {
         regulator_only(caller)?;
         let trial = self.trial_row(id).await?;
         let Some(text) = self.store.trial_state(&trial.ledger_id).await?.state else {
-            return Ok(self.replay_trial(caller, id, None).await?.report);
+            return Ok(None);
         };
         let rulebook = parse_rulebook(&trial.rulebook, "/rulebook")?;
         let progress: crate::sandbox::Progress = serde_json::from_str(&text)
             .map_err(|e| AppError::Internal(format!("stored trial state: {e}")))?;
-        Ok(crate::sandbox::Replayer::resume(&rulebook, progress).report())
+        Ok(Some(
+            crate::sandbox::Replayer::resume(&rulebook, progress).report(),
+        ))
     }
 
     /// How the trial's report moved (regulators): the report after each of up to `points`

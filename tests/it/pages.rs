@@ -338,6 +338,11 @@ on_both!(
         let html = home.text();
         assert!(html.contains("Osaka IFC ST green bond trial"));
         assert!(html.contains(&format!("/regulator/trials/{trial}")));
+        // Its standing, from the state kept for it (no replay): active, nothing judged yet.
+        assert!(
+            html.contains(r#"<td class="status" data-status="active">Active</td>"#),
+            "{html}"
+        );
         assert_eq!(home.headers["cache-control"], "no-store");
         let csrf = csrf_field(&html);
         assert_ne!(csrf, pre, "the session has a token of its own");

@@ -331,6 +331,15 @@ async fn home(
         .filter(|t| needle.is_empty() || t.title.to_lowercase().contains(&needle))
         .filter(|t| filter.rulebook.is_empty() || t.rulebook.id == filter.rulebook)
         .collect();
+    // Each trial's standing from the state kept for it (no replay; none for a trial not
+    // written to since that state was kept).
+    let mut standing = Vec::with_capacity(shown.len());
+    for t in &shown {
+        match state.app.kept_trial_report(&c.caller, &t.id).await {
+            Ok(r) => standing.push(r),
+            Err(e) => return PageError::from_app(lang, e).into_response(),
+        }
+    }
     let title = ctx.t("regulator.trials");
     frame(
         &c,
@@ -353,14 +362,26 @@ async fn home(
                     thead { tr {
                         th { (ctx.t("regulator.trial")) }
                         th { (ctx.t("regulator.rulebook")) }
+                        th { (ctx.t("regulator.status")) }
+                        th.num { (ctx.t("report.accepted")) }
+                        th.num { (ctx.t("report.refused")) }
                         th.num { (ctx.t("regulator.entries")) }
                         th { (ctx.t("regulator.created")) }
                     } }
                     tbody {
-                        @for t in &shown {
+                        @for (t, r) in shown.iter().zip(&standing) {
                             tr {
                                 td { a href={ "/regulator/trials/" (t.id) } { (t.title) } }
                                 td { (t.rulebook.id) " v" (t.rulebook.version) }
+                                @if let Some(r) = r {
+                                    td.status data-status=(r.status.as_str()) {
+                                        (lang.code_text("trial_status", r.status.as_str()))
+                                    }
+                                    td.num { (lang.number(&r.transactions.accepted.to_string())) }
+                                    td.num { (lang.number(&r.transactions.refused.to_string())) }
+                                } @else {
+                                    td { "—" } td.num { "—" } td.num { "—" }
+                                }
                                 td.num { (lang.number(&t.ledger_size)) }
                                 td { (lang.date_jst(&t.created_at)) }
                             }
