@@ -1942,77 +1942,68 @@ impl Committer {
             return Ok(());
         }
         let trial_row = batch.trial_by_ledger(ledger_id).await?;
-        if let Some((text, _)) = &trial_row {
-            // A trial: its kept rule state and counts, when they are of this head.
-            let kept = batch.trial_state(ledger_id).await?;
-            if let Some(state) = kept.state.filter(|_| kept.size == head.size) {
-                let rulebook = Arc::new(
-                    Rulebook::parse(text.as_bytes())
-                        .map_err(|e| AppError::Internal(format!("stored rulebook: {e}")))?,
-                );
+        let rulebook = trial_row
+            .as_ref()
+            .map(|(text, _)| {
+                Rulebook::parse(text.as_bytes())
+                    .map(Arc::new)
+                    .map_err(|e| AppError::Internal(format!("stored rulebook: {e}")))
+            })
+            .transpose()?;
+        // A trial: its kept rule state and counts, when they are of this head.
+        let kept = match &rulebook {
+            Some(_) => {
+                let row = batch.trial_state(ledger_id).await?;
+                row.state.filter(|_| row.size == head.size)
+            }
+            None => None,
+        };
+        let (last_time, once, trial, keys) = match (kept, rulebook) {
+            (Some(state), Some(rulebook)) => {
                 let progress: Progress = serde_json::from_str(&state)
                     .map_err(|e| AppError::Internal(format!("stored trial state: {e}")))?;
                 let last_time = match head.size.checked_sub(1) {
                     Some(last) => batch.entry_time(ledger_id, last).await?,
                     None => String::new(),
                 };
-                self.cache.insert(
-                    ledger_id.to_owned(),
-                    LedgerState {
-                        origin: head.origin,
-                        size: head.size,
-                        frontier,
-                        last_time,
-                        book: None,
-                        once: HashSet::new(),
-                        monitor: None,
-                        label: BTreeMap::new(),
-                        redeemed_on: None,
-                        facts: Vec::new(),
-                        doc_text: Arc::default(),
-                        doc_dirty: false,
-                        trial: Some(TrialState { rulebook, progress }),
-                        keys: None,
-                    },
-                );
-                return Ok(());
+                let trial = TrialState { rulebook, progress };
+                (last_time, HashSet::new(), Some(trial), None)
             }
-        }
-        // A trial written before its state was kept, or the key log: from its entries.
-        let rows = batch.entries_from(ledger_id, 0).await?;
-        let last_time = rows
-            .last()
-            .map(|r| r.created_at.clone())
-            .unwrap_or_default();
-        // Each stored leaf is parsed (and its canonical form checked) once.
-        let entries: Vec<Entry> = rows
-            .iter()
-            .map(|r| Entry::from_leaf(&r.leaf).map(|(e, _)| e))
-            .collect::<Result<_, _>>()?;
-        let once: HashSet<String> = entries
-            .iter()
-            .filter_map(|e| once_key(&e.kind, &e.data))
-            .collect();
-        let trial = match trial_row {
-            Some((text, regulator)) => {
-                let rulebook = Arc::new(
-                    Rulebook::parse(text.as_bytes())
-                        .map_err(|e| AppError::Internal(format!("stored rulebook: {e}")))?,
-                );
-                let progress = replay_trial(rulebook.clone(), &regulator, &entries)
-                    .map_err(AppError::Internal)?;
-                Some(TrialState { rulebook, progress })
+            // A trial written before its state was kept, or the key log: from its entries.
+            (_, rulebook) => {
+                let rows = batch.entries_from(ledger_id, 0).await?;
+                let last_time = rows
+                    .last()
+                    .map(|r| r.created_at.clone())
+                    .unwrap_or_default();
+                // Each stored leaf is parsed (and its canonical form checked) once.
+                let entries: Vec<Entry> = rows
+                    .iter()
+                    .map(|r| Entry::from_leaf(&r.leaf).map(|(e, _)| e))
+                    .collect::<Result<_, _>>()?;
+                let once: HashSet<String> = entries
+                    .iter()
+                    .filter_map(|e| once_key(&e.kind, &e.data))
+                    .collect();
+                let trial = match (rulebook, &trial_row) {
+                    (Some(rulebook), Some((_, regulator))) => {
+                        let progress = replay_trial(rulebook.clone(), regulator, &entries)
+                            .map_err(AppError::Internal)?;
+                        Some(TrialState { rulebook, progress })
+                    }
+                    _ => None,
+                };
+                let keys = if ledger_id == KEY_LOG_ID {
+                    let mut log = KeyLog::new();
+                    for entry in &entries {
+                        log.apply(entry).map_err(AppError::Internal)?;
+                    }
+                    Some(log)
+                } else {
+                    None
+                };
+                (last_time, once, trial, keys)
             }
-            None => None,
-        };
-        let keys = if ledger_id == KEY_LOG_ID {
-            let mut log = KeyLog::new();
-            for entry in &entries {
-                log.apply(entry).map_err(AppError::Internal)?;
-            }
-            Some(log)
-        } else {
-            None
         };
         self.cache.insert(
             ledger_id.to_owned(),

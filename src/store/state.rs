@@ -96,25 +96,30 @@ const REGISTER_SQL: &str = "SELECT h.party_id, p.balance, p.held, p.frozen, p.fr
 const TOTALS_SQL: &str = "SELECT issued, redeemed, issuance_closed, paused, fully_redeemed \
      FROM book_changes WHERE ledger_id = $1 AND idx < $2 ORDER BY idx DESC LIMIT 1";
 
+/// A ledger's head size with its kept state row, of bonds or of trials.
+const BOND_STATE_SQL: &str = "SELECT l.size, s.format, s.state FROM ledgers l \
+     LEFT JOIN bond_states s ON s.ledger_id = l.id WHERE l.id = $1";
+const TRIAL_STATE_SQL: &str = "SELECT l.size, s.format, s.state FROM ledgers l \
+     LEFT JOIN trial_states s ON s.ledger_id = l.id WHERE l.id = $1";
+
 impl Batch<'_> {
     /// A bond ledger's head size and state document (in one statement, so the two agree).
     pub async fn bond_state(&mut self, ledger_id: &str) -> StoreResult<StateRow> {
-        let row: (i64, Option<i64>, Option<String>) = on_tx!(&mut self.tx, c => sqlx::query_as(
-            "SELECT l.size, s.format, s.state FROM ledgers l \
-             LEFT JOIN bond_states s ON s.ledger_id = l.id WHERE l.id = $1")
-            .bind(ledger_id).fetch_one(c).await)?;
-        Ok(StateRow {
-            size: unsigned(row.0, "size")?,
-            state: row.2.filter(|_| row.1 == Some(STATE_FORMAT)),
-        })
+        self.head_and_state(BOND_STATE_SQL, ledger_id).await
     }
 
     /// A trial ledger's head size and its rule state with verdict counts (JSON), read
     /// together; no state for a trial not written to since this build began keeping it.
     pub async fn trial_state(&mut self, ledger_id: &str) -> StoreResult<StateRow> {
-        let row: (i64, Option<i64>, Option<String>) = on_tx!(&mut self.tx, c => sqlx::query_as(
-            "SELECT l.size, s.format, s.state FROM ledgers l \
-             LEFT JOIN trial_states s ON s.ledger_id = l.id WHERE l.id = $1")
+        self.head_and_state(TRIAL_STATE_SQL, ledger_id).await
+    }
+
+    async fn head_and_state(
+        &mut self,
+        sql: &'static str,
+        ledger_id: &str,
+    ) -> StoreResult<StateRow> {
+        let row: (i64, Option<i64>, Option<String>) = on_tx!(&mut self.tx, c => sqlx::query_as(sql)
             .bind(ledger_id).fetch_one(c).await)?;
         Ok(StateRow {
             size: unsigned(row.0, "size")?,
