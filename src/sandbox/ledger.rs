@@ -498,7 +498,7 @@ where
         entries: line_no,
         transactions: position as u64,
         signatures_verified: signatures,
-        replayer: replayer.progress(),
+        replayer: replayer.into_progress(),
     };
     Ok((
         ExportReplay {

@@ -326,18 +326,8 @@ impl<'r> Replayer<'r> {
         }
     }
 
-    /// Where it stands, to go on later from there ([`Replayer::resume`]).
-    pub fn progress(&self) -> Progress {
-        Progress {
-            state: self.state.clone(),
-            accepted: self.accepted,
-            refused: self.refused,
-            violations: self.violations.clone(),
-            latest: self.latest,
-        }
-    }
-
-    /// [`Replayer::progress`], giving up the replayer.
+    /// Where it stands, giving up the replayer: to go on later from there
+    /// ([`Replayer::resume`]).
     pub fn into_progress(self) -> Progress {
         Progress {
             state: self.state,
@@ -348,7 +338,7 @@ impl<'r> Replayer<'r> {
         }
     }
 
-    /// A replayer that goes on where [`Replayer::progress`] stood, under the same rulebook.
+    /// A replayer that goes on where [`Replayer::into_progress`] stood, under the same rulebook.
     pub fn resume(rulebook: &'r Rulebook, progress: Progress) -> Replayer<'r> {
         Replayer {
             rulebook,
