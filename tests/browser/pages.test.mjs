@@ -512,7 +512,7 @@ test('a regulator signs in and works the console: trials, a trial report matchin
     assert.equal(await link.count(), 1, 'the trial links to its page');
     assert.equal((await link.textContent()).trim(), trial.title);
     // Its standing in the list is the report's: status, accepted and refused.
-    const row = page.locator('table.trials tbody tr', { has: link });
+    const row = page.locator('table.trials tbody tr', { has: page.locator(`a[href="/regulator/trials/${TRIAL}"]`) });
     assert.equal(await row.locator('td.status').getAttribute('data-status'), report.status);
     const figures = row.locator('td.num');
     assert.equal((await figures.nth(0).textContent()).trim(), report.transactions.accepted.toLocaleString('en-US'));
