@@ -276,5 +276,31 @@ on_both!(
                 .starts_with("4 entries verified against the signed checkpoint; 3 recorded"),
             "{full}"
         );
+
+        // Entry 0 names the trial and its rulebook; a resumed audit reads it again, and a
+        // different entry 0 (here its title changed in the database) is refused.
+        let export = t
+            .get(
+                &format!("/v1/trials/{trial}/ledger/export"),
+                Some(&regulator.token),
+            )
+            .await
+            .text();
+        let zero = export.lines().next().unwrap();
+        let forged = zero.replace("green bond trial", "green bond trial (amended)");
+        assert_ne!(forged, zero);
+        t.sql(
+            "UPDATE entries SET leaf = $2 WHERE idx = 0 \
+             AND ledger_id = (SELECT ledger_id FROM trials WHERE id = $1)",
+            &[SqlArg::Text(&trial), SqlArg::Bytes(forged.as_bytes())],
+        )
+        .await;
+        let resumed = audit(&t, &regulator, &trial, false).await;
+        assert_eq!(resumed["verified"], false, "{resumed}");
+        assert_eq!(resumed["already_verified"], "4");
+        assert_eq!(
+            resumed["detail"],
+            "entry 0: not the entry an earlier audit verified"
+        );
     }
 );
