@@ -342,6 +342,24 @@ pub struct AddDocumentPayload {
     pub document: DocumentSpec,
 }
 
+/// A document of a bond: one of its registration, or one its issuer added later.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct BondDocument {
+    #[serde(flatten)]
+    pub document: DocumentSpec,
+    /// The ledger entry that recorded it (`0`: the registration).
+    pub entry_index: String,
+    /// When that entry was appended (RFC 3339, UTC).
+    pub recorded_at: String,
+}
+
+/// Every document of a bond, in ledger order.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct BondDocuments {
+    pub bond_id: String,
+    pub documents: Vec<BondDocument>,
+}
+
 /// Where an append landed.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct AppendReceipt {
@@ -351,6 +369,47 @@ pub struct AppendReceipt {
 }
 
 impl App {
+    /// Every document of a bond (public): those of its registration, then those its issuer
+    /// added (`bond.document_added` entries), from the bond's facts as maintained — O(facts),
+    /// never a replay of its ledger.
+    pub async fn bond_documents(&self, bond_id: &str) -> AppResult<BondDocuments> {
+        let row = self.bond_row_fresh(bond_id).await?;
+        let (loaded, _) = self.bond_facts(&row).await?;
+        let mut documents = Vec::new();
+        for entry in &loaded.facts {
+            let specs: Vec<DocumentSpec> = match (entry.index.as_str(), entry.kind.as_str()) {
+                ("0", _) => {
+                    let terms: BondSpec = serde_json::from_str(&row.spec)
+                        .map_err(|e| AppError::Internal(format!("stored spec: {e}")))?;
+                    terms.documents
+                }
+                (_, "bond.document_added") => {
+                    let document = entry
+                        .request
+                        .as_ref()
+                        .and_then(|r| r.payload.get("document"))
+                        .cloned()
+                        .ok_or_else(|| {
+                            AppError::Internal(format!("entry {}: no document", entry.index))
+                        })?;
+                    vec![serde_json::from_value(document).map_err(|e| {
+                        AppError::Internal(format!("entry {}: document: {e}", entry.index))
+                    })?]
+                }
+                _ => continue,
+            };
+            documents.extend(specs.into_iter().map(|document| BondDocument {
+                document,
+                entry_index: entry.index.clone(),
+                recorded_at: entry.time.clone(),
+            }));
+        }
+        Ok(BondDocuments {
+            bond_id: row.id,
+            documents,
+        })
+    }
+
     /// Attach a document to a bond (its issuer only), as a signed entry on the bond's ledger.
     pub async fn add_document(
         &self,

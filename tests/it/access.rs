@@ -169,6 +169,7 @@ const MATRIX: &[Endpoint] = &[
     endpoint("GET",    "/v1/bonds",                                     Subject::None,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/v1/bonds/{id}",                                Subject::Bond,     Body::None,           EVERYONE_200),
     endpoint("POST",   "/v1/bonds/{id}/documents",                      Subject::Bond,     Body::SignedDocument, [401, 403, 201, 403, 403, 403, 403]),
+    endpoint("GET",    "/v1/bonds/{id}/documents",                      Subject::Bond,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/v1/bonds/{id}/ledger/checkpoint",              Subject::Bond,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/v1/bonds/{id}/ledger/proofs/inclusion?index=0",Subject::Bond,     Body::None,           EVERYONE_200),
     endpoint("GET",    "/v1/bonds/{id}/ledger/proofs/consistency?old_size=1", Subject::Bond, Body::None,         EVERYONE_200),

@@ -526,3 +526,58 @@ on_both!(
         .problem(400, "bad-request");
     }
 );
+
+on_both!(
+    documents_added_after_registration_are_listed_with_the_entry_that_recorded_them,
+    |t: TestApp| async move {
+        let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
+        let spec = green_spec();
+        let bond = t.register(&issuer, spec.clone()).await;
+        for n in [1, 2] {
+            let reply = t
+                .post(
+                    &format!("/v1/bonds/{bond}/documents"),
+                    Some(&issuer.token),
+                    issuer.sign(document(&bond, n)),
+                )
+                .await;
+            assert_eq!(reply.status, 201, "{}", reply.text());
+        }
+
+        // Anyone may read them: the registration's first, then the two added, in ledger order.
+        let reply = t.get(&format!("/v1/bonds/{bond}/documents"), None).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let listed = reply.json();
+        assert_eq!(listed["bond_id"], bond.as_str());
+        let documents = listed["documents"].as_array().unwrap();
+        let registered = spec["documents"].as_array().unwrap();
+        assert_eq!(documents.len(), registered.len() + 2);
+        for (d, r) in documents.iter().zip(registered) {
+            assert_eq!(d["entry_index"], "0");
+            for field in ["kind", "uri", "sha256"] {
+                assert_eq!(d[field], r[field], "{field}");
+            }
+        }
+        let entries = t
+            .get(
+                &format!("/v1/bonds/{bond}/ledger/entries"),
+                Some(&issuer.token),
+            )
+            .await
+            .json();
+        for (n, d) in [1, 2].into_iter().zip(&documents[registered.len()..]) {
+            let added = &document(&bond, n)["document"];
+            for field in ["kind", "uri", "sha256"] {
+                assert_eq!(d[field], added[field], "{field}");
+            }
+            assert_eq!(d["entry_index"], n.to_string());
+            assert_eq!(d["recorded_at"], entries["entries"][n]["time"]);
+        }
+        t.get(
+            "/v1/bonds/00000000-0000-7000-8000-000000000000/documents",
+            None,
+        )
+        .await
+        .problem(404, "not-found");
+    }
+);

@@ -74,6 +74,18 @@ on_both!(
     |t: TestApp| async move {
         let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
         let bond = t.register(&issuer, green_spec()).await;
+        // A document added after registration (an annual report), listed with its date.
+        t.set_time(time::macros::datetime!(2026-06-30 15:30 UTC));
+        let added = issuer.sign(json!({"type": "bond.add_document", "bond_id": bond, "document": {
+            "kind": "other", "uri": "https://example.org/osaka/annual-2026.pdf", "sha256": "ab".repeat(32)}}));
+        let reply = t
+            .post(
+                &format!("/v1/bonds/{bond}/documents"),
+                Some(&issuer.token),
+                added,
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
 
         let en = page(&t, "/", &[("accept-language", "en-GB,en;q=0.9")]).await;
         assert_eq!(en.status, 200);
@@ -98,6 +110,12 @@ on_both!(
         // The example bond: 10,000 tokens of ¥1,000,000, issued 20 June 2025.
         assert!(html.contains("100億円"), "{html}");
         assert!(html.contains("2025年6月20日"));
+        // Added on 1 July in Japan (30 June 15:30 UTC is 00:30 JST the next day).
+        assert!(
+            html.contains(r#"<li data-entry="1">"#) && html.contains("annual-2026.pdf"),
+            "{html}"
+        );
+        assert!(html.contains("2026年7月1日追加"), "{html}");
 
         // The reader's choice, once made with the switch, wins over Accept-Language.
         let switched = page(

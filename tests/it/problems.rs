@@ -353,7 +353,7 @@ on_both!(
             (Method::DELETE, "/.well-known/jwks.json"),
             (Method::PUT, "/v1/bonds/x"),
             (Method::GET, "/v1/api-keys/x"),
-            (Method::GET, "/v1/bonds/x/documents"),
+            (Method::DELETE, "/v1/bonds/x/documents"),
             (Method::POST, "/v1/bonds/x/ledger/export"),
         ];
         for (method, path) in cases {

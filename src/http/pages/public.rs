@@ -14,7 +14,7 @@ use super::chart::{self, Bar};
 use super::i18n::Lang;
 use super::{Ctx, PageError, PageResult, layout, percent_encode};
 use crate::app::{
-    AllocationView, AppError, BondView, CouponLine, ImpactView, LabelView, ReviewView,
+    AllocationView, AppError, BondDocument, BondView, CouponLine, ImpactView, LabelView, ReviewView,
 };
 use crate::domain::label::Status;
 use crate::http::AppState;
@@ -278,6 +278,7 @@ pub async fn bond(
     let allocation = state.app.allocation(&id).await.map_err(fail)?;
     let impact = state.app.impact(&id).await.map_err(fail)?;
     let reviews = state.app.reviews(&id).await.map_err(fail)?;
+    let documents = state.app.bond_documents(&id).await.map_err(fail)?;
     let coupons = state.app.coupons(&id).await.map_err(fail)?;
     let checkpoint = state.app.checkpoint(&id, None, false).await.map_err(fail)?;
     let t = &bond.terms;
@@ -308,7 +309,7 @@ pub async fn bond(
         }
         (allocation_section(&ctx, &allocation))
         (impact_section(&ctx, &impact))
-        (reviews_section(&ctx, &bond, &reviews))
+        (reviews_section(&ctx, &reviews, &documents.documents))
         (coupons_section(&ctx, &coupons))
         section id="ledger" {
             h2 { (ctx.t("bond.ledger")) }
@@ -531,7 +532,7 @@ fn impact_section(ctx: &Ctx, impact: &ImpactView) -> Markup {
     }
 }
 
-fn reviews_section(ctx: &Ctx, bond: &BondView, reviews: &[ReviewView]) -> Markup {
+fn reviews_section(ctx: &Ctx, reviews: &[ReviewView], documents: &[BondDocument]) -> Markup {
     let lang = ctx.lang;
     html! {
         section id="reviews" {
@@ -548,13 +549,16 @@ fn reviews_section(ctx: &Ctx, bond: &BondView, reviews: &[ReviewView]) -> Markup
                 }
             }
             h3 { (ctx.t("documents.heading")) }
-            @if bond.terms.documents.is_empty() { p.empty { (ctx.t("documents.none")) } }
+            @if documents.is_empty() { p.empty { (ctx.t("documents.none")) } }
             ul.documents {
-                @for d in &bond.terms.documents {
-                    li {
-                        (lang.code_text("document", d.kind.as_str())) ": "
-                        a href=(d.uri) rel="noopener noreferrer" { (d.uri) }
-                        br; small { "SHA-256 " code { (d.sha256) } }
+                @for d in documents {
+                    li data-entry=(d.entry_index) {
+                        (lang.code_text("document", d.document.kind.as_str())) ": "
+                        a href=(d.document.uri) rel="noopener noreferrer" { (d.document.uri) }
+                        @if d.entry_index != "0" {
+                            " · " (ctx.tf("documents.added", &[("date", &lang.date_jst(&d.recorded_at))]))
+                        }
+                        br; small { "SHA-256 " code { (d.document.sha256) } }
                     }
                 }
             }

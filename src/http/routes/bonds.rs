@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::{AppendReceipt, BondPage, BondView, Registered, enum_str};
+use crate::app::{AppendReceipt, BondDocuments, BondPage, BondView, Registered, enum_str};
 use crate::domain::bond::BondKind;
 use crate::http::AppState;
 use crate::http::auth::Auth;
@@ -19,7 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register_bond, list_bonds))
         .routes(routes!(get_bond))
-        .routes(routes!(add_document))
+        .routes(routes!(add_document, list_documents))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -103,6 +103,18 @@ async fn get_bond(
     Path(id): Path<String>,
 ) -> ApiResult<Json<BondView>> {
     Ok(Json(state.app.bond(&id).await?))
+}
+
+/// Every document of a bond (public): those of its registration, then those its issuer added
+/// since, each with the ledger entry that recorded it and its SHA-256.
+#[utoipa::path(get, path = "/v1/bonds/{id}/documents", tag = "bonds",
+    responses((status = 200, body = BondDocuments),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn list_documents(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<BondDocuments>> {
+    Ok(Json(state.app.bond_documents(&id).await?))
 }
 
 /// Attach a document to a bond (its issuer). The body is a signed `bond.add_document`
