@@ -345,7 +345,6 @@ pub struct AddDocumentPayload {
 /// A document of a bond: one of its registration, or one its issuer added later.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct BondDocument {
-    #[serde(flatten)]
     pub document: DocumentSpec,
     /// The ledger entry that recorded it (`0`: the registration).
     pub entry_index: String,

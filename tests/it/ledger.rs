@@ -555,7 +555,7 @@ on_both!(
         for (d, r) in documents.iter().zip(registered) {
             assert_eq!(d["entry_index"], "0");
             for field in ["kind", "uri", "sha256"] {
-                assert_eq!(d[field], r[field], "{field}");
+                assert_eq!(d["document"][field], r[field], "{field}");
             }
         }
         let entries = t
@@ -568,7 +568,7 @@ on_both!(
         for (n, d) in [1, 2].into_iter().zip(&documents[registered.len()..]) {
             let added = &document(&bond, n)["document"];
             for field in ["kind", "uri", "sha256"] {
-                assert_eq!(d[field], added[field], "{field}");
+                assert_eq!(d["document"][field], added[field], "{field}");
             }
             assert_eq!(d["entry_index"], n.to_string());
             assert_eq!(d["recorded_at"], entries["entries"][n]["time"]);
