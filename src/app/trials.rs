@@ -393,22 +393,9 @@ impl App {
     }
 
     /// The trial's report as it stands (regulators), from the rule state and verdict counts
-    /// the engine keeps at each batch: O(participants), whatever the ledger's length. A trial
-    /// not written to since this build began keeping them is replayed (once per request, until
-    /// its next transaction).
-    pub async fn trial_report(
-        &self,
-        caller: &Caller,
-        id: &str,
-    ) -> AppResult<crate::sandbox::replay::Report> {
-        match self.kept_trial_report(caller, id).await? {
-            Some(report) => Ok(report),
-            None => Ok(self.replay_trial(caller, id, None).await?.report),
-        }
-    }
-
-    /// The trial's report from its kept rule state and counts only (`None` for a trial not
-    /// written to since they were kept): never a replay, for lists.
+    /// the engine keeps at each batch: O(participants), whatever the ledger's length, never a
+    /// replay. `None` for a trial not written to since this build began keeping them (the
+    /// caller replays it instead, `replay_trial`).
     pub async fn kept_trial_report(
         &self,
         caller: &Caller,

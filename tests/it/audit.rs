@@ -44,19 +44,7 @@ on_both!(
     the_audit_reads_only_what_was_appended_since_it_last_verified,
     |t: TestApp| async move {
         let regulator = t.party(Role::Regulator, "Kinki Local Finance Bureau").await;
-        let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
-        let bond = t.register(&issuer, green_spec()).await;
-        let a = t.party(Role::Investor, "Kansai Pension Fund").await;
-        let b = t.party(Role::Investor, "Naniwa Trust Bank").await;
-        created(
-            &t.op(
-                &issuer,
-                &bond,
-                json!({"type": "token.issue", "allocations": [
-                    {"investor": a.id, "quantity": "6000"}, {"investor": b.id, "quantity": "3000"}]}),
-            )
-            .await,
-        );
+        let (issuer, bond, a, b) = t.bond_with_two_holders().await;
         transfer(&t, &a, &b, &bond, "100").await;
 
         // The first audit reads the whole ledger: registration, issuance, transfer.

@@ -396,7 +396,6 @@ async fn a_full_disk_answers_503_and_writes_resume_once_space_is_freed() {
 }
 
 mod a_bond_ledger_without_maintained_state_is_rebuilt_from_its_entries_at_start {
-    use midori::domain::party::Role;
     use serde_json::{Value, json};
 
     use crate::on_both;
@@ -435,19 +434,7 @@ mod a_bond_ledger_without_maintained_state_is_rebuilt_from_its_entries_at_start 
 
     on_both!(holds, |t: TestApp| async move {
         // A bond with a history: an issuance, a transfer, a freeze, a project.
-        let issuer = t.party(Role::Issuer, "Osaka Prefecture").await;
-        let bond = t.register(&issuer, green_spec()).await;
-        let a = t.party(Role::Investor, "Kansai Pension Fund").await;
-        let b = t.party(Role::Investor, "Naniwa Trust Bank").await;
-        created(
-            &t.op(
-                &issuer,
-                &bond,
-                json!({"type": "token.issue", "allocations": [
-            {"investor": a.id, "quantity": "6000"}, {"investor": b.id, "quantity": "3000"}]}),
-            )
-            .await,
-        );
+        let (issuer, bond, a, b) = t.bond_with_two_holders().await;
         created(
             &t.op(
                 &a,

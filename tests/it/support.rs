@@ -573,6 +573,26 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Osaka Prefecture's example green bond, with 6,000 tokens issued to Kansai Pension Fund
+    /// and 3,000 to Naniwa Trust Bank: (issuer, bond, first holder, second holder).
+    pub async fn bond_with_two_holders(&self) -> (Party, String, Party, Party) {
+        let issuer = self.party(Role::Issuer, "Osaka Prefecture").await;
+        let bond = self.register(&issuer, green_spec()).await;
+        let a = self.party(Role::Investor, "Kansai Pension Fund").await;
+        let b = self.party(Role::Investor, "Naniwa Trust Bank").await;
+        created(
+            &self
+                .op(
+                    &issuer,
+                    &bond,
+                    json!({"type": "token.issue", "allocations": [
+                        {"investor": a.id, "quantity": "6000"}, {"investor": b.id, "quantity": "3000"}]}),
+                )
+                .await,
+        );
+        (issuer, bond, a, b)
+    }
+
     /// The regulator's audit of one bond's ledger (`GET /v1/audit/ledgers`), asserted to
     /// verify and to find the state served equal to the replay.
     pub async fn audit_of_bond(&self, bond: &str) -> Value {

@@ -192,7 +192,15 @@ async fn report(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let report = state.app.trial_report(&caller, &id).await?;
+    // Read from the state kept for the trial; a trial not written to since that state was
+    // kept is replayed, and that, like any replay, under the heavy-read limit.
+    let report = match state.app.kept_trial_report(&caller, &id).await? {
+        Some(report) => report,
+        None => {
+            let _permit = state.limits.heavy_read()?;
+            state.app.replay_trial(&caller, &id, None).await?.report
+        }
+    };
     Ok(Json(serde_json::to_value(&report).map_err(|e| {
         crate::app::AppError::Internal(e.to_string())
     })?))
